@@ -1,0 +1,3 @@
+from lldecode.cli import main
+
+main()
