@@ -1,0 +1,69 @@
+"""Audit ``arch=``, ``syscall=`` and ``exit=`` values to names.
+
+The tables live in the generated module :mod:`lldecode._tables` (see
+``tools/gen_tables.py``), which is imported on first use only.
+
+Syscall tables cover the machines ausyscall/libaudit know (with audit
+3.0.9: x86_64, i386, aarch64, arm, ppc, ppc64, ppc64le, s390 and s390x).
+Errno values use the generic Linux numbering (``asm-generic/errno*.h``)
+whatever the host.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+DEFAULT_ARCH = "x86_64"
+
+
+def _tables():
+    from lldecode import _tables
+
+    return _tables
+
+
+def arch_name(value: str) -> str | None:
+    """Name of an audit ``arch=`` value, or None if unknown.
+
+    Accepts the raw AUDIT_ARCH hex value as logged (``c000003e``, any case,
+    optional ``0x``) or an already interpreted name (``x86_64``); libaudit's
+    names are normalized to the kernel's (``ausearch -i`` prints ``armeb`` for
+    AUDIT_ARCH_ARM, so that is read as ``arm``).
+    """
+    tables = _tables()
+    text = value.strip().lower()
+    name = tables.ARCH_BY_NAME.get(text)
+    if name is not None:
+        return name
+    try:
+        return tables.ARCHES.get(int(text, 16))
+    except ValueError:
+        return None
+
+
+def _arch(arch: str | None) -> str | None:
+    return DEFAULT_ARCH if arch is None else arch_name(arch)
+
+
+@lru_cache(maxsize=None)
+def _syscall_numbers(arch: str | None) -> dict[str, int]:
+    return {name: number for number, name in _tables().SYSCALLS.get(arch, {}).items()}
+
+
+def syscall_name(arch: str | None, number: int) -> str | None:
+    """Name of syscall ``number`` on ``arch`` (a name or raw arch value; None means x86_64)."""
+    return _tables().SYSCALLS.get(_arch(arch), {}).get(number)
+
+
+def syscall_number(arch: str | None, name: str) -> int | None:
+    """Number of syscall ``name`` on ``arch`` (a name or raw arch value; None means x86_64)."""
+    return _syscall_numbers(_arch(arch)).get(name)
+
+
+def errno_name(n: int) -> str | None:
+    """Linux name of errno ``n``; negative syscall exit values are accepted (-13 -> EACCES)."""
+    return _tables().ERRNO_NAMES.get(abs(n))
+
+
+def errno_description(n: int) -> str | None:
+    """strerror() text of Linux errno ``n`` (-13 -> "Permission denied")."""
+    return _tables().ERRNO_DESCRIPTIONS.get(abs(n))
