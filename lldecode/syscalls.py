@@ -67,3 +67,16 @@ def errno_name(n: int) -> str | None:
 def errno_description(n: int) -> str | None:
     """strerror() text of Linux errno ``n`` (-13 -> "Permission denied")."""
     return _tables().ERRNO_DESCRIPTIONS.get(abs(n))
+
+
+@lru_cache(maxsize=None)
+def _errno_numbers() -> dict[str, int]:
+    numbers: dict[str, int] = {}
+    for number, name in _tables().ERRNO_NAMES.items():
+        numbers.setdefault(name, number)
+    return numbers
+
+
+def errno_number(name: str) -> int | None:
+    """Linux errno number of ``name`` (EACCES -> 13), or None if unknown."""
+    return _errno_numbers().get(name.upper())

@@ -1,0 +1,207 @@
+"""Events: the records of one audit event, reassembled from the stream.
+
+An audit event is every record with the same ``msg=audit(TIME:SERIAL)`` on
+the same node.  Records of different events interleave, plain log files have
+no EOE record, and ``ausearch`` prints events whole between ``----`` lines
+(records reversed).  :class:`EventGrouper` keeps the events that hold a
+Landlock record open until they are complete:
+
+* on their EOE record;
+* on an ``ausearch`` separator;
+* when the stream has moved on: a record more than ``timeout`` seconds later
+  or ``serial_window`` serials away (like ausearch's end-of-event timeout);
+* at the end of the input.
+
+Only events holding a Landlock record are kept; the other records of the
+stream are held in a small look-back window (in case their event's Landlock
+record comes later, as in reversed output) and otherwise dropped, so memory
+stays bounded however long the input is.  A record that arrives after its
+event was flushed is counted as late; a late Landlock record still makes an
+event of its own, so that no denial is lost.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from lldecode.fastpath import OTHER
+from lldecode.records import Notice, Record
+
+EventKey = Tuple[Optional[str], int]
+
+
+class Event:
+    """The records of one event, in the order they were read."""
+
+    __slots__ = ("key", "records", "late")
+
+    def __init__(self, key: Optional[EventKey], records: List[Record], late: bool = False):
+        self.key = key
+        self.records = records
+        self.late = late
+
+    @property
+    def serial(self) -> Optional[int]:
+        return self.key[1] if self.key else None
+
+    @property
+    def node(self) -> Optional[str]:
+        return self.key[0] if self.key else None
+
+    @property
+    def time(self) -> Optional[float]:
+        return self.records[0].time
+
+    def landlock_records(self) -> List[Record]:
+        return [r for r in self.records if r.kind is not OTHER]
+
+    def first(self, joined_type: str) -> Optional[Record]:
+        for record in self.records:
+            if record.joined_type == joined_type:
+                return record
+        return None
+
+    def all(self, joined_type: str) -> List[Record]:
+        return [r for r in self.records if r.joined_type == joined_type]
+
+    def __repr__(self) -> str:
+        return f"Event({self.key}, {len(self.records)} records)"
+
+
+class GroupingStats:
+    """What the grouper saw: for gap analysis and the closing summary."""
+
+    __slots__ = ("records", "events", "late_records", "serial_gaps", "suppressed",
+                 "lost", "notices", "evicted")
+
+    def __init__(self) -> None:
+        self.records = 0          # records read
+        self.events = 0           # Landlock events emitted
+        self.late_records = 0     # non-Landlock records after their event was flushed
+        self.serial_gaps = 0      # serials skipped inside one boot's stream
+        self.suppressed = 0       # records printk said it suppressed
+        self.lost = 0             # records the kernel said it lost
+        self.notices: List[Notice] = []
+        self.evicted = 0          # events flushed early because too many were open
+
+
+class EventGrouper:
+    """Reassemble a stream of records into the events that hold Landlock records."""
+
+    def __init__(self, timeout: float = 2.0, serial_window: int = 1000,
+                 lookback: int = 64, max_open: int = 10000, remember: int = 4096,
+                 keep_notices: int = 1000):
+        self.timeout = timeout
+        self.serial_window = serial_window
+        self.lookback = lookback
+        self.max_open = max_open
+        self.remember = remember
+        self.keep_notices = keep_notices
+        self.open: "OrderedDict[EventKey, Event]" = OrderedDict()
+        self.recent: "OrderedDict[EventKey, List[Record]]" = OrderedDict()
+        self.flushed: "OrderedDict[EventKey, None]" = OrderedDict()
+        self.stats = GroupingStats()
+        self._clock_serial: Optional[int] = None
+        self._clock_time: Optional[float] = None
+        self._last_serial: Dict[Optional[str], int] = {}
+
+    # -- feeding -------------------------------------------------------------
+
+    def feed(self, item: Union[Record, Notice]) -> Iterator[Event]:
+        """Take one record or notice; yield the events it completes."""
+        if isinstance(item, Notice):
+            yield from self._notice(item)
+            return
+        record = item
+        self.stats.records += 1
+        serial = record.header.serial
+        if serial is None:  # journald short output: every record stands alone
+            if record.kind is not OTHER:
+                yield self._emit(Event(None, [record]))
+            return
+        key = (record.header.node, serial)
+        self._track_serial(key[0], serial)
+        event = self.open.get(key)
+        if event is not None:
+            event.records.append(record)
+            if record.joined_type == "EOE":
+                del self.open[key]
+                yield self._emit(event)
+        elif record.kind is not OTHER:
+            earlier = self.recent.pop(key, [])
+            event = Event(key, earlier + [record], late=key in self.flushed)
+            self.open[key] = event
+            if len(self.open) > self.max_open:
+                self.stats.evicted += 1
+                yield self._emit(self.open.popitem(last=False)[1])
+        elif key in self.flushed:
+            self.stats.late_records += 1
+        elif record.joined_type == "EOE":
+            self.recent.pop(key, None)
+        else:
+            held = self.recent.get(key)
+            if held is None:
+                self.recent[key] = [record]
+                if len(self.recent) > self.lookback:
+                    self.recent.popitem(last=False)
+            else:
+                held.append(record)
+        yield from self._advance(serial, record.header.time)
+
+    def finish(self) -> Iterator[Event]:
+        """Flush every open event (end of input)."""
+        while self.open:
+            yield self._emit(self.open.popitem(last=False)[1])
+        self.recent.clear()
+
+    def run(self, items: Iterable[Union[Record, Notice]]) -> Iterator[Event]:
+        for item in items:
+            yield from self.feed(item)
+        yield from self.finish()
+
+    # -- internals -----------------------------------------------------------
+
+    def _notice(self, notice: Notice) -> Iterator[Event]:
+        if notice.kind == Notice.SEPARATOR:
+            yield from self.finish()
+            return
+        if notice.kind == Notice.SUPPRESSED:
+            self.stats.suppressed += notice.count or 0
+        elif notice.kind == Notice.LOST:
+            self.stats.lost += notice.count or 0
+        if len(self.stats.notices) < self.keep_notices:
+            self.stats.notices.append(notice)
+
+    def _track_serial(self, node: Optional[str], serial: int) -> None:
+        last = self._last_serial.get(node)
+        if last is not None and last < serial <= last + self.serial_window:
+            self.stats.serial_gaps += serial - last - 1
+        if last is None or serial > last or last - serial > self.serial_window:
+            self._last_serial[node] = serial
+
+    def _advance(self, serial: int, stamp: Optional[float]) -> Iterator[Event]:
+        """Flush the open events the stream has moved away from."""
+        self._clock_serial = serial
+        if stamp is not None:
+            self._clock_time = stamp
+        while self.open:
+            key, event = next(iter(self.open.items()))
+            if not self._stale(key[1], event.time):
+                break
+            del self.open[key]
+            yield self._emit(event)
+
+    def _stale(self, serial: int, stamp: Optional[float]) -> bool:
+        if abs(self._clock_serial - serial) > self.serial_window:
+            return True
+        return (stamp is not None and self._clock_time is not None
+                and self._clock_time - stamp > self.timeout)
+
+    def _emit(self, event: Event) -> Event:
+        self.stats.events += 1
+        if event.key is not None:
+            self.flushed[event.key] = None
+            if len(self.flushed) > self.remember:
+                self.flushed.popitem(last=False)
+        return event

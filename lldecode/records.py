@@ -1,0 +1,228 @@
+"""Records: lines read as audit records, in whatever carrier they came.
+
+:func:`read_records` turns the lines of the sources into :class:`Record`
+objects (Landlock records and the other records of the same events, such as
+SYSCALL, PROCTITLE, CWD and PATH) and :class:`Notice` objects for the lines
+that say something about the log itself: printk rate limiting, lost records,
+``ausearch`` event separators.  A line that looks like a Landlock record but
+does not parse is reported to the :class:`Diagnostics` with its file and
+line number, and reading goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, Union
+
+from lldecode import fastpath
+from lldecode.fastpath import ACCESS, DOMAIN, DOMAIN_DROP, OTHER, Header
+from lldecode.sources import Source, SourceError
+from lldecode.values import decode_untrusted
+
+# Record types the event stage joins, in every spelling, by canonical name.
+JOINED_TYPES = {
+    "SYSCALL": "SYSCALL", "1300": "SYSCALL",
+    "PATH": "PATH", "1302": "PATH",
+    "SOCKADDR": "SOCKADDR", "1306": "SOCKADDR",
+    "CWD": "CWD", "1307": "CWD",
+    "OBJ_PID": "OBJ_PID", "1318": "OBJ_PID",
+    "EOE": "EOE", "1320": "EOE",
+    "PROCTITLE": "PROCTITLE", "1327": "PROCTITLE",
+}
+for _spelling in ("AUDIT1300", "AUDIT1302", "AUDIT1306", "AUDIT1307", "AUDIT1318",
+                  "AUDIT1320", "AUDIT1327"):
+    JOINED_TYPES[_spelling] = JOINED_TYPES[_spelling[5:]]
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_DOMAIN_ID_RE = re.compile(r"[0-9a-fA-F]{1,16}\Z")
+_BLOCKERS_RE = re.compile(r"[^ \t,=\"']+(?:,[^ \t,=\"']+)*\Z")
+_SUPPRESSED_RE = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
+_LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
+
+
+class Record:
+    """One audit record: its header, its raw body and where it was read."""
+
+    __slots__ = ("header", "kind", "source", "lineno", "line", "_fields")
+
+    def __init__(self, header: Header, source: str, lineno: int, line: str):
+        self.header = header
+        self.kind = fastpath.landlock_kind(header.type)
+        self.source = source
+        self.lineno = lineno
+        self.line = line
+        self._fields: Optional[Dict[str, str]] = None
+
+    carrier = property(lambda self: self.header.carrier)
+    node = property(lambda self: self.header.node)
+    type = property(lambda self: self.header.type)
+    time = property(lambda self: self.header.time)
+    serial = property(lambda self: self.header.serial)
+    body = property(lambda self: self.header.body)
+
+    @property
+    def interpreted(self) -> bool:
+        return self.header.carrier == "interpreted"
+
+    @property
+    def joined_type(self) -> Optional[str]:
+        """SYSCALL, PATH, CWD, ... for the records events are joined with."""
+        return JOINED_TYPES.get(self.header.type)
+
+    @property
+    def fields(self) -> Dict[str, str]:
+        """Field name -> value as written (quotes kept, not decoded)."""
+        if self._fields is None:
+            self._fields = dict(split_body(self.header.body, self.interpreted))
+        return self._fields
+
+    def untrusted(self, key: str) -> Optional[bytes]:
+        value = self.fields.get(key)
+        return None if value is None else decode_untrusted(value, self.interpreted)
+
+    def __repr__(self) -> str:
+        return (f"Record({self.header.type} {self.header.carrier} "
+                f"{self.header.serial} {self.source}:{self.lineno})")
+
+
+class Notice:
+    """A line about the log itself: lost or suppressed records, a separator."""
+
+    __slots__ = ("kind", "count", "source", "lineno", "line")
+
+    SUPPRESSED = "suppressed"   # printk rate limiting: N records not printed
+    LOST = "lost"               # the kernel's audit backlog overflowed
+    SEPARATOR = "separator"     # ausearch's "----" between events
+
+    def __init__(self, kind: str, count: Optional[int], source: str, lineno: int, line: str):
+        self.kind = kind
+        self.count = count
+        self.source = source
+        self.lineno = lineno
+        self.line = line
+
+
+def split_body(body: str, interpreted: bool = False) -> List[Tuple[str, str]]:
+    if interpreted:
+        return fastpath.split_interpreted_fields(body)
+    return fastpath.split_fields(body)
+
+
+class Diagnostics:
+    """Problems met while reading, reported on stderr as ``FILE:LINE: reason``."""
+
+    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False):
+        self.stream = stream
+        self.quiet = quiet
+        self.malformed = 0      # Landlock-looking lines that did not parse
+        self.errors = 0         # inputs that could not be read
+        self.notes = 0
+
+    def _write(self, text: str) -> None:
+        if self.quiet:
+            return
+        from lldecode.escape import escape_text
+
+        stream = self.stream if self.stream is not None else sys.stderr
+        stream.write(escape_text(text) + "\n")
+
+    def report_malformed(self, source: str, lineno: int, reason: str) -> None:
+        self.malformed += 1
+        self._write(f"{source}:{lineno}: {reason}")
+
+    def report_error(self, message: str) -> None:
+        self.errors += 1
+        self._write(message)
+
+    def report_note(self, source: str, lineno: int, message: str) -> None:
+        self.notes += 1
+        self._write(f"{source}:{lineno}: note: {message}")
+
+
+def landlock_problem(header: Header) -> Optional[str]:
+    """Why a Landlock record's body is not well-formed (None when it is)."""
+    body = header.body
+    interpreted = header.carrier == "interpreted"
+    if not interpreted:
+        if _CONTROL_RE.search(body):
+            return "control character inside a Landlock record"
+        if not fastpath.body_is_well_formed(body):
+            return "malformed key=value fields"
+    fields = split_body(body, interpreted)
+    if not fields or fields[0][0] != "domain":
+        return "Landlock record not starting with domain="
+    domain = fields[0][1]
+    if not _DOMAIN_ID_RE.match(domain):
+        return f"domain={domain[:40]} is not a hexadecimal domain id"
+    kind = fastpath.landlock_kind(header.type)
+    if kind == ACCESS:
+        if len(fields) < 2 or fields[1][0] != "blockers":
+            return "LANDLOCK_ACCESS record without blockers= after domain="
+        if not _BLOCKERS_RE.match(fields[1][1]):
+            return f"blockers={fields[1][1][:40]} is not a comma-separated list"
+    elif kind == DOMAIN and len(fields) < 2:
+        return "LANDLOCK_DOMAIN record with nothing but domain="
+    return None
+
+
+def _diagnose(line: str) -> str:
+    from lldecode import grammar
+
+    return grammar.diagnose(line)
+
+
+def read_lines(source: Source, diagnostics: Diagnostics) -> Iterator[Union[Record, Notice]]:
+    """Records and notices of one source, reporting what does not parse."""
+    match_raw = fastpath.match_raw
+    find_record = fastpath.find_record
+    hint = fastpath.LANDLOCK_HINT_RE.search
+    name = source.name
+    lineno = 0
+    for lineno, line in enumerate(source.lines(), 1):
+        header = match_raw(line) if "\x1b" not in line else None
+        if header is None:
+            if "audit" in line or "type=" in line:
+                header = find_record(line)
+            if header is None:
+                notice = _notice(line, name, lineno)
+                if notice is not None:
+                    yield notice
+                elif hint(line) and fastpath.LANDLOCK_LOOKS_RE.search(line):
+                    diagnostics.report_malformed(name, lineno, _diagnose(line))
+                continue
+        record = Record(header, name, lineno, line)
+        if record.kind is not OTHER:
+            problem = landlock_problem(header)
+            if problem is not None:
+                diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
+                continue
+        yield record
+    if source.truncated_last_line and lineno:
+        diagnostics.report_note(name, lineno, "last line has no line terminator "
+                                              "(the log may have been cut while written)")
+
+
+def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
+    if line.startswith("----"):
+        return Notice(Notice.SEPARATOR, None, source, lineno, line)
+    if "audit" not in line:
+        return None
+    m = _SUPPRESSED_RE.search(line)
+    if m:
+        return Notice(Notice.SUPPRESSED, int(m.group(1)), source, lineno, line)
+    m = _LOST_RE.search(line)
+    if m:
+        count = int(m.group(1)) if m.group(1) else None
+        return Notice(Notice.LOST, count, source, lineno, line)
+    return None
+
+
+def read_records(sources: Iterable[Source],
+                 diagnostics: Diagnostics) -> Iterator[Union[Record, Notice]]:
+    """Records and notices of all sources in order; unreadable ones reported."""
+    for source in sources:
+        try:
+            yield from read_lines(source, diagnostics)
+        except SourceError as exc:
+            diagnostics.report_error(f"lldecode: {exc}")
