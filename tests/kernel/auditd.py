@@ -9,6 +9,7 @@ at start nor disables it at exit).  It is stopped by its pid.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -139,7 +140,9 @@ def running_auditd(root: Path, config: AuditdConfig) -> Iterator[Auditd]:
 
 
 def _auditctl(*args: str) -> None:
-    subprocess.run(["auditctl", *args], check=True, stdout=subprocess.DEVNULL)
+    # By absolute path: a PATH search would add failed execve events to the log.
+    path = shutil.which("auditctl") or "auditctl"
+    subprocess.run([path, *args], check=True, stdout=subprocess.DEVNULL)
 
 
 @contextmanager

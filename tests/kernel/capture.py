@@ -308,6 +308,7 @@ def dmesg_since(mark: float) -> Tuple[List[str], List[str]]:
 
 def mode_dmesg(args: argparse.Namespace, plan: Plan) -> None:
     with session() as run:
+        time.sleep(plan.pace)  # start in a fresh console rate-limit interval
         mark = _last_time(dmesg())
         run.run(plan)
         time.sleep(0.5)

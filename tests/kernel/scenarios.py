@@ -16,6 +16,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -195,7 +196,8 @@ def _free_port() -> int:
 @contextmanager
 def _target_process() -> Iterator[int]:
     """A process outside the sandbox (``sleep``) to signal or trace."""
-    proc = subprocess.Popen(["sleep", "60"])
+    # By absolute path: a PATH search would add failed execve events to the log.
+    proc = subprocess.Popen([shutil.which("sleep") or "/bin/sleep", "60"])
     try:
         yield proc.pid
     finally:
