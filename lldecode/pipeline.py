@@ -1,0 +1,42 @@
+"""The stream, end to end: sources -> records -> events -> denials -> domains.
+
+Every reading command runs one :class:`Reading`; analyses consume its
+denials (and, at the end, its domain registry and grouping statistics).
+Each stage holds only what is still open, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, List, Optional, Tuple
+
+from lldecode import sources
+from lldecode.denials import Denial, denials_of
+from lldecode.domains import DomainRegistry
+from lldecode.events import Event, EventGrouper
+from lldecode.records import Diagnostics, read_records
+
+
+class Reading:
+    """One pass over the inputs."""
+
+    def __init__(self, inputs: Iterable[str], diagnostics: Diagnostics,
+                 grouper: Optional[EventGrouper] = None,
+                 registry: Optional[DomainRegistry] = None,
+                 netlink_idle: Optional[float] = None):
+        self.inputs = list(inputs)
+        self.diagnostics = diagnostics
+        self.grouper = grouper or EventGrouper()
+        self.registry = registry or DomainRegistry()
+        self.netlink_idle = netlink_idle
+
+    def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
+        """Each Landlock event with its denials, domains accounted."""
+        items = read_records(sources.expand(self.inputs, self.netlink_idle), self.diagnostics)
+        for event in self.grouper.run(items):
+            denials = denials_of(event)
+            self.registry.observe(event, denials)
+            yield event, denials
+
+    def denials(self) -> Iterator[Denial]:
+        for _event, denials in self.events():
+            yield from denials
