@@ -205,8 +205,9 @@ def match_at(text: str, pos: int) -> Optional[Header]:
         return _header_from(m, carrier, text)
     m = PAYLOAD_RE.match(text, pos)
     if m:
-        header = _header_from(m, "netlink", text)
-        return header._replace(type=guess_type(header.body))
+        body, enrichment = _split_enrichment(text[m.end():])
+        return Header("netlink", None, guess_type(body), _epoch(m.group("sec"), m.group("ms")),
+                      int(m.group("serial")), body, enrichment)
     m = JOURNAL_RE.match(text, pos)
     if m:
         body, _ = _split_enrichment(text[m.end():])

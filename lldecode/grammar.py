@@ -167,7 +167,7 @@ def _explain(exc: pp.ParseBaseException, offset: int, text: str) -> GrammarError
     loc = exc.loc
     found = text[loc:loc + 12]
     expected = exc.msg[len("Expected "):] if exc.msg.startswith("Expected ") else exc.msg
-    where = f", found {found!r}" if found else ", found end of line"
+    where = f", found '{found}'" if found else ", found end of line"
     return GrammarError(offset + loc + 1, f"expected {expected}{where}")
 
 

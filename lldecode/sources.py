@@ -26,7 +26,7 @@ from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple
 NETLINK = "netlink:"
 
 _MAGIC = (
-    (b"\x1f\x8b", gzip.GzipFile),
+    (b"\x1f\x8b", lambda stream: gzip.GzipFile(fileobj=stream)),
     (b"BZh", bz2.BZ2File),
     (b"\xfd7zXZ\x00", lzma.LZMAFile),
 )
@@ -88,9 +88,10 @@ class Source:
         """The lines, without terminators (SourceError if unreadable)."""
         try:
             binary = self._opener()
+            stream = _decompressing(binary)
         except OSError as exc:
             raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
-        text = io.TextIOWrapper(_decompressing(binary), encoding="latin-1", newline="\n")
+        text = io.TextIOWrapper(stream, encoding="latin-1", newline="\n")
         try:
             for line in text:
                 if line.endswith("\n"):

@@ -1,0 +1,36 @@
+"""Shared fixtures: paths of the real logs shipped in fixtures/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SAMPLES = FIXTURES / "samples"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def sample_lines():
+    """Every line of the real kernel samples (raw auditd and dmesg)."""
+    lines = []
+    for name in ("kernel-6.18-raw-audit.log", "kernel-6.18-dmesg.txt"):
+        with open(SAMPLES / name, encoding="latin-1") as f:
+            lines.extend(line.rstrip("\n") for line in f)
+    return lines
+
+
+def run_cli(*args, stdin: bytes = b"", env=None):
+    """Run the installed command as a real subprocess."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "lldecode", *map(str, args)],
+                          input=stdin, capture_output=True, env=full_env, timeout=300)
