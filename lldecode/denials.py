@@ -19,6 +19,7 @@ from lldecode.values import (abstract_socket_name, decode_int, decode_text,
                              decode_untrusted, strip_deleted)
 
 ABSTRACT_SOCKET_BLOCKER = "scope.abstract_unix_socket"
+_UNSET = object()
 
 # Object fields of LANDLOCK_ACCESS records and how to decode them.
 _BYTES, _TEXT, _INT = "bytes", "text", "int"
@@ -33,7 +34,7 @@ class Denial:
     """One access the kernel denied, and everything the log says about it."""
 
     __slots__ = ("record", "event", "operation_index", "operation_size",
-                 "domain", "blockers", "object", "process", "domain_info")
+                 "domain", "blockers", "_object", "_process", "domain_info")
 
     def __init__(self, record: Record, event: Event, index: int, size: int):
         self.record = record
@@ -43,13 +44,36 @@ class Denial:
         fields = record.fields
         self.domain: str = fields["domain"]
         self.blockers: List[str] = [normalize_blocker(b) for b in fields["blockers"].split(",")]
-        self.object: Dict[str, Any] = decode_object(record, self.blockers)
-        self.process: Optional[Dict[str, Any]] = None
+        self._object: Optional[Dict[str, Any]] = None
+        self._process: Any = _UNSET
         self.domain_info = None  # set by the domain registry
 
-    time = property(lambda self: self.record.header.time)
-    serial = property(lambda self: self.record.header.serial)
-    node = property(lambda self: self.record.header.node)
+    @property
+    def time(self) -> Optional[float]:
+        return self.record.time
+
+    @property
+    def serial(self) -> Optional[int]:
+        return self.record.serial
+
+    @property
+    def node(self) -> Optional[str]:
+        return self.record.node
+
+    @property
+    def object(self) -> Dict[str, Any]:
+        """The denied object's fields, decoded (path, dev, ino, port, pid...)."""
+        if self._object is None:
+            self._object = decode_object(self.record, self.blockers)
+        return self._object
+
+    @property
+    def process(self) -> Optional[Dict[str, Any]]:
+        """Who asked, from the event's SYSCALL, PROCTITLE, CWD and PATH records
+        (decoded on first use: summaries that do not need it never pay)."""
+        if self._process is _UNSET:
+            self._process = process_context(self.event)
+        return self._process
 
     def __repr__(self) -> str:
         return f"Denial({self.domain} {','.join(self.blockers)} {self.object})"
@@ -76,17 +100,11 @@ def decode_object(record: Record, blockers: List[str]) -> Dict[str, Any]:
 
 
 def denials_of(event: Event) -> List[Denial]:
-    """The denials of one event, sharing its process context."""
+    """The denials of one event (two for a rename or link across directories)."""
     records = [r for r in event.records if r.kind == ACCESS]
     if not records:
         return []
-    process = process_context(event)
-    denials = []
-    for index, record in enumerate(records):
-        denial = Denial(record, event, index, len(records))
-        denial.process = process
-        denials.append(denial)
-    return denials
+    return [Denial(record, event, index, len(records)) for index, record in enumerate(records)]
 
 
 # -- process context ------------------------------------------------------------

@@ -111,7 +111,7 @@ class DomainRegistry:
             if record.kind == ACCESS:
                 info = self._domain(record)
                 info.denials_logged += 1
-                stamp = record.header.time
+                stamp = record.time
                 if stamp is not None:
                     if info.first_denial is None or stamp < info.first_denial:
                         info.first_denial = stamp
@@ -127,11 +127,11 @@ class DomainRegistry:
                 self._deallocated(self._domain(record), record, None)
 
     def _clock(self, record: Record) -> _NodeClock:
-        node = record.header.node
+        node = record.node
         clock = self._clocks.get(node)
         if clock is None:
             clock = self._clocks[node] = _NodeClock()
-        serial, stamp = record.header.serial, record.header.time
+        serial, stamp = record.serial, record.time
         if serial is not None:
             if (clock.serial is not None and serial + BOOT_SERIAL_FALL < clock.serial
                     and _later(stamp, clock.time)):
@@ -148,10 +148,10 @@ class DomainRegistry:
 
     def _domain(self, record: Record) -> DomainInfo:
         domain_id = record.fields["domain"].lower()
-        node = record.header.node
+        node = record.node
         clock = self._clock(record)
         number = int(domain_id, 16)
-        stamp = record.header.time
+        stamp = record.time
         if (clock.max_id is not None and number + BOOT_ID_JUMP < clock.max_id
                 and _later(stamp, clock.max_id_time)
                 and (node, clock.boot, domain_id) not in self.domains):
@@ -168,8 +168,8 @@ class DomainRegistry:
             info = None
         if info is None:
             info = self.domains[key] = DomainInfo(domain_id, node, clock.boot)
-        info.carriers.add(record.header.carrier)
-        serial = record.header.serial
+        info.carriers.add(record.carrier)
+        serial = record.serial
         if serial is not None:
             if info.first_serial is None:
                 info.first_serial = serial
@@ -208,11 +208,11 @@ class DomainRegistry:
             except ValueError:
                 pass
         info.status = ALLOCATED
-        info.allocated_time = record.header.time
+        info.allocated_time = record.time
 
     def _deallocated(self, info: DomainInfo, record: Record, denials: Optional[int]) -> None:
         info.status = DEALLOCATED
-        info.deallocated_time = record.header.time
+        info.deallocated_time = record.time
         if denials is not None:
             info.denials_reported = denials
         if self.on_retire is not None:

@@ -12,9 +12,10 @@ Landlock record open until they are complete:
   or ``serial_window`` serials away (like ausearch's end-of-event timeout);
 * at the end of the input.
 
-Only events holding a Landlock record are kept; the other records of the
-stream are held in a small look-back window (in case their event's Landlock
-record comes later, as in reversed output) and otherwise dropped, so memory
+Only events holding a Landlock record are kept.  The kernel writes an
+event's Landlock records before its SYSCALL, PATH and PROCTITLE records, so
+in kernel-ordered carriers any other record is dropped at once; ``ausearch
+-i`` output, which reverses events, gets a small look-back window.  Memory
 stays bounded however long the input is.  A record that arrives after its
 event was flushed is counted as late; a late Landlock record still makes an
 event of its own, so that no denial is lost.
@@ -108,38 +109,43 @@ class EventGrouper:
 
     # -- feeding -------------------------------------------------------------
 
-    def feed(self, item: Union[Record, Notice]) -> Iterator[Event]:
-        """Take one record or notice; yield the events it completes."""
-        if isinstance(item, Notice):
-            yield from self._notice(item)
-            return
+    def feed(self, item: Union[Record, Notice]) -> List[Event]:
+        """Take one record or notice; return the events it completes."""
+        if item.__class__ is Notice:
+            return self._notice(item)
         record = item
         self.stats.records += 1
-        serial = record.header.serial
+        serial = record.serial
         if serial is None:  # journald short output: every record stands alone
             if record.kind is not OTHER:
-                yield self._emit(Event(None, [record]))
-            return
-        key = (record.header.node, serial)
-        self._track_serial(key[0], serial)
+                return [self._emit(Event(None, [record]))]
+            return []
+        key = (record.node, serial)
+        last = self._last_serial.get(key[0])
+        if last is None or serial > last:
+            if last is not None and serial <= last + self.serial_window:
+                self.stats.serial_gaps += serial - last - 1
+            self._last_serial[key[0]] = serial
+        elif last - serial > self.serial_window:
+            self._last_serial[key[0]] = serial
+        done: List[Event] = []
         event = self.open.get(key)
         if event is not None:
             event.records.append(record)
             if record.joined_type == "EOE":
                 del self.open[key]
-                yield self._emit(event)
+                done.append(self._emit(event))
         elif record.kind is not OTHER:
-            earlier = self.recent.pop(key, [])
-            event = Event(key, earlier + [record], late=key in self.flushed)
+            event = Event(key, self.recent.pop(key, []) + [record], late=key in self.flushed)
             self.open[key] = event
             if len(self.open) > self.max_open:
                 self.stats.evicted += 1
-                yield self._emit(self.open.popitem(last=False)[1])
+                done.append(self._emit(self.open.popitem(last=False)[1]))
         elif key in self.flushed:
             self.stats.late_records += 1
-        elif record.joined_type == "EOE":
-            self.recent.pop(key, None)
-        else:
+        elif record.carrier == "interpreted":
+            # ausearch -i prints an event's records reversed: hold them until
+            # its Landlock record (the last one) or the next separator.
             held = self.recent.get(key)
             if held is None:
                 self.recent[key] = [record]
@@ -147,56 +153,56 @@ class EventGrouper:
                     self.recent.popitem(last=False)
             else:
                 held.append(record)
-        yield from self._advance(serial, record.header.time)
+        # Kernel-ordered carriers write Landlock records before the other
+        # records of their event: anything else is not ours.
+        self._clock_serial = serial
+        if record.time is not None:
+            self._clock_time = record.time
+        if self.open:
+            self._flush_stale(done)
+        return done
 
-    def finish(self) -> Iterator[Event]:
+    def finish(self) -> List[Event]:
         """Flush every open event (end of input)."""
-        while self.open:
-            yield self._emit(self.open.popitem(last=False)[1])
+        done = [self._emit(event) for event in self.open.values()]
+        self.open.clear()
         self.recent.clear()
+        return done
 
     def run(self, items: Iterable[Union[Record, Notice]]) -> Iterator[Event]:
+        feed = self.feed
         for item in items:
-            yield from self.feed(item)
+            done = feed(item)
+            if done:
+                yield from done
         yield from self.finish()
 
     # -- internals -----------------------------------------------------------
 
-    def _notice(self, notice: Notice) -> Iterator[Event]:
+    def _notice(self, notice: Notice) -> List[Event]:
         if notice.kind == Notice.SEPARATOR:
-            yield from self.finish()
-            return
+            return self.finish()
         if notice.kind == Notice.SUPPRESSED:
             self.stats.suppressed += notice.count or 0
         elif notice.kind == Notice.LOST:
             self.stats.lost += notice.count or 0
         if len(self.stats.notices) < self.keep_notices:
             self.stats.notices.append(notice)
+        return []
 
-    def _track_serial(self, node: Optional[str], serial: int) -> None:
-        last = self._last_serial.get(node)
-        if last is not None and last < serial <= last + self.serial_window:
-            self.stats.serial_gaps += serial - last - 1
-        if last is None or serial > last or last - serial > self.serial_window:
-            self._last_serial[node] = serial
-
-    def _advance(self, serial: int, stamp: Optional[float]) -> Iterator[Event]:
-        """Flush the open events the stream has moved away from."""
-        self._clock_serial = serial
-        if stamp is not None:
-            self._clock_time = stamp
-        while self.open:
-            key, event = next(iter(self.open.items()))
-            if not self._stale(key[1], event.time):
-                break
-            del self.open[key]
-            yield self._emit(event)
-
-    def _stale(self, serial: int, stamp: Optional[float]) -> bool:
-        if abs(self._clock_serial - serial) > self.serial_window:
-            return True
-        return (stamp is not None and self._clock_time is not None
-                and self._clock_time - stamp > self.timeout)
+    def _flush_stale(self, done: List[Event]) -> None:
+        """Flush the open events the stream has moved away from (oldest first)."""
+        open_events = self.open
+        while open_events:
+            key = next(iter(open_events))
+            event = open_events[key]
+            stamp = event.records[0].time
+            if (abs(self._clock_serial - key[1]) <= self.serial_window
+                    and (stamp is None or self._clock_time is None
+                         or self._clock_time - stamp <= self.timeout)):
+                return
+            del open_events[key]
+            done.append(self._emit(event))
 
     def _emit(self, event: Event) -> Event:
         self.stats.events += 1

@@ -338,7 +338,10 @@ def body_is_well_formed(body: str) -> bool:
 
 def split_fields(body: str) -> List[Tuple[str, str]]:
     """The (key, raw value) pairs of a raw-spelled body, in order."""
-    return [(k, v) for k, v in FIELD_RE.findall(body) if k]
+    pairs = FIELD_RE.findall(body)
+    if "[...]" in body:  # elisions match with an empty key
+        return [(k, v) for k, v in pairs if k]
+    return pairs
 
 
 def split_interpreted_fields(body: str) -> List[Tuple[str, str]]:

@@ -63,9 +63,9 @@ def denial_dict(denial) -> Dict[str, Any]:
     """One denial as a JSON-ready dict (see the module docstring for bytes)."""
     record = denial.record
     out: Dict[str, Any] = {
-        "time": record.header.time,
-        "serial": record.header.serial,
-        "node": record.header.node,
+        "time": record.time,
+        "serial": record.serial,
+        "node": record.node,
         "domain": denial.domain,
         "blockers": list(denial.blockers),
         "object": denial.object,
@@ -75,6 +75,6 @@ def denial_dict(denial) -> Dict[str, Any]:
     out["process"] = denial.process
     out["domain_info"] = domain_dict(denial.domain_info)
     out["source"] = {"file": record.source, "line": record.lineno,
-                     "carrier": record.header.carrier}
+                     "carrier": record.carrier}
     return convert(out)
 

@@ -16,7 +16,7 @@ import sys
 from typing import Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, Union
 
 from lldecode import fastpath
-from lldecode.fastpath import ACCESS, DOMAIN, DOMAIN_DROP, OTHER, Header
+from lldecode.fastpath import ACCESS, DOMAIN, LANDLOCK_TYPES, OTHER, Header
 from lldecode.sources import Source, SourceError
 from lldecode.values import decode_untrusted
 
@@ -42,48 +42,74 @@ _LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
 
 
 class Record:
-    """One audit record: its header, its raw body and where it was read."""
+    """One audit record: its header fields, its raw body and where it was read."""
 
-    __slots__ = ("header", "kind", "source", "lineno", "line", "_fields")
+    __slots__ = ("kind", "carrier", "node", "type", "time", "serial", "body",
+                 "enrichment", "pid", "joined_type", "source", "lineno", "line", "_fields")
 
-    def __init__(self, header: Header, source: str, lineno: int, line: str):
-        self.header = header
-        self.kind = fastpath.landlock_kind(header.type)
+    def __init__(self, header: Header, source: str, lineno: int, line: str,
+                 fields: Optional[Dict[str, str]] = None):
+        self.carrier = header.carrier
+        self.node = header.node
+        self.type = header.type
+        self.time = header.time
+        self.serial = header.serial
+        self.body = header.body
+        self.enrichment = header.enrichment
+        self.pid = header.pid
+        self.kind = LANDLOCK_TYPES.get(header.type, OTHER)
+        self.joined_type = JOINED_TYPES.get(header.type)
         self.source = source
         self.lineno = lineno
         self.line = line
-        self._fields: Optional[Dict[str, str]] = None
+        self._fields = fields
 
-    carrier = property(lambda self: self.header.carrier)
-    node = property(lambda self: self.header.node)
-    type = property(lambda self: self.header.type)
-    time = property(lambda self: self.header.time)
-    serial = property(lambda self: self.header.serial)
-    body = property(lambda self: self.header.body)
+    @classmethod
+    def from_raw_match(cls, m: "re.Match[str]", line: str, source: str,
+                       lineno: int) -> "Record":
+        """A record of the auditd raw dialect, straight from fastpath.RAW_RE
+        (the hot path: no intermediate Header)."""
+        self = cls.__new__(cls)
+        node, type_token, sec, ms, serial = m.groups()
+        body = line[m.end():]
+        cut = body.find("\x1d")
+        if cut < 0:
+            self.carrier = "raw"
+            self.enrichment = None
+        else:
+            self.carrier = "enriched"
+            body, self.enrichment = body[:cut], body[cut + 1:].rstrip(" \t\r")
+        self.body = body.rstrip(" \t\r")
+        self.node = node
+        self.type = type_token
+        self.time = int(sec) + int(ms) / 10 ** len(ms)
+        self.serial = int(serial)
+        self.pid = None
+        self.kind = LANDLOCK_TYPES.get(type_token, OTHER)
+        self.joined_type = JOINED_TYPES.get(type_token)
+        self.source = source
+        self.lineno = lineno
+        self.line = line
+        self._fields = None
+        return self
 
     @property
     def interpreted(self) -> bool:
-        return self.header.carrier == "interpreted"
-
-    @property
-    def joined_type(self) -> Optional[str]:
-        """SYSCALL, PATH, CWD, ... for the records events are joined with."""
-        return JOINED_TYPES.get(self.header.type)
+        return self.carrier == "interpreted"
 
     @property
     def fields(self) -> Dict[str, str]:
         """Field name -> value as written (quotes kept, not decoded)."""
         if self._fields is None:
-            self._fields = dict(split_body(self.header.body, self.interpreted))
+            self._fields = dict(split_body(self.body, self.carrier == "interpreted"))
         return self._fields
 
     def untrusted(self, key: str) -> Optional[bytes]:
         value = self.fields.get(key)
-        return None if value is None else decode_untrusted(value, self.interpreted)
+        return None if value is None else decode_untrusted(value, self.carrier == "interpreted")
 
     def __repr__(self) -> str:
-        return (f"Record({self.header.type} {self.header.carrier} "
-                f"{self.header.serial} {self.source}:{self.lineno})")
+        return f"Record({self.type} {self.carrier} {self.serial} {self.source}:{self.lineno})"
 
 
 class Notice:
@@ -140,30 +166,34 @@ class Diagnostics:
         self._write(f"{source}:{lineno}: note: {message}")
 
 
-def landlock_problem(header: Header) -> Optional[str]:
-    """Why a Landlock record's body is not well-formed (None when it is)."""
-    body = header.body
-    interpreted = header.carrier == "interpreted"
+def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], list]:
+    """(why a Landlock record's body is not well-formed or None, its fields)."""
+    interpreted = carrier == "interpreted"
     if not interpreted:
         if _CONTROL_RE.search(body):
-            return "control character inside a Landlock record"
+            return "control character inside a Landlock record", []
         if not fastpath.body_is_well_formed(body):
-            return "malformed key=value fields"
+            return "malformed key=value fields", []
     fields = split_body(body, interpreted)
     if not fields or fields[0][0] != "domain":
-        return "Landlock record not starting with domain="
+        return "Landlock record not starting with domain=", fields
     domain = fields[0][1]
     if not _DOMAIN_ID_RE.match(domain):
-        return f"domain={domain[:40]} is not a hexadecimal domain id"
-    kind = fastpath.landlock_kind(header.type)
+        return f"domain={domain[:40]} is not a hexadecimal domain id", fields
+    kind = LANDLOCK_TYPES.get(type_token, OTHER)
     if kind == ACCESS:
         if len(fields) < 2 or fields[1][0] != "blockers":
-            return "LANDLOCK_ACCESS record without blockers= after domain="
+            return "LANDLOCK_ACCESS record without blockers= after domain=", fields
         if not _BLOCKERS_RE.match(fields[1][1]):
-            return f"blockers={fields[1][1][:40]} is not a comma-separated list"
+            return f"blockers={fields[1][1][:40]} is not a comma-separated list", fields
     elif kind == DOMAIN and len(fields) < 2:
-        return "LANDLOCK_DOMAIN record with nothing but domain="
-    return None
+        return "LANDLOCK_DOMAIN record with nothing but domain=", fields
+    return None, fields
+
+
+def landlock_problem(header) -> Optional[str]:
+    """Why a Landlock record's body is not well-formed (None when it is)."""
+    return check_landlock(header.type, header.carrier, header.body)[0]
 
 
 def _diagnose(line: str) -> str:
@@ -174,16 +204,19 @@ def _diagnose(line: str) -> str:
 
 def read_lines(source: Source, diagnostics: Diagnostics) -> Iterator[Union[Record, Notice]]:
     """Records and notices of one source, reporting what does not parse."""
-    match_raw = fastpath.match_raw
+    raw_match = fastpath.RAW_RE.match
+    from_raw = Record.from_raw_match
     find_record = fastpath.find_record
     hint = fastpath.LANDLOCK_HINT_RE.search
+    landlock = LANDLOCK_TYPES
     name = source.name
     lineno = 0
     for lineno, line in enumerate(source.lines(), 1):
-        header = match_raw(line) if "\x1b" not in line else None
-        if header is None:
-            if "audit" in line or "type=" in line:
-                header = find_record(line)
+        m = raw_match(line) if "\x1b" not in line else None
+        if m is not None:
+            record = from_raw(m, line, name, lineno)
+        else:
+            header = find_record(line) if ("audit" in line or "type=" in line) else None
             if header is None:
                 notice = _notice(line, name, lineno)
                 if notice is not None:
@@ -191,12 +224,13 @@ def read_lines(source: Source, diagnostics: Diagnostics) -> Iterator[Union[Recor
                 elif hint(line) and fastpath.LANDLOCK_LOOKS_RE.search(line):
                     diagnostics.report_malformed(name, lineno, _diagnose(line))
                 continue
-        record = Record(header, name, lineno, line)
-        if record.kind is not OTHER:
-            problem = landlock_problem(header)
+            record = Record(header, name, lineno, line)
+        if record.type in landlock:
+            problem, fields = check_landlock(record.type, record.carrier, record.body)
             if problem is not None:
                 diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
                 continue
+            record._fields = dict(fields)
         yield record
     if source.truncated_last_line and lineno:
         diagnostics.report_note(name, lineno, "last line has no line terminator "

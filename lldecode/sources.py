@@ -68,8 +68,17 @@ class _Prefixed(io.RawIOBase):
 
 def _decompressing(raw: BinaryIO) -> BinaryIO:
     """``raw`` itself, or a decompressing reader when its content says so."""
-    head = raw.read(6)
-    stream = io.BufferedReader(_Prefixed(head, raw), 1 << 16)
+    if raw.seekable():
+        head = raw.read(6)
+        raw.seek(0)
+        stream = raw
+    else:
+        head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
+        if len(head) < 6:
+            head = raw.read(6)
+            stream = io.BufferedReader(_Prefixed(head, raw), 1 << 16)
+        else:
+            stream = raw
     for magic, opener in _MAGIC:
         if head.startswith(magic):
             return opener(stream)  # type: ignore[arg-type]
@@ -145,7 +154,7 @@ def order_rotated(paths: List[str]) -> List[str]:
 
 
 def _open_file(path: str) -> Callable[[], BinaryIO]:
-    return lambda: open(path, "rb")
+    return lambda: open(path, "rb", buffering=1 << 16)
 
 
 class _Failed(Source):

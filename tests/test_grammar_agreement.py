@@ -125,3 +125,18 @@ def test_real_samples_agree(sample_lines):
         assert grammar_read(line) == fast, line
         checked += 1
     assert checked > 5000
+
+
+def test_hot_path_records_match_the_fast_path_header(sample_lines):
+    """records.Record.from_raw_match (no Header) reads what match_raw reads."""
+    from lldecode.records import Record
+
+    for line in sample_lines[:3000]:
+        header = fastpath.match_raw(line)
+        if header is None:
+            continue
+        hot = Record.from_raw_match(fastpath.RAW_RE.match(line), line, "f", 1)
+        slow = Record(header, "f", 1, line)
+        for attr in ("carrier", "node", "type", "time", "serial", "body", "enrichment",
+                     "kind", "joined_type"):
+            assert getattr(hot, attr) == getattr(slow, attr), (attr, line)
