@@ -94,9 +94,25 @@ def decode_object(record: Record, blockers: List[str]) -> Dict[str, Any]:
             decoded[key] = raw
         elif kind == _INT:
             decoded[key] = decode_int(value)
+        elif interpreted:
+            decoded[key] = _interpreted_text(key, value)
         else:
             decoded[key] = decode_text(value)
     return decoded
+
+
+def _interpreted_text(key: str, value: str) -> Optional[str]:
+    """Undo what ``ausearch -i`` did to a Landlock object field."""
+    if key == "ioctlcmd" and not value.startswith("0x"):
+        from lldecode.syscalls import ioctl_number
+
+        number = ioctl_number(value)  # TIOCINQ -> 0x541b
+        return f"0x{number:x}" if number is not None else value
+    if key in ("saddr", "daddr") and value.startswith("unknown-family("):
+        # ausearch 3.x reads Landlock's saddr=IP as a hex sockaddr: the
+        # address cannot be recovered from its output.
+        return None
+    return decode_text(value)
 
 
 def denials_of(event: Event) -> List[Denial]:

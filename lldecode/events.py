@@ -74,7 +74,7 @@ class GroupingStats:
     """What the grouper saw: for gap analysis and the closing summary."""
 
     __slots__ = ("records", "events", "late_records", "serial_gaps", "suppressed",
-                 "lost", "notices", "evicted")
+                 "lost", "notices", "evicted", "duplicates")
 
     def __init__(self) -> None:
         self.records = 0          # records read
@@ -85,6 +85,14 @@ class GroupingStats:
         self.lost = 0             # records the kernel said it lost
         self.notices: List[Notice] = []
         self.evicted = 0          # events flushed early because too many were open
+        self.duplicates = 0       # second copies of records (journald keeps two)
+
+
+def _repeats(event: Event, record: Record) -> bool:
+    """Does the event already hold this record (a second copy of it)?"""
+    kind = record.joined_type or record.type
+    body = record.body
+    return any(r.body == body and (r.joined_type or r.type) == kind for r in event.records)
 
 
 class EventGrouper:
@@ -102,6 +110,7 @@ class EventGrouper:
         self.open: "OrderedDict[EventKey, Event]" = OrderedDict()
         self.recent: "OrderedDict[EventKey, List[Record]]" = OrderedDict()
         self.flushed: "OrderedDict[EventKey, None]" = OrderedDict()
+        self._seen: "OrderedDict[Tuple[str, str], List[Tuple[Optional[int], Optional[float]]]]" = OrderedDict()
         self.stats = GroupingStats()
         self._clock_serial: Optional[int] = None
         self._clock_time: Optional[float] = None
@@ -117,10 +126,12 @@ class EventGrouper:
         self.stats.records += 1
         serial = record.serial
         if serial is None:  # journald short output: every record stands alone
-            if record.kind is not OTHER:
+            if record.kind is not OTHER and not self._duplicate(record):
                 return [self._emit(Event(None, [record]))]
             return []
         key = (record.node, serial)
+        if record.kind is not OTHER and self._duplicate(record):
+            return []
         last = self._last_serial.get(key[0])
         if last is None or serial > last:
             if last is not None and serial <= last + self.serial_window:
@@ -131,6 +142,9 @@ class EventGrouper:
         done: List[Event] = []
         event = self.open.get(key)
         if event is not None:
+            if record.kind is OTHER and _repeats(event, record):
+                self.stats.duplicates += 1
+                return []
             event.records.append(record)
             if record.joined_type == "EOE":
                 del self.open[key]
@@ -189,6 +203,39 @@ class EventGrouper:
         if len(self.stats.notices) < self.keep_notices:
             self.stats.notices.append(notice)
         return []
+
+    def _duplicate(self, record: Record) -> bool:
+        """Is this Landlock record a second copy of one already read?
+
+        journald stores the kernel's audit records twice when no auditd
+        runs: once from the audit socket (in short output without a serial)
+        and once from the kernel console.  Copies have the same kind and
+        body, and either the same serial or, when one of them has none,
+        times less than ``timeout`` apart.  Genuine repeats differ in serial.
+        """
+        signature = (record.kind, record.body)
+        copies = self._seen.get(signature)
+        if copies is None:
+            self._seen[signature] = [(record.serial, record.time)]
+            if len(self._seen) > self.remember:
+                self._seen.popitem(last=False)
+            return False
+        for i, (serial, stamp) in enumerate(copies):
+            if serial is not None and serial == record.serial:
+                same = True
+            elif (serial is None) != (record.serial is None):
+                same = (stamp is None or record.time is None
+                        or abs(stamp - record.time) <= self.timeout)
+            else:
+                same = False
+            if same:
+                del copies[i]
+                self.stats.duplicates += 1
+                return True
+        copies.append((record.serial, record.time))
+        if len(copies) > 64:
+            del copies[0]
+        return False
 
     def _flush_stale(self, done: List[Event]) -> None:
         """Flush the open events the stream has moved away from (oldest first)."""

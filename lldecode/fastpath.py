@@ -308,9 +308,10 @@ def match_journal_json(text: str) -> Optional[Header]:
             return None
     if not isinstance(message, str):
         return None
+    node = entry.get("_HOSTNAME") if isinstance(entry.get("_HOSTNAME"), str) else None
     if entry.get("_TRANSPORT") == "kernel" or "_AUDIT_TYPE" not in entry:
         m = PRINTK_RE.search(message)
-        return _header_from(m, "printk", message) if m else None
+        return _header_from(m, "printk", message)._replace(node=node) if m else None
     type_token = str(entry["_AUDIT_TYPE"])
     name, _, body = message.partition(" ")
     if name != entry.get("_AUDIT_TYPE_NAME", name):
@@ -322,7 +323,6 @@ def match_journal_json(text: str) -> Optional[Header]:
         serial = int(serial) if serial is not None else None
     except (TypeError, ValueError):
         return None
-    node = entry.get("_HOSTNAME") if isinstance(entry.get("_HOSTNAME"), str) else None
     # LANDLOCK_ACCESS / AUDIT1423 / ...: keep the name when journald had one.
     token = name if name in LANDLOCK_TYPES or not name.startswith("AUDIT") else type_token
     body, _ = _split_enrichment(body)
