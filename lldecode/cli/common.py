@@ -1,8 +1,9 @@
-"""What every reading command shares: inputs, diagnostics, exit codes.
+"""What every reading command shares: inputs, selection, output options,
+diagnostics and exit codes.
 
 Exit status follows grep: 0 when something was selected, 1 when nothing
-was, 2 on an error (an unreadable input, or a malformed Landlock record
-with --strict).
+was, 2 on an error (an unreadable input, a bad option, or a malformed
+Landlock record with --strict).
 """
 
 from __future__ import annotations
@@ -10,22 +11,74 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Callable
+from typing import Callable, List, Optional
 
 import click
 
 EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
 
-def files_argument(func: Callable) -> Callable:
-    return click.argument("files", nargs=-1, metavar="[FILE]...")(func)
+def _options(*decorators: Callable) -> Callable:
+    def apply(func: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
 
 
-def strict_option(func: Callable) -> Callable:
-    return click.option(
-        "--strict", is_flag=True,
-        help="Exit with status 2 if a line that looks like a Landlock record does not parse.",
-    )(func)
+selection_options = _options(
+    click.option("--domain", "domains", multiple=True, metavar="ID",
+                 help="Only denials of this domain (hex id as logged). Repeatable."),
+    click.option("--blocker", "blockers", multiple=True, metavar="NAME",
+                 help="Only denials with a blocker matching this glob (fs.ioctl_*, net.*; "
+                      "the legacy fs_ioctl_dev spelling works). Repeatable."),
+    click.option("--exe", "exes", multiple=True, metavar="GLOB",
+                 help="Only denials of processes whose executable (path or basename) "
+                      "matches. Repeatable."),
+    click.option("--comm", "comms", multiple=True, metavar="GLOB",
+                 help="Only denials of processes whose comm matches. Repeatable."),
+    click.option("--pid", "pids", multiple=True, type=int, metavar="PID",
+                 help="Only denials of this process. Repeatable."),
+    click.option("--uid", "uids", multiple=True, type=int, metavar="UID",
+                 help="Only denials of processes of this user id. Repeatable."),
+    click.option("--path", "paths", multiple=True, metavar="GLOB|PREFIX",
+                 help="Only denials on a path matching this glob, or at or below this "
+                      "prefix (decoded path). Repeatable."),
+    click.option("--syscall", "syscalls", multiple=True, metavar="NAME|NR",
+                 help="Only denials of this syscall (name or number). Repeatable."),
+    click.option("--since", metavar="TIME",
+                 help="Only denials at or after TIME: epoch seconds, ISO 8601, HH:MM, "
+                      "10m, 2h, 3d, today, yesterday."),
+    click.option("--until", metavar="TIME", help="Only denials at or before TIME."),
+    click.option("--where", metavar="EXPR",
+                 help='A query, e.g. \'blocker ~ "fs.truncate" and not path ^= "/proc"\'.'),
+)
+
+input_options = _options(
+    click.argument("files", nargs=-1, metavar="[FILE]..."),
+    click.option("--strict", is_flag=True,
+                 help="Exit with status 2 if a line that looks like a Landlock record does "
+                      "not parse."),
+    click.option("--netlink-idle", type=float, metavar="SECONDS", default=None,
+                 help="With the netlink: input, stop after SECONDS without a record."),
+    click.option("--progress/--no-progress", default=None,
+                 help="Show a progress bar on stderr (default: when stderr is a terminal)."),
+)
+
+color_option = click.option(
+    "--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+    show_default=True, help="Colour the output (auto: on a terminal, unless NO_COLOR is set).")
+
+tablefmt_option = click.option(
+    "--tablefmt", default="simple", show_default=True, metavar="FORMAT",
+    help="Table style for --format table: any tabulate format (github, plain, grid, ...).")
+
+utc_option = click.option("--utc", is_flag=True, help="Show times in UTC, not local time.")
+
+
+def format_option(choices: List[str], default: str) -> Callable:
+    return click.option("-f", "--format", "fmt", type=click.Choice(choices),
+                        default=default, show_default=True, help="Output format.")
 
 
 def guarded(func: Callable) -> Callable:
@@ -42,7 +95,7 @@ def guarded(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except BrokenPipeError:
             _silence_stdout()
-            sys.exit(EXIT_ERROR if False else 0)
+            sys.exit(0)
         except KeyboardInterrupt:
             _silence_stdout()
             sys.exit(130)
@@ -67,7 +120,74 @@ def _silence_stdout() -> None:
         pass
 
 
-def exit_status(selected: bool, diagnostics, strict: bool) -> int:
-    if diagnostics.errors or (strict and diagnostics.malformed):
-        return EXIT_ERROR
-    return EXIT_MATCH if selected else EXIT_NO_MATCH
+def fail(message: str) -> None:
+    """A usage error: one line on stderr, exit status 2."""
+    click.echo(f"lldecode: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def build_selection(domains=(), blockers=(), exes=(), comms=(), pids=(), uids=(), paths=(),
+                    syscalls=(), since=None, until=None, where=None):
+    from lldecode.query import QueryError
+    from lldecode.selection import Selection
+    from lldecode.timespec import TimeSpecError, parse_time
+
+    try:
+        start = parse_time(since) if since else None
+        end = parse_time(until) if until else None
+    except TimeSpecError as exc:
+        fail(f"--since/--until: {exc}")
+    try:
+        return Selection(domains=domains, blockers=blockers, exes=exes, comms=comms,
+                         pids=pids, uids=uids, paths=paths, syscalls=syscalls,
+                         since=start, until=end, where=where)
+    except QueryError as exc:
+        click.echo(f"lldecode: --where: {exc}\n{exc.pointer()}", err=True)
+        sys.exit(EXIT_ERROR)
+    except (TimeSpecError, ValueError) as exc:
+        fail(f"--where: {exc}")
+
+
+class Run:
+    """One reading command's pass over its inputs."""
+
+    def __init__(self, files, strict: bool, netlink_idle: Optional[float],
+                 progress: Optional[bool], selection_kwargs: dict):
+        from lldecode.pipeline import Reading
+        from lldecode.records import Diagnostics
+
+        self.strict = strict
+        self.selection = build_selection(**selection_kwargs)
+        self.diagnostics = Diagnostics()
+        self.reading = Reading(files, self.diagnostics, netlink_idle=netlink_idle)
+        show = sys.stderr.isatty() if progress is None else progress
+        self.reading.progress = show
+
+    def denials(self):
+        """The selected denials, in log order."""
+        select = self.selection
+        denials = self.reading.denials()
+        if select.empty:
+            return denials
+        return (d for d in denials if select(d))
+
+    def events(self):
+        """(event, selected denials) for events with a selected denial."""
+        select = self.selection
+        for event, denials in self.reading.events():
+            chosen = [d for d in denials if select(d)] if not select.empty else denials
+            if chosen:
+                yield event, chosen
+
+    def exit(self, selected: bool) -> None:
+        diagnostics = self.diagnostics
+        if diagnostics.errors or (self.strict and diagnostics.malformed):
+            sys.exit(EXIT_ERROR)
+        sys.exit(EXIT_MATCH if selected else EXIT_NO_MATCH)
+
+
+def selection_kwargs(kwargs: dict) -> dict:
+    """Pop the selection options out of a command's keyword arguments."""
+    keys = ("domains", "blockers", "exes", "comms", "pids", "uids", "paths", "syscalls",
+            "since", "until", "where")
+    return {k: kwargs.pop(k) for k in keys}

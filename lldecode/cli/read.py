@@ -1,44 +1,354 @@
-"""The reading commands: filter, explain, summarize, domains."""
+"""The reading commands: filter, explain, summarize, domains.
+
+Each one wires its options to the stages (lldecode.pipeline for reading,
+lldecode.selection for choosing, lldecode.explain / lldecode.summarize for
+the analyses, lldecode.render for the output) and nothing more.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from lldecode.cli.common import (exit_status, files_argument, guarded, strict_option)
+from lldecode.cli.common import (Run, color_option, fail, format_option, guarded,
+                                 input_options, selection_kwargs, selection_options,
+                                 tablefmt_option, utc_option)
+
+
+def _run(kwargs) -> Run:
+    return Run(kwargs.pop("files"), kwargs.pop("strict"), kwargs.pop("netlink_idle"),
+               kwargs.pop("progress"), selection_kwargs(kwargs))
+
+
+# -- filter -------------------------------------------------------------------------
+
+FILTER_COLUMNS = ("time", "domain", "blockers", "object", "syscall", "comm", "pid")
+
+
+def _filter_row(denial, utc):
+    from lldecode.explain import where
+    from lldecode.render import format_time
+
+    process = denial.process or {}
+    return [format_time(denial.time, utc), denial.domain, ",".join(denial.blockers),
+            where(denial), process.get("syscall"), process.get("comm"), process.get("pid")]
 
 
 @click.command("filter")
-@files_argument
-@click.option("-c", "--count", is_flag=True,
-              help="Print only the number of selected denials.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["ndjson", "json"]),
-              default="ndjson", show_default=True, help="Output format.")
-@strict_option
+@input_options
+@selection_options
+@click.option("-c", "--count", is_flag=True, help="Print only the number of selected denials.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing; only the exit status tells whether a denial was selected.")
+@format_option(["text", "ndjson", "json", "csv", "table", "raw"], "text")
+@tablefmt_option
+@color_option
+@utc_option
 @guarded
-def filter_cmd(files, count, fmt, strict):
-    """Select Landlock denials (exit 0 if any, 1 if none, 2 on error)."""
-    from lldecode.jsonable import denial_dict
-    from lldecode.pipeline import Reading
-    from lldecode.records import Diagnostics
+def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
+    """Select denials, like grep: exit 0 if any, 1 if none, 2 on error.
 
-    diagnostics = Diagnostics()
-    reading = Reading(files, diagnostics)
+    \b
+    --format text    one line per denial
+    --format ndjson  one JSON object per denial record
+    --format json    a JSON list
+    --format csv     a CSV table
+    --format table   an aligned table (--tablefmt github for CI summaries)
+    --format raw     the original lines of the matched events, unchanged
+    """
+    from lldecode import render
+    from lldecode.jsonable import denial_dict
+
+    run = _run(kwargs)
     out = sys.stdout
     n = 0
-    if count:
-        for _ in reading.denials():
+    if quiet:
+        for _ in run.denials():
+            n += 1
+            break
+    elif count:
+        for _ in run.denials():
             n += 1
         out.write(f"{n}\n")
+    elif fmt == "raw":
+        for event, denials in run.events():
+            n += len(denials)
+            out.write("".join(r.line + "\n" for r in event.records))
     elif fmt == "ndjson":
-        for denial in reading.denials():
+        for denial in run.denials():
             n += 1
-            out.write(json.dumps(denial_dict(denial), ensure_ascii=False) + "\n")
-    else:
-        items = [denial_dict(d) for d in reading.denials()]
+            render.write_ndjson_line(out, denial_dict(denial))
+    elif fmt == "json":
+        items = [denial_dict(d) for d in run.denials()]
         n = len(items)
-        json.dump(items, out, ensure_ascii=False, indent=2)
-        out.write("\n")
-    sys.exit(exit_status(n > 0, diagnostics, strict))
+        render.write_json(out, items)
+    elif fmt in ("csv", "table"):
+        rows = [_filter_row(d, utc) for d in run.denials()]
+        n = len(rows)
+        writer = render.write_csv if fmt == "csv" else (
+            lambda o, h, r: render.write_table(o, h, r, tablefmt))
+        writer(out, [c.upper() if fmt == "table" else c for c in FILTER_COLUMNS], rows)
+    else:
+        style = render.Style(color)
+        for denial in run.denials():
+            n += 1
+            row = _filter_row(denial, utc)
+            out.write(f"{row[0]} {style(row[1], 'cyan')} {style(row[2], 'red')} {row[3]}"
+                      f" {render.safe(row[4])} {render.safe(row[5])}[{render.safe(row[6])}]\n")
+    run.exit(n > 0)
+
+
+# -- explain ------------------------------------------------------------------------
+
+@click.command("explain")
+@input_options
+@selection_options
+@click.option("--policy", "policies", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False),
+              help="A landlockconfig policy layer (TOML or JSON), in enforcement order; "
+                   "repeat for nested layers. Names the layer and rule behind each denial.")
+@format_option(["text", "json", "ndjson"], "text")
+@color_option
+@utc_option
+@guarded
+def explain_cmd(policies, fmt, color, utc, **kwargs):
+    """Explain each denial in plain words: who, what, where, which sandbox, how to fix.
+
+    Consecutive identical denials fold into one paragraph with a count; the
+    two records of a rename or link across directories make one paragraph.
+    """
+    from lldecode import explain, render
+
+    policy = _load_policy(policies) if policies else None
+    run = _run(kwargs)
+    out = sys.stdout
+    style = render.Style(color)
+    n = 0
+    items = []
+    for paragraph in explain.paragraphs(explain.operations(run.denials())):
+        n += 1
+        if fmt == "text":
+            if n > 1:
+                out.write("\n")
+            out.write(explain.render_text(paragraph, style, utc, policy) + "\n")
+        else:
+            item = explain.explanation(paragraph, policy)
+            from lldecode.jsonable import convert
+
+            if fmt == "ndjson":
+                render.write_ndjson_line(out, convert(item))
+            else:
+                items.append(convert(item))
+    if fmt == "json":
+        render.write_json(out, items)
+    run.exit(n > 0)
+
+
+def _load_policy(paths):
+    from lldecode.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(list(paths))
+    except PolicyError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}")
+
+
+# -- summarize ---------------------------------------------------------------------
+
+SUMMARY_HEADERS = {"domain": "DOMAIN", "blocker": "BLOCKER", "exe": "EXE", "path": "PATH",
+                   "syscall": "SYSCALL"}
+
+
+def _split_by(values):
+    by = []
+    for value in values:
+        by.extend(v.strip() for v in value.split(",") if v.strip())
+    return by or ["domain"]
+
+
+@click.command("summarize")
+@input_options
+@selection_options
+@click.option("--by", "by", multiple=True, metavar="DIM[,DIM]",
+              help="Group by domain, blocker, exe, path or syscall; combine with commas or "
+                   "by repeating (default: domain).")
+@click.option("--top", type=int, default=0, metavar="N",
+              help="Show only the N largest groups (0: all).")
+@format_option(["table", "json", "ndjson", "csv"], "table")
+@tablefmt_option
+@utc_option
+@guarded
+def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
+    """Count denials per domain, blocker, exe, path or syscall, with first and last time.
+
+    Grouped by domain, each row also gives the domain's creator and its
+    accounting: denials logged in this input against denials the kernel
+    counted (its deallocated record).
+    """
+    from lldecode import render
+    from lldecode.jsonable import convert
+    from lldecode.summarize import Summary
+
+    try:
+        summary = Summary(_split_by(by))
+    except ValueError as exc:
+        fail(f"--by: {exc}")
+    run = _run(kwargs)
+    for denial in run.denials():
+        summary.add(denial)
+    rows = summary.rows(run.reading.registry)
+    if top:
+        rows = rows[:top]
+    out = sys.stdout
+    if fmt in ("json", "ndjson"):
+        if fmt == "json":
+            render.write_json(out, {"total": summary.total, "by": summary.by,
+                                    "groups": convert(rows)})
+        else:
+            for row in rows:
+                render.write_ndjson_line(out, convert(row))
+    else:
+        headers, table = _summary_table(summary.by, rows, utc)
+        if fmt == "csv":
+            render.write_csv(out, headers, table)
+        else:
+            render.write_table(out, headers, table, tablefmt)
+            out.write(f"{summary.total} denials in {len(summary.groups)} groups\n")
+    run.exit(summary.total > 0)
+
+
+def _summary_table(by, rows, utc):
+    from lldecode.render import format_time
+
+    headers = [SUMMARY_HEADERS[d] for d in by]
+    if "domain" in by:
+        headers += ["CREATOR", "LOGGED", "REPORTED"]
+    headers += ["COUNT", "FIRST", "LAST"]
+    table = []
+    for row in rows:
+        line = [row.get(d) for d in by]
+        if "domain" in by:
+            creator = row.get("creator") or {}
+            line += [_creator(creator), row.get("denials_logged"), row.get("denials_reported")]
+        line += [row["count"], format_time(row["first"], utc), format_time(row["last"], utc)]
+        table.append(line)
+    return headers, table
+
+
+def _creator(creator) -> str:
+    from lldecode.render import safe
+
+    if not creator:
+        return "-"
+    return f"{safe(creator.get('exe'))} [{creator.get('pid')}]"
+
+
+# -- domains -----------------------------------------------------------------------
+
+@click.command("domains")
+@input_options
+@selection_options
+@format_option(["table", "json", "csv", "text"], "table")
+@tablefmt_option
+@utc_option
+@guarded
+def domains_cmd(fmt, tablefmt, utc, **kwargs):
+    """List every Landlock domain: creator, status, denials logged and reported.
+
+    With a selection, only the domains with a selected denial are listed
+    (and a SELECTED count is added).  Where the input holds fewer denials
+    than the kernel counted, the likely causes are given.
+    """
+    from collections import Counter
+
+    from lldecode import render
+    from lldecode.jsonable import convert
+    from lldecode.summarize import domain_rows
+
+    run = _run(kwargs)
+    selected = None if run.selection.empty else Counter()
+    for denial in run.denials():
+        if selected is not None and denial.domain_info is not None:
+            info = denial.domain_info
+            selected[(info.node, info.boot, info.id)] += 1
+    rows = domain_rows(run.reading.registry, run.reading.grouper.stats, selected)
+    out = sys.stdout
+    if fmt == "json":
+        render.write_json(out, convert(rows))
+    elif fmt == "text":
+        for i, row in enumerate(rows):
+            out.write(("\n" if i else "") + _domain_text(row, utc) + "\n")
+    else:
+        headers, table = _domain_table(rows, utc, selected is not None)
+        if fmt == "csv":
+            render.write_csv(out, headers, table)
+        else:
+            render.write_table(out, headers, table, tablefmt)
+            notes = [r for r in rows if r["gap_causes"]]
+            for row in notes:
+                out.write(_gap_note(row))
+    run.exit(bool(rows))
+
+
+def _top_blockers(blockers, n=3) -> str:
+    return ", ".join(f"{name} ({count})" for name, count in list(blockers.items())[:n])
+
+
+def _domain_table(rows, utc, with_selected):
+    from lldecode.render import format_time
+
+    headers = ["DOMAIN", "CREATOR", "PID", "UID", "MODE", "STATUS", "FIRST DENIAL",
+               "LAST DENIAL", "LOGGED", "REPORTED"]
+    if with_selected:
+        headers.append("SELECTED")
+    headers.append("TOP BLOCKERS")
+    table = []
+    for row in rows:
+        creator = row["creator"] or {}
+        line = [row["domain"], creator.get("exe"), creator.get("pid"), creator.get("uid"),
+                row["mode"], row["status"], format_time(row["first_denial"], utc),
+                format_time(row["last_denial"], utc), row["denials_logged"],
+                row["denials_reported"]]
+        if with_selected:
+            line.append(row.get("denials_selected"))
+        line.append(_top_blockers(row["blockers"]))
+        table.append(line)
+    return headers, table
+
+
+def _gap_note(row) -> str:
+    from lldecode.render import safe
+
+    if row["missing"]:
+        head = (f"\n{row['domain']}: the kernel counted {row['denials_reported']} denials, "
+                f"this input holds {row['denials_logged']}:")
+    else:
+        head = f"\n{row['domain']}:"
+    return head + "".join(f"\n  - {safe(cause)}" for cause in row["gap_causes"]) + "\n"
+
+
+def _domain_text(row, utc) -> str:
+    from lldecode.render import format_time, safe
+
+    creator = row["creator"]
+    lines = [f"domain {row['domain']} ({row['status']}"
+             + (f", boot {row['boot']}" if row["boot"] else "")
+             + (f", node {safe(row['node'])}" if row["node"] else "") + ")"]
+    if creator:
+        lines.append(f"  created by {safe(creator.get('comm'))} (pid {creator.get('pid')}, "
+                     f"uid {creator.get('uid')}, {safe(creator.get('exe'))}), "
+                     f"mode {row['mode'] or '-'}")
+    else:
+        lines.append("  creator unknown: its allocated record is not in this input")
+    lines.append(f"  denials: {row['denials_logged']} logged, "
+                 f"{row['denials_reported'] if row['denials_reported'] is not None else 'unknown'}"
+                 f" counted by the kernel; first {format_time(row['first_denial'], utc)}, "
+                 f"last {format_time(row['last_denial'], utc)}")
+    if row["blockers"]:
+        lines.append(f"  blockers: {_top_blockers(row['blockers'], 10)}")
+    for cause in row["gap_causes"]:
+        lines.append(f"  gap: {safe(cause)}")
+    return "\n".join(lines)

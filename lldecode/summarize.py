@@ -1,0 +1,158 @@
+"""summarize and domains: aggregate reports over the selected denials.
+
+:class:`Summary` counts denials grouped by any combination of domain,
+blocker, exe, path and syscall (a denial with two blockers counts once under
+each), with first and last time; grouped by domain it adds the registry's
+accounting (creator, denials logged against denials the kernel counted).
+:func:`domain_rows` is the per-domain report of ``lldecode domains``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from lldecode.domains import DomainInfo, DomainRegistry, gap_causes
+from lldecode.events import GroupingStats
+
+DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
+
+
+def _object_key(denial) -> Optional[str]:
+    obj = denial.object
+    path = obj.get("path") if obj.get("path") is not None else obj.get("name")
+    if path is not None:
+        return path.decode("utf-8", "surrogateescape")
+    if obj.get("src") is not None:
+        return f"tcp bind port {obj['src']}"
+    if obj.get("dest") is not None:
+        return f"tcp connect port {obj['dest']}"
+    if obj.get("opid") is not None:
+        comm = obj.get("ocomm") or b"?"
+        return f"process {comm.decode('utf-8', 'surrogateescape')}"
+    return None
+
+
+def _exe(denial) -> Optional[str]:
+    process = denial.process
+    exe = process.get("exe") if process else None
+    if exe is None and denial.domain_info is not None and denial.domain_info.creator:
+        exe = denial.domain_info.creator.get("exe")
+    return exe.decode("utf-8", "surrogateescape") if isinstance(exe, bytes) else exe
+
+
+def _keys(denial, dimension: str) -> List[Any]:
+    if dimension == "domain":
+        info = denial.domain_info
+        return [(info.node, info.boot, info.id) if info is not None else (None, 0, denial.domain)]
+    if dimension == "blocker":
+        return list(denial.blockers)
+    if dimension == "exe":
+        return [_exe(denial)]
+    if dimension == "path":
+        return [_object_key(denial)]
+    process = denial.process
+    return [process.get("syscall") if process else None]
+
+
+class _Group:
+    __slots__ = ("count", "first", "last")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: Optional[float] = None
+        self.last: Optional[float] = None
+
+
+class Summary:
+    """Counts of denials by the chosen dimensions (a streaming consumer)."""
+
+    def __init__(self, by: Sequence[str]):
+        for dimension in by:
+            if dimension not in DIMENSIONS:
+                raise ValueError(f"cannot summarize by {dimension!r}: "
+                                 f"choose among {', '.join(DIMENSIONS)}")
+        self.by = list(dict.fromkeys(by)) or ["domain"]
+        self.groups: Dict[Tuple, _Group] = {}
+        self.total = 0
+
+    def add(self, denial) -> None:
+        self.total += 1
+        keys: List[Tuple] = [()]
+        for dimension in self.by:
+            keys = [k + (v,) for k in keys for v in _keys(denial, dimension)]
+        stamp = denial.time
+        for key in keys:
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group()
+            group.count += 1
+            if stamp is not None:
+                if group.first is None or stamp < group.first:
+                    group.first = stamp
+                if group.last is None or stamp > group.last:
+                    group.last = stamp
+
+    def rows(self, registry: DomainRegistry) -> List[Dict[str, Any]]:
+        """One dict per group, most denials first."""
+        out = []
+        for key, group in self.groups.items():
+            row: Dict[str, Any] = {}
+            for dimension, value in zip(self.by, key):
+                if dimension == "domain":
+                    node, boot, domain_id = value
+                    row["domain"] = domain_id
+                    info = registry.domains.get((node, boot, domain_id))
+                    row["node"] = node
+                    row["creator"] = info.creator if info else None
+                    row["denials_logged"] = info.denials_logged if info else None
+                    row["denials_reported"] = info.denials_reported if info else None
+                else:
+                    row[dimension] = value
+            row["count"] = group.count
+            row["first"] = group.first
+            row["last"] = group.last
+            out.append(row)
+        out.sort(key=lambda r: (-r["count"], r["first"] or 0))
+        return out
+
+
+def domain_rows(registry: DomainRegistry, stats: GroupingStats,
+                selected: Optional[Counter] = None) -> List[Dict[str, Any]]:
+    """The ``domains`` report: one dict per domain, oldest first.
+
+    ``selected`` (domain key -> selected denials) limits the report to the
+    domains with a selected denial, when a selection is in force.
+    """
+    rows = []
+    for info in registry.ordered():
+        key = (info.node, info.boot, info.id)
+        if selected is not None and not selected.get(key):
+            continue
+        rows.append(domain_row(info, stats, selected.get(key) if selected is not None else None))
+    return rows
+
+
+def domain_row(info: DomainInfo, stats: GroupingStats,
+               selected: Optional[int] = None) -> Dict[str, Any]:
+    row: Dict[str, Any] = {
+        "domain": info.id,
+        "node": info.node,
+        "boot": info.boot,
+        "status": info.status,
+        "creator": info.creator,
+        "mode": info.mode,
+        "allocated_time": info.allocated_time,
+        "first_denial": info.first_denial,
+        "last_denial": info.last_denial,
+        "deallocated_time": info.deallocated_time,
+        "denials_logged": info.denials_logged,
+        "denials_reported": info.denials_reported,
+        "missing": info.missing,
+        "duplicate_allocations": info.duplicate_allocations,
+        "blockers": dict(info.blockers.most_common()),
+        "gap_causes": gap_causes(info, stats),
+    }
+    if selected is not None:
+        row["denials_selected"] = selected
+    return row
