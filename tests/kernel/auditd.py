@@ -108,11 +108,6 @@ class Auditd:
                 raise TimeoutError("auditd did not register with the kernel")
             time.sleep(0.1)
 
-    def rotate(self) -> None:
-        """Ask auditd to rotate its logs now (SIGUSR1)."""
-        if self.proc is not None:
-            os.kill(self.proc.pid, signal.SIGUSR1)
-
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

@@ -97,16 +97,26 @@ class Collector:
                     raise
                 self.overruns += 1
 
-    def undeallocated(self, pids: Set[int]) -> Set[str]:
-        """Domains created by ``pids`` that were logged but not yet freed."""
-        allocated, freed = set(), set()
+    def _domains(self) -> Tuple[Dict[str, int], Set[str]]:
+        """Logged domains (with their creator's pid) and freed domains."""
+        allocated: Dict[str, int] = {}
+        freed: Set[str] = set()
         for rtype, payload in list(self.records):
             match = _DOMAIN.search(payload) if rtype == LANDLOCK_DOMAIN else None
             if match and match.group(2) == "deallocated":
                 freed.add(match.group(1))
-            elif match and match.group(3) and int(match.group(3)) in pids:
-                allocated.add(match.group(1))
-        return allocated - freed
+            elif match and match.group(3):
+                allocated[match.group(1)] = int(match.group(3))
+        return allocated, freed
+
+    def undeallocated(self, pids: Set[int]) -> Set[str]:
+        """Domains created by ``pids`` that were logged but not yet freed."""
+        allocated, freed = self._domains()
+        return {domain for domain, pid in allocated.items() if pid in pids} - freed
+
+    def foreign(self, pids: Set[int]) -> Set[str]:
+        """Logged domains created by other processes than ``pids``."""
+        return {domain for domain, pid in self._domains()[0].items() if pid not in pids}
 
     def wait_deallocated(self, pids: Set[int], timeout: float = 15.0) -> Set[str]:
         """Wait for the deallocated records; return the domains still missing."""
@@ -157,6 +167,10 @@ class Session:
         missing = self.collector.wait_deallocated(pids)
         if missing:
             warn(f"no deallocated record (yet) for domain(s) {', '.join(sorted(missing))}")
+        foreign = self.collector.foreign(pids)
+        if foreign:
+            warn(f"{len(foreign)} Landlock domain(s) of other processes were logged meanwhile:"
+                 " the capture holds more than the scenarios' records")
         if self.collector.overruns:
             warn(f"the multicast socket overran {self.collector.overruns} time(s): "
                  "the netlink capture misses records")
@@ -458,9 +472,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     unknown = [name for name in args.scenarios if name not in BY_NAME]
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(unknown)} (see `list`)")
-    chosen = [BY_NAME[name] for name in args.scenarios]
-    if not chosen and not args.burst:
-        chosen = list(SCENARIOS)
+    chosen = [BY_NAME[name] for name in args.scenarios] or list(SCENARIOS)
     return Plan(chosen, burst=args.burst, pace=args.pace)
 
 

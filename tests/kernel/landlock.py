@@ -12,6 +12,9 @@ import errno
 import json
 import os
 import platform
+import select
+import signal
+import time
 import traceback
 from typing import Callable, Optional
 
@@ -129,15 +132,44 @@ def run_in_child(fn: Callable[[], object], timeout: float = 20.0) -> dict:
         finally:
             os._exit(0)
     os.close(write_end)
-    chunks = []
-    with os.fdopen(read_end, "rb") as pipe:
-        for chunk in iter(lambda: pipe.read(65536), b""):
-            chunks.append(chunk)
-    os.waitpid(pid, 0)
-    data = b"".join(chunks)
+    try:
+        data = _collect(read_end, pid, timeout)
+    finally:
+        os.close(read_end)
+    if data is None:
+        return {"ok": False, "error": f"no result within {timeout} s: child killed"}
     if not data:
         return {"ok": False, "error": "child died without a result"}
     return json.loads(data)
+
+
+def _collect(read_end: int, pid: int, timeout: float) -> Optional[bytes]:
+    """What the child wrote, once it has exited and the pipe is drained.
+
+    Not "until EOF": a process the child forked may still hold the pipe's
+    write end.  After ``timeout`` seconds the child is killed (None).
+    """
+    chunks = []
+    deadline = time.monotonic() + timeout
+    reaped = timed_out = False
+    while True:
+        ready, _, _ = select.select([read_end], [], [], 0.1)
+        if ready:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif reaped:
+            break
+        elif os.waitpid(pid, os.WNOHANG)[0] == pid:
+            reaped = True
+        elif time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            timed_out = True
+            break
+    if not reaped:
+        os.waitpid(pid, 0)
+    return None if timed_out else b"".join(chunks)
 
 
 def unavailable_reason() -> Optional[str]:

@@ -119,7 +119,8 @@ def run_steps(steps: Sequence[Step], pace: float = 0.0) -> dict:
                 time.sleep(pace)
         return {"pid": os.getpid(), "outcomes": outcomes}
 
-    return run_in_child(child)
+    operations = sum(1 for step in steps if isinstance(step, Op))
+    return run_in_child(child, timeout=20.0 + pace * operations)
 
 
 @dataclass(frozen=True)
