@@ -210,8 +210,9 @@ class EventGrouper:
         journald stores the kernel's audit records twice when no auditd
         runs: once from the audit socket (in short output without a serial)
         and once from the kernel console.  Copies have the same kind and
-        body, and either the same serial or, when one of them has none,
-        times less than ``timeout`` apart.  Genuine repeats differ in serial.
+        body, and either the same serial and time or, when one of them has
+        no serial, times less than ``timeout`` apart.  Genuine repeats differ
+        in serial, and a later boot's records in time.
         """
         signature = (record.kind, record.body)
         copies = self._seen.get(signature)
@@ -222,7 +223,8 @@ class EventGrouper:
             return False
         for i, (serial, stamp) in enumerate(copies):
             if serial is not None and serial == record.serial:
-                same = True
+                same = (stamp is None or record.time is None
+                        or abs(stamp - record.time) < 0.002)
             elif (serial is None) != (record.serial is None):
                 same = (stamp is None or record.time is None
                         or abs(stamp - record.time) <= self.timeout)
