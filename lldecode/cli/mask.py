@@ -1,0 +1,90 @@
+"""``lldecode mask``: decode a raw access mask or deny mask from the kernel."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from lldecode.cli.common import EXIT_ERROR, guarded
+
+KINDS = ("fs", "net", "scope", "deny")
+
+
+def parse_value(text: str) -> int:
+    """A kernel value: 0x-prefixed hex, decimal, or bare hex digits (``ff``)."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise ValueError(f"not a number: {text!r} (hex like 0x4006, or decimal)") from None
+
+
+@click.command("mask", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("kind", type=click.Choice(KINDS), metavar="fs|net|scope|deny")
+@click.argument("value")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--abi", type=click.IntRange(1), default=None, metavar="N",
+              help="Reject bits of rights newer than Landlock ABI N.")
+@guarded
+def mask_cmd(kind: str, value: str, fmt: str, abi: int) -> None:
+    """Decode a raw kernel VALUE (hex or decimal).
+
+    fs, net and scope: an access mask, to the names of its rights.
+    deny: the deny masks a file records when opened (one 4-bit layer index
+    per optional right: truncate, then ioctl_dev), to the layer of each.
+
+    Layers are 0-based in JSON, as in the kernel; the text output shows
+    both the kernel's index and the 1-based layer (the --policy order of
+    `lldecode simulate`).
+    """
+    from lldecode.access import mask_to_names, right
+    from lldecode.layers import decode_deny_masks
+
+    try:
+        number = parse_value(value)
+        if kind == "deny":
+            layers = {right_name(bit): layer for bit, layer in decode_deny_masks(number).items()}
+        else:
+            names = mask_to_names(kind, number, abi)
+    except ValueError as exc:
+        click.echo(f"lldecode mask: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_ERROR) from None
+    if fmt == "json":
+        click.echo(json.dumps(layers if kind == "deny" else names))
+    elif kind == "deny":
+        click.echo(render_deny(number, layers))
+    else:
+        click.echo(render_access(kind, number, [right(n) for n in names]))
+
+
+def right_name(bit: int) -> str:
+    from lldecode.access import mask_to_names
+
+    return mask_to_names("fs", 1 << bit)[0]
+
+
+def render_access(kind: str, number: int, rights) -> str:
+    from tabulate import tabulate
+
+    head = f"{kind} access mask {number:#x} ({number})"
+    if not rights:
+        return head + ": no right"
+    rows = [(r.bit, r.dotted, r.abi if not r.newer_than_modelled else f"{r.abi} (after 7)",
+             r.description) for r in rights]
+    return head + ":\n" + tabulate(rows, headers=("bit", "right", "ABI", "guards"))
+
+
+def render_deny(number: int, layers) -> str:
+    from tabulate import tabulate
+
+    rows = [(name, layer, layer + 1) for name, layer in layers.items()]
+    table = tabulate(rows, headers=("optional right", "kernel layer (0-based)",
+                                    "layer (1-based, --policy order)"))
+    return (f"deny masks {number:#04x}: the youngest layer that denied each optional right "
+            f"when the file was opened\n{table}\n"
+            "(a right no layer denied also reads as kernel layer 0)")

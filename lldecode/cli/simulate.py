@@ -1,0 +1,110 @@
+"""``lldecode simulate``: predict what the kernel does under a policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Tuple
+
+import click
+
+from lldecode.cli.common import EXIT_ERROR, guarded
+
+EXIT_ALLOWED, EXIT_DENIED = 0, 1
+
+
+def _operations_help() -> str:
+    from lldecode.simulate import OPERATIONS
+
+    lines = []
+    for op in OPERATIONS.values():
+        args = " ".join(a if not a.endswith("?") else f"[{a[:-1]}]" for a in op.arguments)
+        lines.append(f"  {op.name} {args}".ljust(30) + op.summary)
+    return "\n".join(lines)
+
+
+class _SimulateCommand(click.Command):
+    def format_epilog(self, ctx, formatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text("Operations:")
+        with formatter.indentation():
+            for line in _operations_help().splitlines():
+                formatter.write(line + "\n")
+
+
+@click.command("simulate", cls=_SimulateCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--policy", "policies", multiple=True, required=True, metavar="FILE",
+              help="A landlockconfig file (TOML or JSON), one per layer, in the order "
+                   "they are enforced. Repeatable.")
+@click.argument("operation")
+@click.argument("args", nargs=-1)
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--cmd", "ioctl_cmd", default="FIONREAD", show_default=True, metavar="CMD",
+              help="ioctl: the command, a number or a name (FIONREAD, FIOCLEX, ...).")
+@click.option("--kind", type=click.Choice(["file", "dir", "symlink", "fifo", "socket",
+                                           "char", "block"]),
+              help="rename/link: what SRC is (default: a regular file).")
+@click.option("--replace", is_flag=True, default=None,
+              help="rename: DST exists and is replaced.")
+@click.option("--exchange", is_flag=True, help="rename: swap SRC and DST (RENAME_EXCHANGE).")
+@click.option("--device/--not-device", default=None,
+              help="Whether the opened file is a device (default: only for ioctl).")
+@click.option("--opened-under", type=click.IntRange(0), metavar="N",
+              help="ftruncate/ioctl: the file was opened when only the first N layers "
+                   "were enforced.")
+@click.option("--target-shares", type=click.IntRange(0), default=0, show_default=True,
+              metavar="N", help="signal/abstract-connect/ptrace: the other process is in "
+                                "the domain of the first N layers (0: in none).")
+@click.option("--target-own-layers", type=click.IntRange(0), default=0, metavar="N",
+              help="... and enforced N layers of its own on top of them.")
+@click.option("--mount-root", metavar="DIR",
+              help="rename/link: the root of the mount holding SRC and DST (default /).")
+@click.option("--resolve", is_flag=True,
+              help="Look paths up: follow symbolic links (operation and rule paths), read "
+                   "file kinds, devices and mount points from the filesystem.")
+@guarded
+def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...], fmt: str,
+                 ioctl_cmd: str, kind: Optional[str], replace: Optional[bool],
+                 exchange: bool, device: Optional[bool], opened_under: Optional[int],
+                 target_shares: int, target_own_layers: int, mount_root: Optional[str],
+                 resolve: bool) -> None:
+    """Predict whether the kernel allows OPERATION [ARGS]... under the policy,
+    and the denial records it logs (layer numbers follow the --policy order).
+
+    Paths are compared lexically after normalization, without touching the
+    filesystem unless --resolve is given.  Exit status: 0 allowed, 1 denied,
+    2 on an error.
+    """
+    from lldecode.policy import PolicyError, load_policy
+    from lldecode.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
+
+    try:
+        policy = load_policy(list(policies))
+        options = Options(kind=kind, replace=replace, exchange=exchange,
+                          ioctl_cmd=parse_ioctl_cmd(ioctl_cmd), device=device,
+                          opened_under=opened_under, target_shares=target_shares,
+                          target_own_layers=target_own_layers, mount_root=mount_root,
+                          resolve=resolve)
+        outcome = simulate(policy, operation, list(args), options)
+    except (PolicyError, SimulationError) as exc:
+        click.echo(f"lldecode simulate: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_ERROR) from None
+    if fmt == "json":
+        click.echo(json.dumps(outcome.as_dict(), indent=2))
+    else:
+        click.echo(render_text(operation, args, outcome))
+    raise click.exceptions.Exit(EXIT_ALLOWED if outcome.allowed else EXIT_DENIED)
+
+
+def render_text(operation: str, args: Tuple[str, ...], outcome) -> str:
+    from tabulate import tabulate
+
+    request = " ".join((operation,) + tuple(args))
+    if outcome.allowed:
+        return f"{request}: allowed"
+    rows = [(d.layer, d.policy, ",".join(d.blockers),
+             " ".join(f"{k}={v}" for k, v in d.object.items()))
+            for d in outcome.denials]
+    table = tabulate(rows, headers=("layer", "policy", "blockers", "object"))
+    return f"{request}: denied ({outcome.errno})\n{table}"
