@@ -1,4 +1,4 @@
-"""Audit ``arch=``, ``syscall=`` and ``exit=`` values to names.
+"""Audit ``arch=``, ``syscall=``, ``exit=`` and ``ioctlcmd=`` values to names.
 
 The tables live in the generated module :mod:`lldecode._tables` (see
 ``tools/gen_tables.py``), which is imported on first use only.
@@ -6,7 +6,10 @@ The tables live in the generated module :mod:`lldecode._tables` (see
 Syscall tables cover the machines ausyscall/libaudit know (with audit
 3.0.9: x86_64, i386, aarch64, arm, ppc, ppc64, ppc64le, s390 and s390x).
 Errno values use the generic Linux numbering (``asm-generic/errno*.h``)
-whatever the host.
+whatever the host.  ioctl requests are those of ``asm-generic/ioctls.h`` and
+``linux/fs.h`` plus every name ``ausearch -i`` (audit 3.0.9) prints, with
+their x86_64 (64-bit asm-generic) numbers; ``LANDLOCK_ALWAYS_ALLOWED_IOCTLS``
+(name -> number) lists those Landlock never restricts on devices.
 """
 from __future__ import annotations
 
@@ -80,3 +83,43 @@ def _errno_numbers() -> dict[str, int]:
 def errno_number(name: str) -> int | None:
     """Linux errno number of ``name`` (EACCES -> 13), or None if unknown."""
     return _errno_numbers().get(name.upper())
+
+
+def ioctl_names(cmd: int) -> list[str]:
+    """Every name of ioctl request ``cmd``, the conventional one first (0x541b ->
+    FIONREAD, TIOCINQ, SIOCINQ); empty if unknown.
+
+    Numbers are those of x86_64 and the other 64-bit architectures with the
+    asm-generic encoding; ``cmd`` is read as the kernel does, as an unsigned int.
+    """
+    return list(_tables().IOCTL_NAMES.get(cmd & 0xFFFFFFFF, ()))
+
+
+def ioctl_name(cmd: int) -> str | None:
+    """Conventional name of ioctl request ``cmd`` (0x541b -> "FIONREAD"), or None."""
+    names = _tables().IOCTL_NAMES.get(cmd & 0xFFFFFFFF)
+    return names[0] if names else None
+
+
+@lru_cache(maxsize=None)
+def _ioctl_numbers() -> dict[str, int]:
+    return {name: number for number, names in _tables().IOCTL_NAMES.items() for name in names}
+
+
+def ioctl_number(name: str) -> int | None:
+    """Number of ioctl request ``name``, any alias and any name ``ausearch -i``
+    prints (TIOCINQ -> 0x541b), or None if unknown."""
+    return _ioctl_numbers().get(name.upper())
+
+
+def is_always_allowed_ioctl(cmd: int) -> bool:
+    """Whether Landlock allows ioctl request ``cmd`` on devices whatever the
+    ruleset (``LANDLOCK_ALWAYS_ALLOWED_IOCTLS``: FIOCLEX, FICLONE...)."""
+    return (cmd & 0xFFFFFFFF) in _tables().LANDLOCK_ALWAYS_ALLOWED_IOCTLS.values()
+
+
+def __getattr__(name: str):
+    # LANDLOCK_ALWAYS_ALLOWED_IOCTLS (name -> number), loaded on first use.
+    if name == "LANDLOCK_ALWAYS_ALLOWED_IOCTLS":
+        return _tables().LANDLOCK_ALWAYS_ALLOWED_IOCTLS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,10 +6,15 @@ from pathlib import Path
 import pytest
 
 from lldecode import _tables
+from lldecode import syscalls
 from lldecode.syscalls import (
     arch_name,
     errno_description,
     errno_name,
+    ioctl_name,
+    ioctl_names,
+    ioctl_number,
+    is_always_allowed_ioctl,
     syscall_name,
     syscall_number,
 )
@@ -104,6 +109,78 @@ def test_errno(n, name, description):
 def test_errno_unknown(n):
     assert errno_name(n) is None
     assert errno_description(n) is None
+
+
+@pytest.mark.parametrize(
+    ("number", "name"),
+    [
+        (0x541B, "FIONREAD"),
+        (0x5451, "FIOCLEX"),
+        (0x5401, "TCGETS"),
+        (0x40049409, "FICLONE"),  # _IOW(0x94, 9, int)
+        (0xC0045877, "FIFREEZE"),  # _IOWR('X', 119, int)
+        (0xC020660B, "FS_IOC_FIEMAP"),  # sized by struct fiemap
+        (0x80086601, "FS_IOC_GETFLAGS"),  # _IOR('f', 1, long): 64-bit
+        (0x80046601, "FS_IOC32_GETFLAGS"),
+        (0x00000002, "FIGETBSZ"),
+        (0x80111500, "FS_IOC_GETFSUUID"),  # newer than the 6.1 headers
+        (0x5311, "CDROM_GET_MCN"),
+        (0xC01C64A3, "DRM_IOCTL_MODE_CURSOR"),
+    ],
+)
+def test_ioctl_name_and_number(number, name):
+    assert ioctl_name(number) == name
+    assert ioctl_number(name) == number
+
+
+def test_ioctl_aliases():
+    assert ioctl_names(0x541B) == ["FIONREAD", "TIOCINQ", "SIOCINQ"]
+    assert ioctl_names(0x5311) == ["CDROM_GET_MCN", "CDROM_GET_UPC"]
+    assert ioctl_names(0x5451) == ["FIOCLEX"]
+    assert ioctl_names(0x12345678) == []
+    assert ioctl_name(0xFFFFFFFFC0045877) == "FIFREEZE"  # read as an unsigned int, like the kernel
+
+
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [
+        # What ausearch -i (audit 3.0.9) prints where the conventional name differs.
+        ("TIOCINQ", 0x541B),
+        ("CDROM_GET_UPC", 0x5311),
+        ("SIOCGIFINDEX", 0x8933),
+        ("TIOCSPTLCK", 0x40045431),  # auparse also gives it to 0x80045431
+        ("TIOCGPTN", 0x80045430),
+        ("KDSETMODE", 0x4B3A),
+        ("TIOCNOTTY", 0x5422),
+        ("FIONBIO", 0x5421),
+        ("tiocinq", 0x541B),
+    ],
+)
+def test_ioctl_number_of_ausearch_names(name, number):
+    assert ioctl_number(name) == number
+
+
+@pytest.mark.parametrize("name", ["", "0x541b", "NO_SUCH_IOCTL", "BLKPG"])  # BLKPG: #if 0 in <linux/fs.h>
+def test_ioctl_number_unknown(name):
+    assert ioctl_number(name) is None
+
+
+def test_landlock_always_allowed_ioctls():
+    # security/landlock/fs.c is_masked_device_ioctl()
+    assert list(syscalls.LANDLOCK_ALWAYS_ALLOWED_IOCTLS) == [
+        "FIOCLEX", "FIONCLEX", "FIONBIO", "FIOASYNC", "FIOQSIZE", "FIFREEZE", "FITHAW",
+        "FS_IOC_FIEMAP", "FIGETBSZ", "FICLONE", "FICLONERANGE", "FIDEDUPERANGE",
+        "FS_IOC_GETFSUUID", "FS_IOC_GETFSSYSFSPATH",
+    ]
+    for name, number in syscalls.LANDLOCK_ALWAYS_ALLOWED_IOCTLS.items():
+        assert ioctl_number(name) == number
+        assert is_always_allowed_ioctl(number)
+    assert is_always_allowed_ioctl(0x5451)  # FIOCLEX
+    assert is_always_allowed_ioctl(0x40049409)  # FICLONE
+    # Handed to the device driver, so subject to fs.ioctl_dev:
+    for name in ("FIONREAD", "TCGETS", "FS_IOC_GETFLAGS", "FS_IOC_SETFLAGS", "FS_IOC_FSGETXATTR",
+                 "FS_IOC_FSSETXATTR", "FIBMAP"):
+        assert not is_always_allowed_ioctl(ioctl_number(name)), name
 
 
 def _generator():

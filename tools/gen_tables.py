@@ -11,7 +11,15 @@ Sources, all read on a Linux host:
 * ``<asm-generic/errno-base.h>`` and ``<asm-generic/errno.h>``: the generic
   Linux errno numbering; the descriptions come from strerror() of the host libc;
 * ``MAINLINE_AUDIT_TYPES`` below: record types newer than both the local
-  headers and libaudit (filling gaps only, never overriding a local source).
+  headers and libaudit (filling gaps only, never overriding a local source);
+* ``<asm-generic/ioctls.h>`` and ``<linux/fs.h>``: ioctl request names, their
+  values computed by gcc (``tools/ioctl_values.c``; without a working gcc the
+  committed values are kept), ``MAINLINE_IOCTLS`` filling gaps;
+* ``ausearch -i``, probed with every request number of those headers and of
+  the headers auparse takes its ioctl names from: the names it prints, so
+  that they can be read back;
+* ``LANDLOCK_ALWAYS_ALLOWED_IOCTLS`` below: the requests Landlock never
+  restricts on devices, named as in the kernel.
 
 Usage: tools/gen_tables.py [--include-dir /usr/include] [--output PATH]
 """
@@ -21,12 +29,14 @@ import argparse
 import ctypes
 import ctypes.util
 import errno
+import importlib.util
 import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,10 +55,41 @@ MAINLINE_AUDIT_TYPES = {
     1808: "INTEGRITY_USERSPACE",
 }
 
+# ioctl requests from mainline include/uapi that the local headers lack: newer
+# than linux 6.1 (Landlock always allows them), or from drm/drm.h, which
+# Debian's linux-libc-dev does not ship (ausearch names these three).
+MAINLINE_IOCTLS = {
+    "FS_IOC_GETFSUUID": 0x80111500,  # _IOR(0x15, 0, struct fsuuid2), Linux 6.5
+    "FS_IOC_GETFSSYSFSPATH": 0x80811501,  # _IOR(0x15, 1, struct fs_sysfs_path), Linux 6.9
+    "DRM_IOCTL_MODE_CURSOR": 0xC01C64A3,  # DRM_IOWR(0xA3, struct drm_mode_cursor)
+    "DRM_IOCTL_MODE_PAGE_FLIP": 0xC01864B0,  # DRM_IOWR(0xB0, struct drm_mode_crtc_page_flip)
+    "DRM_IOCTL_MODE_DIRTYFB": 0xC01864B1,  # DRM_IOWR(0xB1, struct drm_mode_fb_dirty_cmd)
+}
+
+# Headers whose ioctl requests make up the table -> whether their plain hex
+# defines are requests (<linux/fs.h>'s are flags: only its _IO*() ones count).
+IOCTL_HEADERS = {"asm-generic/ioctls.h": True, "linux/fs.h": False}
+# Headers auparse's ioctl names come from (its ioctlreqtab.h): their requests
+# are tried on ausearch, and name only numbers the table has or ausearch names.
+AUSEARCH_IOCTL_HEADERS = ("linux/kd.h", "linux/cdrom.h", "linux/sockios.h", "asm-generic/sockios.h")
+
+# security/landlock/fs.c is_masked_device_ioctl() (mainline, Linux 6.10+):
+# requests allowed on devices whatever the ruleset.  FIONREAD, FS_IOC_GETFLAGS,
+# FS_IOC_SETFLAGS, FS_IOC_FSGETXATTR and FS_IOC_FSSETXATTR are not among them:
+# they reach the device driver.
+LANDLOCK_ALWAYS_ALLOWED_IOCTLS = (
+    "FIOCLEX", "FIONCLEX", "FIONBIO", "FIOASYNC", "FIOQSIZE", "FIFREEZE", "FITHAW",
+    "FS_IOC_FIEMAP", "FIGETBSZ", "FICLONE", "FICLONERANGE", "FIDEDUPERANGE",
+    "FS_IOC_GETFSUUID", "FS_IOC_GETFSSYSFSPATH",
+)
+
 # Record type numbers span AUDIT_GET (1000) .. AUDIT_LAST_USER_MSG2 (2999).
 AUDIT_TYPE_RANGE = range(1000, 3000)
 
-_DEFINE = re.compile(r"^#define[ \t]+(\w+)[ \t]+(.+?)[ \t]*(?:/\*.*)?$", re.MULTILINE)
+_DEFINE = re.compile(r"^#[ \t]*define[ \t]+(\w+)[ \t]+(.+?)[ \t]*(?:/\*.*)?$", re.MULTILINE)
+_IOC_VALUE = re.compile(r"_IO(?:C|R|W|WR)?\(")
+_HEX_VALUE = re.compile(r"0[xX][0-9a-fA-F]+")
+_AUSEARCH_IOCTL = re.compile(r"^type=.*?:(\d+)\) : .* ioctlcmd=(\S+)", re.MULTILINE)
 
 
 class SourceMissing(RuntimeError):
@@ -171,6 +212,110 @@ def audit_types(include: Path, lib: ctypes.CDLL) -> dict[int, str]:
     return dict(sorted(types.items()))
 
 
+def _ioctl_defines(include: Path, headers: dict[str, bool]) -> list[str]:
+    """Names of the ioctl requests of ``headers``, direct definitions before aliases."""
+    names: list[str] = []
+    for header, plain_hex in headers.items():
+        defines = _defines(include / header)
+        names += [
+            name
+            for name, value in defines.items()
+            if _IOC_VALUE.match(value) or (plain_hex and _HEX_VALUE.fullmatch(value) and int(value, 16) > 0xFF)
+        ]
+        names += [name for name, value in defines.items() if value in names]  # #define TIOCINQ FIONREAD
+    return names
+
+
+def header_ioctls(include: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Request name -> number as gcc encodes them: (IOCTL_HEADERS', AUSEARCH_IOCTL_HEADERS' others)."""
+    gcc = _tool("gcc")
+    table_names = set(_ioctl_defines(include, IOCTL_HEADERS))
+    names = _ioctl_defines(include, {**IOCTL_HEADERS, **dict.fromkeys(AUSEARCH_IOCTL_HEADERS, True)})
+    flags = [f"-I{include}"]
+    for header in (*IOCTL_HEADERS, *AUSEARCH_IOCTL_HEADERS):
+        flags += ["-include", header]
+    # Only what the preprocessor defines: <linux/fs.h> keeps some in #if 0.
+    macros = subprocess.run([gcc, *flags, "-E", "-dM", "-x", "c", os.devnull],
+                            capture_output=True, text=True, check=True).stdout
+    defined = set(re.findall(r"^#define (\w+)", macros, re.MULTILINE))
+    requests = " ".join(f"X({name})" for name in dict.fromkeys(names) if name in defined)
+    with tempfile.TemporaryDirectory() as tmp:
+        program = Path(tmp) / "ioctl_values"
+        source = REPO / "tools" / "ioctl_values.c"
+        build = subprocess.run([gcc, *flags, f"-DIOCTLS={requests}", "-o", str(program), str(source)],
+                               capture_output=True, text=True)
+        if build.returncode:
+            raise SourceMissing(f"gcc cannot build tools/ioctl_values.c: {build.stderr.strip()}")
+        out = subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout
+    values = {name: int(value, 16) for name, value in (line.split() for line in out.splitlines())}
+    table = {name: value for name, value in values.items() if name in table_names}
+    return table, {name: value for name, value in values.items() if name not in table_names}
+
+
+def committed_ioctls() -> dict[str, int]:
+    """Request name -> number of the committed table, kept on hosts without gcc."""
+    spec = importlib.util.spec_from_file_location("committed_tables", OUTPUT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name: number for number, names in module.IOCTL_NAMES.items() for name in names}
+
+
+def ausearch_ioctl_names(numbers: set[int]) -> dict[int, str]:
+    """Request number -> name as ``ausearch -i`` prints it, for the ones it names.
+
+    auparse's table also names 0x80045431 TIOCSPTLCK, the _IOR() encoding of
+    that _IOW() request: no header defines the number, so it is not tried.
+    """
+    ordered = sorted(numbers)
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as log:
+        for serial, number in enumerate(ordered, 1):
+            log.write(
+                f"type=UNKNOWN[1423] msg=audit(1.000:{serial}): domain=1 blockers=fs.ioctl_dev"
+                f' path="/dev/null" dev="devtmpfs" ino=3 ioctlcmd={number:#x}\n'
+            )
+        log.flush()
+        out = subprocess.run([_tool("ausearch"), "-if", log.name, "-i"],
+                             capture_output=True, text=True, check=True).stdout
+    printed = {ordered[int(serial) - 1]: value for serial, value in _AUSEARCH_IOCTL.findall(out)}
+    if len(printed) != len(ordered):
+        raise RuntimeError(f"ausearch printed {len(printed)} of {len(ordered)} probe records")
+    return {number: name for number, name in printed.items() if not name.startswith("0x")}
+
+
+def ioctl_table(include: Path) -> tuple[dict[int, list[str]], dict[int, str]]:
+    """(request number -> names, conventional first; number -> the name ausearch prints)."""
+    try:
+        table, probed = header_ioctls(include)
+    except SourceMissing as exc:
+        print(f"keeping the committed ioctl numbers: {exc}", file=sys.stderr)
+        table, probed = committed_ioctls(), {}
+    for name, number in MAINLINE_IOCTLS.items():
+        table.setdefault(name, number)
+    printed = ausearch_ioctl_names({*table.values(), *probed.values()})
+    names: dict[int, list[str]] = {}
+    for name, number in table.items():
+        names.setdefault(number, []).append(name)
+    for number in printed:
+        names.setdefault(number, [])
+    for name, number in probed.items():  # aliases from auparse's headers: SIOCINQ, CDROM_GET_MCN...
+        if number in names:
+            names[number].append(name)
+    for number, name in printed.items():
+        if name not in names[number]:
+            names[number].append(name)
+    return dict(sorted(names.items())), printed
+
+
+def _ioctl_numbers(ioctls: dict[int, list[str]]) -> dict[str, int]:
+    """Request name -> number: a name must read back as one number."""
+    numbers: dict[str, int] = {}
+    for number, names in ioctls.items():
+        for name in names:
+            if numbers.setdefault(name, number) != number:
+                raise RuntimeError(f"ioctl {name} is both {numbers[name]:#x} and {number:#x}")
+    return numbers
+
+
 def _dict(name: str, items: dict, key=repr) -> list[str]:
     return [f"{name} = {{", *(f"    {key(k)}: {v!r}," for k, v in items.items()), "}", ""]
 
@@ -192,6 +337,8 @@ def render(include: Path = Path("/usr/include")) -> str:
             tables.append((variable, table))
         syscalls[arch] = variable
     errno_names, errno_descriptions = errnos(include)
+    ioctls, printed = ioctl_table(include)
+    ioctl_numbers = _ioctl_numbers(ioctls)
 
     lines = [
         "# GENERATED by tools/gen_tables.py -- do not edit; re-run the script instead.",
@@ -217,6 +364,21 @@ def render(include: Path = Path("/usr/include")) -> str:
         *_dict("ERRNO_DESCRIPTIONS", errno_descriptions),
         "# audit record type -> name (libaudit, <linux/audit.h>, mainline)",
         *_dict("AUDIT_TYPES", audit_types(include, lib)),
+        "# ioctl request number (asm-generic encoding, 64-bit) -> names, conventional",
+        "# first (<asm-generic/ioctls.h>, <linux/fs.h>, mainline, names ausearch prints)",
+        "IOCTL_NAMES = {",
+        *(
+            f"    0x{number:08x}: {tuple(aliases)!r},"
+            + (f"  # ausearch -i: {printed[number]}" if number in printed else "")
+            for number, aliases in ioctls.items()
+        ),
+        "}",
+        "",
+        "# requests Landlock allows on devices whatever the ruleset (is_masked_device_ioctl)",
+        "LANDLOCK_ALWAYS_ALLOWED_IOCTLS = {",
+        *(f"    {name!r}: 0x{ioctl_numbers[name]:08x}," for name in LANDLOCK_ALWAYS_ALLOWED_IOCTLS),
+        "}",
+        "",
     ]
     return "\n".join(lines[:-1]) + "\n"
 
