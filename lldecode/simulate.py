@@ -396,6 +396,7 @@ def parse_ioctl_cmd(text: str) -> int:
 
 # -- explaining logged denials ---------------------------------------------
 
+# Syscall names that tell a rename from a link (otherwise the blockers do).
 RENAME_SYSCALLS = ("rename", "renameat", "renameat2")
 LINK_SYSCALLS = ("link", "linkat")
 # A name no rule can hold, standing for the unknown entry a reparenting
@@ -614,8 +615,8 @@ class _Explainer:
             return Explanation(False, "cannot check: a record has no absolute path", ())
         source_dir, destination_dir = (normalize_path(p) for p in paths)
         everything = set(blockers1) | set(blockers2)
-        if syscall is not None:
-            rename = syscall.startswith("rename")
+        if syscall in RENAME_SYSCALLS or syscall in LINK_SYSCALLS:
+            rename = syscall in RENAME_SYSCALLS
         else:
             rename = bool(everything & {"fs.remove_file", "fs.remove_dir"})
         kind = "dir" if everything & {"fs.remove_dir", "fs.make_dir"} else next(
