@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from lldecode.access import NON_RIGHT_BLOCKERS, right
 from lldecode.denials import Denial
-from lldecode.render import Style, format_time, safe
+from lldecode.render import Safe, Style, format_time, safe
 
 RESTRICT_FLAGS_HINT = (
     "To keep the sandbox as it is and stop logging this, the sandboxing program can "
@@ -93,7 +93,12 @@ def rights(blockers: List[str]) -> List[Dict[str, Any]]:
     return described
 
 
-def where(denial: Denial) -> str:
+def where(denial: Denial) -> Safe:
+    """The denied object in words (terminal-safe)."""
+    return Safe(_where(denial))
+
+
+def _where(denial: Denial) -> str:
     obj = denial.object
     if "path" in obj or "name" in obj:
         path = obj.get("path") if obj.get("path") is not None else obj.get("name")

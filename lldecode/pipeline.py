@@ -28,10 +28,25 @@ class Reading:
         self.grouper = grouper or EventGrouper()
         self.registry = registry or DomainRegistry()
         self.netlink_idle = netlink_idle
+        self.progress = False
+
+    def _sources(self) -> Iterator[sources.Source]:
+        watcher = None
+        if self.progress:
+            from lldecode.progress import Progress
+
+            watcher = Progress()
+        try:
+            for source in sources.expand(self.inputs, self.netlink_idle):
+                source.watcher = watcher
+                yield source
+        finally:
+            if watcher is not None:
+                watcher.close()
 
     def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
         """Each Landlock event with its denials, domains accounted."""
-        items = read_records(sources.expand(self.inputs, self.netlink_idle), self.diagnostics)
+        items = read_records(self._sources(), self.diagnostics)
         for event in self.grouper.run(items):
             denials = denials_of(event)
             self.registry.observe(event, denials)

@@ -21,6 +21,7 @@ The fields are those of :data:`lldecode.selection.FIELDS`.
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Any, Callable, List
 
 import pyparsing as pp
@@ -47,13 +48,24 @@ def _grammar(fields: List[str]) -> pp.ParserElement:
     op = pp.one_of("!= !~ ^= $= *= <= >= = ~ < >").set_name("an operator")
     value = (pp.QuotedString('"', esc_char="\\") | pp.QuotedString("'", esc_char="\\")
              | pp.Regex(r"[^\s()\"']+")).set_name("a value")
-    comparison = pp.Group(field + op + value)
+    comparison = pp.Group(field + op + value).set_name("a comparison (FIELD OP VALUE)")
     expr = pp.infix_notation(comparison, [
         (pp.CaselessKeyword("not"), 1, pp.OpAssoc.RIGHT),
         (pp.CaselessKeyword("and"), 2, pp.OpAssoc.LEFT),
         (pp.CaselessKeyword("or"), 2, pp.OpAssoc.LEFT),
     ])
     return expr
+
+
+def _error(expression: str, exc: pp.ParseBaseException, fields: dict) -> QueryError:
+    found = expression[exc.loc:exc.loc + 12]
+    word = re.match(r"[A-Za-z_][\w-]*", expression[exc.loc:])
+    if word and word.group(0) not in fields and word.group(0).lower() not in ("and", "or", "not"):
+        return QueryError(expression, exc.loc + 1,
+                          f"unknown field '{word.group(0)}' (fields: {', '.join(fields)})")
+    expected = exc.msg[len("Expected "):] if exc.msg.startswith("Expected ") else exc.msg
+    where = f", found '{found}'" if found else ", found the end"
+    return QueryError(expression, exc.loc + 1, f"expected {expected}{where}")
 
 
 def _number(value: Any):
@@ -108,10 +120,7 @@ def compile_query(expression: str, fields: dict,
     try:
         tree = grammar.parse_string(expression, parse_all=True)[0]
     except pp.ParseBaseException as exc:
-        found = expression[exc.loc:exc.loc + 12]
-        expected = exc.msg[len("Expected "):] if exc.msg.startswith("Expected ") else exc.msg
-        where = f", found '{found}'" if found else ", found the end"
-        raise QueryError(expression, exc.loc + 1, f"expected {expected}{where}") from None
+        raise _error(expression, exc, fields) from None
     return _build(tree, fields, ordered)
 
 

@@ -30,15 +30,21 @@ def format_time(stamp: Optional[float], utc: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", moment) + f".{millis:03d}"
 
 
-def safe(value: Any) -> str:
-    """Any value as terminal-safe text."""
+class Safe(str):
+    """Text already made terminal-safe: not escaped again."""
+
+
+def safe(value: Any) -> Safe:
+    """Any value as terminal-safe text (escaped once, whatever the nesting)."""
+    if isinstance(value, Safe):
+        return value
     if value is None:
-        return "-"
+        return Safe("-")
     if isinstance(value, bytes):
-        return escape_bytes(value)
+        return Safe(escape_bytes(value))
     if isinstance(value, (list, tuple)):
-        return ", ".join(safe(v) for v in value)
-    return escape_text(str(value))
+        return Safe(", ".join(safe(v) for v in value))
+    return Safe(escape_text(str(value)))
 
 
 cell = safe

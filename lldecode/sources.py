@@ -92,11 +92,14 @@ class Source:
         self.name = name
         self._opener = opener
         self.truncated_last_line = False
+        self.watcher = None  # a lldecode.progress.Progress, when one is shown
 
     def lines(self) -> Iterator[str]:
         """The lines, without terminators (SourceError if unreadable)."""
         try:
             binary = self._opener()
+            if self.watcher is not None:
+                self.watcher.watch(self.name, binary)
             stream = _decompressing(binary)
         except OSError as exc:
             raise SourceError(f"{self.name}: {exc.strerror or exc}") from None

@@ -18,27 +18,27 @@ from lldecode.events import GroupingStats
 DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
 
 
-def _object_key(denial) -> Optional[str]:
+def _object_key(denial) -> Any:
+    """The denied object: its path as bytes, or a port or process as text."""
     obj = denial.object
     path = obj.get("path") if obj.get("path") is not None else obj.get("name")
     if path is not None:
-        return path.decode("utf-8", "surrogateescape")
+        return path
     if obj.get("src") is not None:
         return f"tcp bind port {obj['src']}"
     if obj.get("dest") is not None:
         return f"tcp connect port {obj['dest']}"
     if obj.get("opid") is not None:
-        comm = obj.get("ocomm") or b"?"
-        return f"process {comm.decode('utf-8', 'surrogateescape')}"
+        return b"process " + (obj.get("ocomm") or b"?")
     return None
 
 
-def _exe(denial) -> Optional[str]:
+def _exe(denial) -> Optional[bytes]:
     process = denial.process
     exe = process.get("exe") if process else None
     if exe is None and denial.domain_info is not None and denial.domain_info.creator:
         exe = denial.domain_info.creator.get("exe")
-    return exe.decode("utf-8", "surrogateescape") if isinstance(exe, bytes) else exe
+    return exe
 
 
 def _keys(denial, dimension: str) -> List[Any]:

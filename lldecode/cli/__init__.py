@@ -46,4 +46,14 @@ def cli():
 
 
 def main(argv=None):
-    cli.main(args=argv, prog_name="lldecode")
+    """The console entry point: never a traceback (LLDECODE_DEBUG=1 shows it)."""
+    import os
+    import sys
+
+    try:
+        cli.main(args=argv, prog_name="lldecode")
+    except Exception as exc:  # noqa: BLE001 - one line, exit status 2
+        if os.environ.get("LLDECODE_DEBUG"):
+            raise
+        sys.stderr.write(f"lldecode: internal error: {type(exc).__name__}: {exc}\n")
+        sys.exit(2)
