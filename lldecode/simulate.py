@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from lldecode.access import lookup, mask_to_names, normalize_blocker, right
-from lldecode.landlock_checks import FILE_KINDS, MAKE_RIGHT, Denied, Domain
-from lldecode.layers import IOCTL_DEV, TRUNCATE, layer_from_deny_masks
+from lldecode.landlock_checks import FILE_KINDS, MAKE_RIGHT, Denied, Domain, ancestors
+from lldecode.layers import IOCTL_DEV, OPTIONAL_ACCESS, TRUNCATE, layer_from_deny_masks
 from lldecode.policy import MAX_PORT, Layer, Policy, normalize_path
 
 
@@ -236,7 +236,7 @@ class _Simulation:
         if self.options.mount_root is not None:
             return normalize_path(self.options.mount_root, self.cwd)
         if self.options.resolve:
-            for candidate in _ancestors(directory):
+            for candidate in ancestors(directory):
                 if os.path.ismount(candidate):
                     return candidate
         return "/"
@@ -361,14 +361,6 @@ class _Simulation:
             return ALLOWED
         obj = {"opid": int(args[0])} if args and args[0].isdigit() else {}
         return Outcome(False, "EPERM", (self.scope_denial(layer, "ptrace", obj),))
-
-
-def _ancestors(path: str):
-    while True:
-        yield path
-        if path == "/":
-            return
-        path = posixpath.dirname(path)
 
 
 def _resolved_layer(layer: Layer) -> Layer:
@@ -572,12 +564,26 @@ class _Explainer:
                                    "allowed on devices: this denial cannot come from Landlock", ())
         path = normalize_path(path)
         denied = self.domain.check_path(path, access)
+        opened_earlier = False
+        if (denied is not None and logged_layer is not None and not access & ~OPTIONAL_ACCESS
+                and 0 < logged_layer < denied.layer + 1):
+            # truncate and ioctl_dev are charged with the layers enforced when
+            # the file was opened: maybe only the first logged_layer ones.
+            earlier = Domain(self.policy.layers[:logged_layer]).check_path(path, access)
+            if earlier is not None and earlier.layer + 1 == logged_layer:
+                denied, opened_earlier = earlier, True
         found = None if denied is None else Denial(
             denied.layer + 1, self.policy.sources[denied.layer],
             tuple(mask_to_names("fs", denied.missing)), {"path": path})
         reason = self.compare(blockers, found, logged_layer, f"on {path}")
-        finding = self.fs_finding(found, path, access) if found else None
-        return Explanation(reason is None, reason, (finding,) if finding else ())
+        if found is None:
+            return Explanation(False, reason, ())
+        finding = self.fs_finding(found, path, access)
+        if opened_earlier:
+            finding = replace(finding, sentence=finding.sentence + (
+                f" The file was opened before layer {logged_layer + 1} was enforced: "
+                "truncate and ioctl are checked with the layers of that time."))
+        return Explanation(reason is None, reason, (finding,))
 
     def fs_finding(self, found: Denial, path: str, access: int) -> Finding:
         level = found.layer - 1

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from lldecode.access import lookup
-from lldecode.landlock_checks import Domain, is_eacces, no_more_access, scope_to_request
+from lldecode.landlock_checks import is_eacces, no_more_access, scope_to_request
 from lldecode.policy import Policy, parse_layer
 from lldecode.simulate import (ALWAYS_ALLOWED_IOCTLS, Options, SimulationError,
                                explain_denial, parse_ioctl_cmd, simulate)
@@ -445,3 +445,14 @@ def test_explain_net_scope_ptrace_and_mounts():
     assert ptrace.consistent and ptrace.layer == 1
     mount = explain_denial(pol, ["fs.change_topology"], {"path": "/mnt"})
     assert mount.consistent and "mounting" in mount.sentence
+
+
+def test_explain_truncate_charged_to_the_layers_at_open_time():
+    truncate = fs_layer(["truncate"])
+    pol = policy(truncate, fs_layer(["write_file"], [(["write_file"], "/")]), truncate)
+    assert explain_denial(pol, ["fs.truncate"], {"path": "/f"}).layer == 3
+    earlier = explain_denial(pol, ["fs.truncate"], {"path": "/f"}, logged_layer=1)
+    assert earlier.consistent and earlier.layer == 1
+    assert "opened before layer 2 was enforced" in earlier.sentence
+    never = explain_denial(pol, ["fs.truncate"], {"path": "/f"}, logged_layer=2)
+    assert not never.consistent

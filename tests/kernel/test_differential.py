@@ -25,13 +25,13 @@ import signal
 import socket
 import stat
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import pytest
 
 from lldecode.netlink import AuditControl, AuditMulticast
 from lldecode.policy import Layer, load_policy
-from lldecode.simulate import Options, Outcome, parse_ioctl_cmd, simulate
+from lldecode.simulate import Options, Outcome, explain_denial, parse_ioctl_cmd, simulate
 from tests.kernel.differential_scenarios import ROOT, SCENARIOS, Scenario
 from tests.kernel.landlock import Ruleset, run_in_child, unavailable_reason
 
@@ -362,6 +362,26 @@ def test_simulator_agrees_with_kernel(scenario: Scenario, audit_feed, scratch):
                 "denials": simulated_denials(predicted)}
     RESULTS[scenario.name] = observed == expected
     assert observed == expected, f"kernel errno {kernel['errno']}"
+    check_explanations(policy, scenario.operation, records, observed["denials"])
+
+
+def check_explanations(policy, operation: str, records: List[Dict[str, str]],
+                       denials: List[dict]) -> None:
+    """explain_denial must accept every real record and blame its logged layer."""
+    syscall = {"rename": "renameat2", "link": "linkat"}.get(operation)
+    groups: List[List[int]] = [[0, 1]] if syscall and len(records) == 2 else [
+        [i] for i in range(len(records))]
+    for group in groups:
+        first = records[group[0]]
+        destination = None
+        if len(group) == 2:
+            second = records[group[1]]
+            destination = (second["blockers"].split(","), second)
+        result = explain_denial(policy, first["blockers"].split(","), first, syscall=syscall,
+                                destination=destination,
+                                logged_layer=denials[group[0]]["layer"])
+        assert result.consistent, result.reason
+        assert result.layer == denials[group[0]]["layer"]
 
 
 def test_enough_scenarios_agree():
