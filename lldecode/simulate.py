@@ -109,6 +109,11 @@ class Operation:
     arguments: Tuple[str, ...]      # names; a trailing "?" marks an optional one
     summary: str
 
+    @property
+    def usage(self) -> str:
+        return " ".join([self.name] + [a if not a.endswith("?") else f"[{a[:-1]}]"
+                                       for a in self.arguments])
+
 
 OPERATIONS: Dict[str, Operation] = {op.name: op for op in (
     Operation("read", ("PATH",), "open a file read-only"),
@@ -161,9 +166,7 @@ def simulate(policy: Policy, operation: str, arguments: Sequence[str],
                               + ", ".join(OPERATIONS) + ")")
     required = [a for a in spec.arguments if not a.endswith("?")]
     if not len(required) <= len(arguments) <= len(spec.arguments):
-        usage = " ".join(a.rstrip("?") if not a.endswith("?") else f"[{a[:-1]}]"
-                         for a in spec.arguments)
-        raise SimulationError(f"usage: {operation} {usage}")
+        raise SimulationError(f"usage: {spec.usage}")
     return _Simulation(policy, options, cwd).run(operation, list(arguments))
 
 

@@ -15,11 +15,7 @@ EXIT_ALLOWED, EXIT_DENIED = 0, 1
 def _operations_help() -> str:
     from lldecode.simulate import OPERATIONS
 
-    lines = []
-    for op in OPERATIONS.values():
-        args = " ".join(a if not a.endswith("?") else f"[{a[:-1]}]" for a in op.arguments)
-        lines.append(f"  {op.name} {args}".ljust(30) + op.summary)
-    return "\n".join(lines)
+    return "\n".join(f"  {op.usage}".ljust(30) + op.summary for op in OPERATIONS.values())
 
 
 class _SimulateCommand(click.Command):
