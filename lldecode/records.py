@@ -175,7 +175,7 @@ def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[s
         if not fastpath.body_is_well_formed(body):
             return "malformed key=value fields", []
     fields = split_body(body, interpreted)
-    if not fields or fields[0][0] != "domain":
+    if not fields or fields[0][0] != "domain" or (interpreted and not body.startswith("domain=")):
         return "Landlock record not starting with domain=", fields
     domain = fields[0][1]
     if not _DOMAIN_ID_RE.match(domain):
