@@ -100,13 +100,14 @@ class EventGrouper:
 
     def __init__(self, timeout: float = 2.0, serial_window: int = 1000,
                  lookback: int = 64, max_open: int = 10000, remember: int = 4096,
-                 keep_notices: int = 1000):
+                 keep_notices: int = 1000, count_serial_gaps: bool = True):
         self.timeout = timeout
         self.serial_window = serial_window
         self.lookback = lookback
         self.max_open = max_open
         self.remember = remember
         self.keep_notices = keep_notices
+        self.count_serial_gaps = count_serial_gaps
         self.open: "OrderedDict[EventKey, Event]" = OrderedDict()
         self.recent: "OrderedDict[EventKey, List[Record]]" = OrderedDict()
         self.flushed: "OrderedDict[EventKey, None]" = OrderedDict()
@@ -134,7 +135,8 @@ class EventGrouper:
             return []
         last = self._last_serial.get(key[0])
         if last is None or serial > last:
-            if last is not None and serial <= last + self.serial_window:
+            if (last is not None and serial <= last + self.serial_window
+                    and self.count_serial_gaps):
                 self.stats.serial_gaps += serial - last - 1
             self._last_serial[key[0]] = serial
         elif last - serial > self.serial_window:

@@ -22,13 +22,16 @@ class Reading:
     def __init__(self, inputs: Iterable[str], diagnostics: Diagnostics,
                  grouper: Optional[EventGrouper] = None,
                  registry: Optional[DomainRegistry] = None,
-                 netlink_idle: Optional[float] = None):
+                 netlink_idle: Optional[float] = None, context: bool = True):
         self.inputs = list(inputs)
         self.diagnostics = diagnostics
-        self.grouper = grouper or EventGrouper()
+        self.grouper = grouper or EventGrouper(count_serial_gaps=context)
         self.registry = registry or DomainRegistry()
         self.netlink_idle = netlink_idle
         self.progress = False
+        # Without context, only Landlock records are read: no SYSCALL, PATH,
+        # PROCTITLE (denials have no process), and no serial-gap accounting.
+        self.context = context
 
     def _sources(self) -> Iterator[sources.Source]:
         watcher = None
@@ -46,7 +49,7 @@ class Reading:
 
     def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
         """Each Landlock event with its denials, domains accounted."""
-        items = read_records(self._sources(), self.diagnostics)
+        items = read_records(self._sources(), self.diagnostics, landlock_only=not self.context)
         for event in self.grouper.run(items):
             denials = denials_of(event)
             self.registry.observe(event, denials)

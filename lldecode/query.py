@@ -112,6 +112,8 @@ def compile_query(expression: str, fields: dict,
                   ordered: Callable[[str, str], Any] = lambda field, value: _number(value)) -> Predicate:
     """A predicate over denials for ``expression`` (QueryError if it is bad).
 
+    The predicate's ``fields`` attribute is the set of field names it reads.
+
     ``fields`` maps a field name to a function of a denial returning a value
     or a list of values; ``ordered(field, text)`` turns the text of a value
     into something the ordering operators can compare (times, numbers).
@@ -121,12 +123,16 @@ def compile_query(expression: str, fields: dict,
         tree = grammar.parse_string(expression, parse_all=True)[0]
     except pp.ParseBaseException as exc:
         raise _error(expression, exc, fields) from None
-    return _build(tree, fields, ordered)
+    used: set = set()
+    predicate = _build(tree, fields, ordered, used)
+    predicate.fields = frozenset(used)  # type: ignore[attr-defined]
+    return predicate
 
 
-def _build(node, fields, ordered) -> Predicate:
+def _build(node, fields, ordered, used: set) -> Predicate:
     if isinstance(node, pp.ParseResults) and len(node) == 3 and node[0] in fields:
         name, op, wanted = node[0], node[1], node[2]
+        used.add(name)
         get = fields[name]
         if op in ("<", "<=", ">", ">="):
             ordered(name, wanted)  # fail now on a value that can never compare
@@ -138,9 +144,9 @@ def _build(node, fields, ordered) -> Predicate:
             return all(test) if op in ("!=", "!~") else any(test)
         return compare
     if isinstance(node, pp.ParseResults) and node[0] == "not":
-        inner = _build(node[1], fields, ordered)
+        inner = _build(node[1], fields, ordered, used)
         return lambda denial: not inner(denial)
-    parts = [_build(node[i], fields, ordered) for i in range(0, len(node), 2)]
+    parts = [_build(node[i], fields, ordered, used) for i in range(0, len(node), 2)]
     if node[1] == "and":
         return lambda denial: all(p(denial) for p in parts)
     return lambda denial: any(p(denial) for p in parts)

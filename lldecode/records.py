@@ -202,8 +202,21 @@ def _diagnose(line: str) -> str:
     return grammar.diagnose(line)
 
 
-def read_lines(source: Source, diagnostics: Diagnostics) -> Iterator[Union[Record, Notice]]:
-    """Records and notices of one source, reporting what does not parse."""
+def _may_concern_landlock(line: str) -> bool:
+    """Could the line be a Landlock record or a notice about lost records?
+    (A few substring tests: much cheaper than parsing every line.)"""
+    return ("142" in line or "LANDLOCK_" in line or "LL_D" in line or "suppressed" in line
+            or "audit_lost" in line or "backlog" in line or line.startswith("----"))
+
+
+def read_lines(source: Source, diagnostics: Diagnostics,
+               landlock_only: bool = False) -> Iterator[Union[Record, Notice]]:
+    """Records and notices of one source, reporting what does not parse.
+
+    ``landlock_only`` skips, unparsed, the lines that cannot be Landlock
+    records or notices: for analyses that need no SYSCALL, PATH or
+    PROCTITLE context.
+    """
     raw_match = fastpath.RAW_RE.match
     from_raw = Record.from_raw_match
     find_record = fastpath.find_record
@@ -212,6 +225,8 @@ def read_lines(source: Source, diagnostics: Diagnostics) -> Iterator[Union[Recor
     name = source.name
     lineno = 0
     for lineno, line in enumerate(source.lines(), 1):
+        if landlock_only and not _may_concern_landlock(line):
+            continue
         m = raw_match(line) if "\x1b" not in line else None
         if m is not None:
             record = from_raw(m, line, name, lineno)
@@ -231,6 +246,8 @@ def read_lines(source: Source, diagnostics: Diagnostics) -> Iterator[Union[Recor
                 diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
                 continue
             record._fields = dict(fields)
+        elif landlock_only:
+            continue
         yield record
     if source.truncated_last_line and lineno:
         diagnostics.report_note(name, lineno, "last line has no line terminator "
@@ -252,11 +269,11 @@ def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
     return None
 
 
-def read_records(sources: Iterable[Source],
-                 diagnostics: Diagnostics) -> Iterator[Union[Record, Notice]]:
+def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
+                 landlock_only: bool = False) -> Iterator[Union[Record, Notice]]:
     """Records and notices of all sources in order; unreadable ones reported."""
     for source in sources:
         try:
-            yield from read_lines(source, diagnostics)
+            yield from read_lines(source, diagnostics, landlock_only)
         except SourceError as exc:
             diagnostics.report_error(f"lldecode: {exc}")

@@ -82,6 +82,11 @@ FIELDS: Dict[str, Callable[[Any], Any]] = {
 }
 
 
+# Fields read from the denied process's records (SYSCALL, PROCTITLE, CWD).
+PROCESS_FIELDS = frozenset({"exe", "comm", "pid", "ppid", "uid", "auid", "syscall", "errno",
+                            "exit", "key", "cwd", "proctitle"})
+
+
 def domain_id(text: str) -> str:
     """A domain id as the kernel logs it: lower-case hex without 0x."""
     text = text.strip().lower()
@@ -125,6 +130,8 @@ class Selection:
                  since: Optional[float] = None, until: Optional[float] = None,
                  where: Optional[str] = None):
         self.tests: List[Callable[[Any], bool]] = []
+        # Does choosing need the denied process (the event's SYSCALL record)?
+        self.needs_process = bool(exes or comms or pids or uids or syscalls)
         if domains:
             wanted = {domain_id(d) for d in domains}
             self.tests.append(lambda d: d.domain.lower() in wanted)
@@ -152,7 +159,9 @@ class Selection:
         if until is not None:
             self.tests.append(lambda d: d.time is not None and d.time <= until)
         if where:
-            self.tests.append(compile_query(where, FIELDS, _ordered))
+            query = compile_query(where, FIELDS, _ordered)
+            self.tests.append(query)
+            self.needs_process = self.needs_process or bool(query.fields & PROCESS_FIELDS)
 
     @staticmethod
     def _glob_test(get, patterns):

@@ -16,9 +16,9 @@ from lldecode.cli.common import (Run, color_option, fail, format_option, guarded
                                  tablefmt_option, utc_option)
 
 
-def _run(kwargs) -> Run:
+def _run(kwargs, context: bool = True) -> Run:
     return Run(kwargs.pop("files"), kwargs.pop("strict"), kwargs.pop("netlink_idle"),
-               kwargs.pop("progress"), selection_kwargs(kwargs))
+               kwargs.pop("progress"), selection_kwargs(kwargs), context)
 
 
 # -- filter -------------------------------------------------------------------------
@@ -60,7 +60,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     from lldecode import render
     from lldecode.jsonable import denial_dict
 
-    run = _run(kwargs)
+    run = _run(kwargs, context=not (count or quiet))
     out = sys.stdout
     n = 0
     if quiet:
@@ -196,7 +196,7 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
         summary = Summary(_split_by(by))
     except ValueError as exc:
         fail(f"--by: {exc}")
-    run = _run(kwargs)
+    run = _run(kwargs, context=bool({"exe", "syscall"} & set(summary.by)))
     for denial in run.denials():
         summary.add(denial)
     rows = summary.rows(run.reading.registry)
