@@ -16,13 +16,14 @@ or when an id comes back after its deallocation.
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from collections import Counter, OrderedDict
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from lldecode.denials import Denial
 from lldecode.events import Event, GroupingStats
 from lldecode.fastpath import ACCESS, DOMAIN, DOMAIN_DROP
 from lldecode.records import Record
+from lldecode.spill import FinishedStore, merged
 from lldecode.values import decode_int, decode_text, decode_untrusted
 
 # Ids of one boot stay within a few per new domain of each other; a jump
@@ -76,6 +77,25 @@ class DomainInfo:
     def __repr__(self) -> str:
         return f"DomainInfo({self.id} boot={self.boot} {self.status} {self.denials_logged})"
 
+    def order(self) -> Tuple:
+        """Sort key: node, boot, then age (ids increase within a boot)."""
+        return (self.node or "", self.boot, self.number)
+
+    def to_plain(self) -> tuple:
+        """Plain values (for lldecode.spill), read back by :meth:`from_plain`."""
+        return tuple(list(self.carriers) if slot == "carriers"
+                     else dict(self.blockers) if slot == "blockers"
+                     else getattr(self, slot) for slot in self.__slots__)
+
+    @classmethod
+    def from_plain(cls, values: tuple) -> "DomainInfo":
+        info = cls.__new__(cls)
+        for slot, value in zip(cls.__slots__, values):
+            setattr(info, slot, value)
+        info.blockers = Counter(info.blockers)
+        info.carriers = set(info.carriers)
+        return info
+
 
 class _NodeClock:
     """Per node: the current boot and what tells the next one apart."""
@@ -95,12 +115,24 @@ def _later(a: Optional[float], b: Optional[float]) -> bool:
 
 
 class DomainRegistry:
-    """Every domain seen, by (node, boot, id); fed event by event."""
+    """Every domain seen, by (node, boot, id); fed event by event.
 
-    def __init__(self, on_retire: Optional[Callable[[DomainInfo], None]] = None):
-        self.domains: Dict[Tuple[Optional[str], int, str], DomainInfo] = {}
+    Live domains stay in memory.  A deallocated domain is finished: with
+    ``keep_finished`` it moves to a store that spills to disk past a bound
+    (reports need it at the end), without it it is dropped (filter and
+    explain only need domains while they live).  Memory stays bounded
+    whatever the number of domains in the input.
+    """
+
+    def __init__(self, keep_finished: bool = True, remember_gone: int = 100000):
+        self.live: Dict[Tuple[Optional[str], int, str], DomainInfo] = {}
+        self.finished: Optional[FinishedStore] = (
+            FinishedStore(DomainInfo.to_plain, DomainInfo.from_plain, DomainInfo.order)
+            if keep_finished else None)
+        # Recently deallocated domains: an id seen again is a later boot.
+        self._gone: "OrderedDict[Tuple, None]" = OrderedDict()
+        self._remember_gone = remember_gone
         self._clocks: Dict[Optional[str], _NodeClock] = {}
-        self.on_retire = on_retire
 
     # -- feeding ---------------------------------------------------------------
 
@@ -154,20 +186,19 @@ class DomainRegistry:
         stamp = record.time
         if (clock.max_id is not None and number + BOOT_ID_JUMP < clock.max_id
                 and _later(stamp, clock.max_id_time)
-                and (node, clock.boot, domain_id) not in self.domains):
+                and (node, clock.boot, domain_id) not in self.live):
             self._new_boot(clock)
         if clock.max_id is None or number > clock.max_id:
             clock.max_id, clock.max_id_time = number, stamp
         key = (node, clock.boot, domain_id)
-        info = self.domains.get(key)
-        if info is not None and info.status == DEALLOCATED:
+        info = self.live.get(key)
+        if info is None and key in self._gone:
             # An id is never reused within a boot: this is a later boot.
             self._new_boot(clock)
             clock.max_id, clock.max_id_time = number, stamp
             key = (node, clock.boot, domain_id)
-            info = None
         if info is None:
-            info = self.domains[key] = DomainInfo(domain_id, node, clock.boot)
+            info = self.live[key] = DomainInfo(domain_id, node, clock.boot)
         info.carriers.add(record.carrier)
         serial = record.serial
         if serial is not None:
@@ -215,15 +246,35 @@ class DomainRegistry:
         info.deallocated_time = record.time
         if denials is not None:
             info.denials_reported = denials
-        if self.on_retire is not None:
-            self.on_retire(info)
+        key = (info.node, info.boot, info.id)
+        self.live.pop(key, None)
+        self._gone[key] = None
+        if len(self._gone) > self._remember_gone:
+            self._gone.popitem(last=False)
+        if self.finished is not None:
+            self.finished.add(key, info)
 
     # -- reading ----------------------------------------------------------------
 
-    def ordered(self) -> List[DomainInfo]:
+    def get(self, key: Tuple[Optional[str], int, str]) -> Optional[DomainInfo]:
+        info = self.live.get(key)
+        if info is None and self.finished is not None:
+            info = self.finished.get(key)
+        return info
+
+    def __len__(self) -> int:
+        return len(self.live) + (len(self.finished) if self.finished is not None else 0)
+
+    def ordered(self) -> Iterator[DomainInfo]:
         """Domains by node, boot and age (ids increase with age within a boot)."""
-        return sorted(self.domains.values(),
-                      key=lambda d: (d.node or "", d.boot, d.number))
+        live = sorted(self.live.values(), key=DomainInfo.order)
+        if self.finished is None:
+            return iter(live)
+        return merged(iter(live), self.finished.ordered(), key=DomainInfo.order)
+
+    def close(self) -> None:
+        if self.finished is not None:
+            self.finished.close()
 
 
 def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:

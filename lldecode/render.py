@@ -14,10 +14,11 @@ import json
 import os
 import sys
 import time
-from typing import Any, Iterable, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
 
 from lldecode.escape import escape_bytes, escape_text
 
+Rows = Union[Sequence[Sequence[Any]], Callable[[], Iterator[Sequence[Any]]]]
 TABLE_FORMATS_HELP = "any tabulate format: simple, github, plain, grid, pipe, rst, ..."
 
 
@@ -50,13 +51,60 @@ def safe(value: Any) -> Safe:
 cell = safe
 
 
-def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]],
-                tablefmt: str = "simple") -> None:
+def write_table(out: TextIO, headers: Sequence[str], rows: Rows,
+                tablefmt: str = "simple", batch: int = 2000) -> None:
+    """A tabulate table, streamed: memory stays bounded however many rows.
+
+    ``rows`` is a list, or a function returning a fresh iterator (tables
+    of any size are drawn in two passes: widths, then batches of rows).
+    """
     from tabulate import tabulate
 
-    body = [[cell(v) for v in row] for row in rows]
-    out.write(tabulate(body, headers=list(headers), tablefmt=tablefmt,
-                       disable_numparse=True) + "\n")
+    def draw(body, head=headers):
+        return tabulate(body, headers=list(head), tablefmt=tablefmt, disable_numparse=True)
+
+    again = rows if callable(rows) else (lambda: iter(rows))
+    widths = [len(cell(h)) for h in headers]
+    count = 0
+    for row in again():
+        count += 1
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(cell(value)))
+    if count <= batch:
+        out.write(draw([[cell(v) for v in row] for row in again()]) + "\n")
+        return
+    # A row of full-width cells first in every batch fixes the columns;
+    # learn from a probe how many lines the header, a row and the tail take.
+    filler = ["x" * w for w in widths]
+    one, two = draw([filler]).split("\n"), draw([filler, filler]).split("\n")
+    per_row = len(two) - len(one)
+    head = next(i for i, line in enumerate(one) if "x" * max(widths) in line)
+    tail = len(one) - head - per_row
+    batch_rows: List[List[str]] = []
+    first = True
+
+    def flush(last: bool) -> None:
+        nonlocal first
+        lines = draw([filler] + batch_rows).split("\n")
+        body = lines[head + per_row: len(lines) - tail]
+        if not last and per_row > 1:
+            # the last row's closing lines are the bottom border: use the
+            # separator that follows the filler row instead
+            body[len(body) - (per_row - 1):] = lines[head + 1: head + per_row]
+        parts = (lines[:head] if first else []) + body + (lines[len(lines) - tail:] if last else [])
+        out.write("\n".join(parts) + "\n")
+        first = False
+        batch_rows.clear()
+
+    pending: List[List[str]] = []
+    for row in again():
+        pending.append([cell(v) for v in row])
+        if len(pending) > batch:
+            batch_rows.extend(pending[:batch])
+            del pending[:batch]
+            flush(last=False)
+    batch_rows.extend(pending)
+    flush(last=True)
 
 
 def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -69,6 +117,17 @@ def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]
 def write_json(out: TextIO, value: Any) -> None:
     json.dump(value, out, ensure_ascii=False, indent=2)
     out.write("\n")
+
+
+def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
+    """A JSON list written item by item (never held whole in memory)."""
+    out.write("[")
+    empty = True
+    for item in items:
+        out.write("\n  " if empty else ",\n  ")
+        out.write(json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        empty = False
+    out.write("]\n" if empty else "\n]\n")
 
 
 def write_ndjson_line(out: TextIO, value: Any) -> None:

@@ -10,10 +10,11 @@ accounting (creator, denials logged against denials the kernel counted).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from lldecode.domains import DomainInfo, DomainRegistry, gap_causes
 from lldecode.events import GroupingStats
+from lldecode.spill import GroupCounts
 
 DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
 
@@ -55,17 +56,9 @@ def _keys(denial, dimension: str) -> List[Any]:
     return [process.get("syscall") if process else None]
 
 
-class _Group:
-    __slots__ = ("count", "first", "last")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: Optional[float] = None
-        self.last: Optional[float] = None
-
-
 class Summary:
-    """Counts of denials by the chosen dimensions (a streaming consumer)."""
+    """Counts of denials by the chosen dimensions (a streaming consumer;
+    groups past a bound spill to disk, see lldecode.spill)."""
 
     def __init__(self, by: Sequence[str]):
         for dimension in by:
@@ -73,7 +66,7 @@ class Summary:
                 raise ValueError(f"cannot summarize by {dimension!r}: "
                                  f"choose among {', '.join(DIMENSIONS)}")
         self.by = list(dict.fromkeys(by)) or ["domain"]
-        self.groups: Dict[Tuple, _Group] = {}
+        self.counts = GroupCounts()
         self.total = 0
 
     def add(self, denial) -> None:
@@ -81,56 +74,42 @@ class Summary:
         keys: List[Tuple] = [()]
         for dimension in self.by:
             keys = [k + (v,) for k in keys for v in _keys(denial, dimension)]
-        stamp = denial.time
         for key in keys:
-            group = self.groups.get(key)
-            if group is None:
-                group = self.groups[key] = _Group()
-            group.count += 1
-            if stamp is not None:
-                if group.first is None or stamp < group.first:
-                    group.first = stamp
-                if group.last is None or stamp > group.last:
-                    group.last = stamp
+            self.counts.add(key, denial.time)
 
-    def rows(self, registry: DomainRegistry) -> List[Dict[str, Any]]:
+    def rows(self, registry: DomainRegistry) -> Iterator[Dict[str, Any]]:
         """One dict per group, most denials first."""
-        out = []
-        for key, group in self.groups.items():
+        for key, count, first, last in self.counts.ordered():
             row: Dict[str, Any] = {}
             for dimension, value in zip(self.by, key):
                 if dimension == "domain":
                     node, boot, domain_id = value
                     row["domain"] = domain_id
-                    info = registry.domains.get((node, boot, domain_id))
+                    info = registry.get((node, boot, domain_id))
                     row["node"] = node
                     row["creator"] = info.creator if info else None
                     row["denials_logged"] = info.denials_logged if info else None
                     row["denials_reported"] = info.denials_reported if info else None
                 else:
                     row[dimension] = value
-            row["count"] = group.count
-            row["first"] = group.first
-            row["last"] = group.last
-            out.append(row)
-        out.sort(key=lambda r: (-r["count"], r["first"] or 0))
-        return out
+            row["count"] = count
+            row["first"] = first
+            row["last"] = last
+            yield row
 
 
 def domain_rows(registry: DomainRegistry, stats: GroupingStats,
-                selected: Optional[Counter] = None) -> List[Dict[str, Any]]:
+                selected: Optional[Counter] = None) -> Iterator[Dict[str, Any]]:
     """The ``domains`` report: one dict per domain, oldest first.
 
     ``selected`` (domain key -> selected denials) limits the report to the
     domains with a selected denial, when a selection is in force.
     """
-    rows = []
     for info in registry.ordered():
         key = (info.node, info.boot, info.id)
         if selected is not None and not selected.get(key):
             continue
-        rows.append(domain_row(info, stats, selected.get(key) if selected is not None else None))
-    return rows
+        yield domain_row(info, stats, selected.get(key) if selected is not None else None)
 
 
 def domain_row(info: DomainInfo, stats: GroupingStats,

@@ -27,7 +27,7 @@ def registry_of(tmp_path, lines=None, path=None):
 
 
 def rows(reading):
-    return domain_rows(reading.registry, reading.grouper.stats)
+    return list(domain_rows(reading.registry, reading.grouper.stats))
 
 
 def test_sample_counts_match_the_kernel(tmp_path):

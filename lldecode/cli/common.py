@@ -152,10 +152,13 @@ class Run:
     """One reading command's pass over its inputs."""
 
     def __init__(self, files, strict: bool, netlink_idle: Optional[float],
-                 progress: Optional[bool], selection_kwargs: dict, context: bool = True):
+                 progress: Optional[bool], selection_kwargs: dict, context: bool = True,
+                 reports: bool = False):
         """``context``: the command shows or groups by the denied process;
         without it (and a selection that needs it) only Landlock records
-        are read, which is several times faster."""
+        are read, which is several times faster.  ``reports``: the command
+        reports on every domain at the end (finished domains are kept)."""
+        from lldecode.domains import DomainRegistry
         from lldecode.pipeline import Reading
         from lldecode.records import Diagnostics
 
@@ -163,7 +166,8 @@ class Run:
         self.selection = build_selection(**selection_kwargs)
         self.diagnostics = Diagnostics()
         self.reading = Reading(files, self.diagnostics, netlink_idle=netlink_idle,
-                               context=context or self.selection.needs_process)
+                               context=context or self.selection.needs_process,
+                               registry=DomainRegistry(keep_finished=reports))
         show = sys.stderr.isatty() if progress is None else progress
         self.reading.progress = show
 

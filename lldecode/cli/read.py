@@ -7,6 +7,8 @@ the analyses, lldecode.render for the output) and nothing more.
 
 from __future__ import annotations
 
+import itertools
+import json
 import sys
 
 import click
@@ -16,9 +18,9 @@ from lldecode.cli.common import (Run, color_option, fail, format_option, guarded
                                  tablefmt_option, utc_option)
 
 
-def _run(kwargs, context: bool = True) -> Run:
+def _run(kwargs, context: bool = True, reports: bool = False) -> Run:
     return Run(kwargs.pop("files"), kwargs.pop("strict"), kwargs.pop("netlink_idle"),
-               kwargs.pop("progress"), selection_kwargs(kwargs), context)
+               kwargs.pop("progress"), selection_kwargs(kwargs), context, reports)
 
 
 # -- filter -------------------------------------------------------------------------
@@ -196,46 +198,49 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
         summary = Summary(_split_by(by))
     except ValueError as exc:
         fail(f"--by: {exc}")
-    run = _run(kwargs, context=bool({"exe", "syscall"} & set(summary.by)))
+    run = _run(kwargs, context=bool({"exe", "syscall"} & set(summary.by)), reports=True)
     for denial in run.denials():
         summary.add(denial)
-    rows = summary.rows(run.reading.registry)
-    if top:
-        rows = rows[:top]
+    registry = run.reading.registry
+
+    def rows():
+        groups = summary.rows(registry)
+        return itertools.islice(groups, top) if top else groups
+
     out = sys.stdout
-    if fmt in ("json", "ndjson"):
-        if fmt == "json":
-            render.write_json(out, {"total": summary.total, "by": summary.by,
-                                    "groups": convert(rows)})
-        else:
-            for row in rows:
-                render.write_ndjson_line(out, convert(row))
+    if fmt == "json":
+        out.write(f'{{"total": {summary.total}, "by": {json.dumps(summary.by)}, "groups": ')
+        render.write_json_list(out, (convert(row) for row in rows()))
+        out.write("}\n")
+    elif fmt == "ndjson":
+        for row in rows():
+            render.write_ndjson_line(out, convert(row))
     else:
-        headers, table = _summary_table(summary.by, rows, utc)
+        headers = _summary_headers(summary.by)
+        table = lambda: (_summary_line(summary.by, row, utc) for row in rows())  # noqa: E731
         if fmt == "csv":
-            render.write_csv(out, headers, table)
+            render.write_csv(out, headers, table())
         else:
             render.write_table(out, headers, table, tablefmt)
-            out.write(f"{summary.total} denials in {len(summary.groups)} groups\n")
+            out.write(f"{summary.total} denials in {len(summary.counts)} groups\n")
     run.exit(summary.total > 0)
 
 
-def _summary_table(by, rows, utc):
-    from lldecode.render import format_time
-
+def _summary_headers(by):
     headers = [SUMMARY_HEADERS[d] for d in by]
     if "domain" in by:
         headers += ["CREATOR", "LOGGED", "REPORTED"]
-    headers += ["COUNT", "FIRST", "LAST"]
-    table = []
-    for row in rows:
-        line = [row.get(d) for d in by]
-        if "domain" in by:
-            creator = row.get("creator") or {}
-            line += [_creator(creator), row.get("denials_logged"), row.get("denials_reported")]
-        line += [row["count"], format_time(row["first"], utc), format_time(row["last"], utc)]
-        table.append(line)
-    return headers, table
+    return headers + ["COUNT", "FIRST", "LAST"]
+
+
+def _summary_line(by, row, utc):
+    from lldecode.render import format_time
+
+    line = [row.get(d) for d in by]
+    if "domain" in by:
+        creator = row.get("creator") or {}
+        line += [_creator(creator), row.get("denials_logged"), row.get("denials_reported")]
+    return line + [row["count"], format_time(row["first"], utc), format_time(row["last"], utc)]
 
 
 def _creator(creator) -> str:
@@ -268,55 +273,61 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     from lldecode.jsonable import convert
     from lldecode.summarize import domain_rows
 
-    run = _run(kwargs)
+    run = _run(kwargs, reports=True)
     selected = None if run.selection.empty else Counter()
     for denial in run.denials():
         if selected is not None and denial.domain_info is not None:
             info = denial.domain_info
             selected[(info.node, info.boot, info.id)] += 1
-    rows = domain_rows(run.reading.registry, run.reading.grouper.stats, selected)
+    registry, stats = run.reading.registry, run.reading.grouper.stats
+
+    def rows():
+        return domain_rows(registry, stats, selected)
+
     out = sys.stdout
+    listed = 0
     if fmt == "json":
-        render.write_json(out, convert(rows))
+        render.write_json_list(out, (convert(row) for row in rows()))
+        listed = len(registry)
     elif fmt == "text":
-        for i, row in enumerate(rows):
-            out.write(("\n" if i else "") + _domain_text(row, utc) + "\n")
+        for row in rows():
+            out.write(("\n" if listed else "") + _domain_text(row, utc) + "\n")
+            listed += 1
     else:
-        headers, table = _domain_table(rows, utc, selected is not None)
+        headers = _domain_headers(selected is not None)
+        table = lambda: (_domain_line(row, utc, selected is not None) for row in rows())  # noqa: E731
         if fmt == "csv":
-            render.write_csv(out, headers, table)
+            render.write_csv(out, headers, table())
         else:
             render.write_table(out, headers, table, tablefmt)
-            notes = [r for r in rows if r["gap_causes"]]
-            for row in notes:
-                out.write(_gap_note(row))
-    run.exit(bool(rows))
+            for row in rows():
+                if row["gap_causes"]:
+                    out.write(_gap_note(row))
+        listed = len(registry)
+    run.exit(bool(listed) if selected is None else sum(selected.values()) > 0)
 
 
 def _top_blockers(blockers, n=3) -> str:
     return ", ".join(f"{name} ({count})" for name, count in list(blockers.items())[:n])
 
 
-def _domain_table(rows, utc, with_selected):
-    from lldecode.render import format_time
-
+def _domain_headers(with_selected):
     headers = ["DOMAIN", "CREATOR", "PID", "UID", "MODE", "STATUS", "FIRST DENIAL",
                "LAST DENIAL", "LOGGED", "REPORTED"]
+    return headers + (["SELECTED"] if with_selected else []) + ["TOP BLOCKERS"]
+
+
+def _domain_line(row, utc, with_selected):
+    from lldecode.render import format_time
+
+    creator = row["creator"] or {}
+    line = [row["domain"], creator.get("exe"), creator.get("pid"), creator.get("uid"),
+            row["mode"], row["status"], format_time(row["first_denial"], utc),
+            format_time(row["last_denial"], utc), row["denials_logged"],
+            row["denials_reported"]]
     if with_selected:
-        headers.append("SELECTED")
-    headers.append("TOP BLOCKERS")
-    table = []
-    for row in rows:
-        creator = row["creator"] or {}
-        line = [row["domain"], creator.get("exe"), creator.get("pid"), creator.get("uid"),
-                row["mode"], row["status"], format_time(row["first_denial"], utc),
-                format_time(row["last_denial"], utc), row["denials_logged"],
-                row["denials_reported"]]
-        if with_selected:
-            line.append(row.get("denials_selected"))
-        line.append(_top_blockers(row["blockers"]))
-        table.append(line)
-    return headers, table
+        line.append(row.get("denials_selected"))
+    return line + [_top_blockers(row["blockers"])]
 
 
 def _gap_note(row) -> str:

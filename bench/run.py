@@ -1,0 +1,155 @@
+"""Benchmark lldecode against ausearch and grep, side by side, on the same files.
+
+For each generated log (see bench/loggen.py) every command runs ``--runs``
+times; the table gives the median wall time, the ratio to ``ausearch
+--raw`` and to ``ausearch -i`` measured in the same run, lines per second,
+and the peak resident memory of the command (from wait4).  It is a
+benchmark, not a test: nothing here asserts a time.
+
+Usage::
+
+    python -m bench.run [--mixed-size 1G] [--dense-events 1000000] [--runs 3]
+                        [--only mixed|dense] [--out bench/out]
+
+Debian's auditd package (ausearch) is installed with apt-get when missing and
+this runs as root; otherwise the ausearch rows are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from bench.loggen import generate, parse_size
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lldecode() -> List[str]:
+    found = shutil.which("lldecode", path=str(Path(sys.executable).parent) + os.pathsep
+                         + os.environ.get("PATH", ""))
+    return [found] if found else [sys.executable, "-m", "lldecode"]
+
+
+def ensure_ausearch() -> Optional[str]:
+    path = shutil.which("ausearch")
+    if path or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return path
+    print("installing Debian's auditd package for ausearch ...", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "auditd"], env=env,
+                   stdout=subprocess.DEVNULL, check=False)
+    return shutil.which("ausearch")
+
+
+def measure(argv: List[str], runs: int) -> Tuple[float, float, int]:
+    """(median seconds, peak RSS in MiB, exit status) of ``argv`` > /dev/null."""
+    times, peaks, status = [], [], 0
+    for _ in range(runs):
+        with open(os.devnull, "wb") as devnull:
+            start = time.perf_counter()
+            proc = subprocess.Popen(argv, stdout=devnull, stderr=devnull)
+            _, raw_status, usage = os.wait4(proc.pid, 0)
+            times.append(time.perf_counter() - start)
+        peaks.append(usage.ru_maxrss / 1024)
+        status = os.waitstatus_to_exitcode(raw_status)
+    return statistics.median(times), max(peaks), status
+
+
+def commands(path: Path, ausearch: Optional[str]) -> List[Tuple[str, List[str]]]:
+    ll = lldecode()
+    cmds = [
+        ("lldecode filter --count", ll + ["filter", "--count", str(path)]),
+        ("lldecode summarize", ll + ["summarize", str(path)]),
+        ("lldecode explain > /dev/null", ll + ["explain", str(path)]),
+    ]
+    if ausearch:
+        cmds += [
+            ("ausearch -m 1423,1424 --raw", [ausearch, "-if", str(path), "-m", "1423,1424",
+                                             "--raw"]),
+            ("ausearch -m 1423,1424 -i", [ausearch, "-if", str(path), "-m", "1423,1424", "-i"]),
+        ]
+    cmds.append(("grep -c (floor)", ["grep", "-c", "-E",
+                                     r"type=(UNKNOWN\[142[34]\]|LANDLOCK_)", str(path)]))
+    return cmds
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def bench_file(label: str, path: Path, lines: int, runs: int,
+               ausearch: Optional[str]) -> List[List[str]]:
+    results: Dict[str, Tuple[float, float, int]] = {}
+    for name, argv in commands(path, ausearch):
+        print(f"  {label}: {name} ...", file=sys.stderr)
+        results[name] = measure(argv, runs)
+    raw = results.get("ausearch -m 1423,1424 --raw")
+    interpreted = results.get("ausearch -m 1423,1424 -i")
+    rows = []
+    for name, (seconds, peak, _status) in results.items():
+        rows.append([
+            label, name, f"{seconds:.2f}",
+            f"{seconds / raw[0]:.2f}" if raw else "-",
+            f"{seconds / interpreted[0]:.2f}" if interpreted else "-",
+            f"{lines / seconds / 1000:.0f}k", f"{peak:.0f}",
+        ])
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mixed-size", type=parse_size, default=parse_size("1G"))
+    parser.add_argument("--dense-events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["mixed", "dense"])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    ausearch = ensure_ausearch()
+    logs = []
+    if args.only in (None, "mixed"):
+        logs.append(("mixed", args.out / f"mixed-{args.mixed_size}.log",
+                     dict(size=args.mixed_size)))
+    if args.only in (None, "dense"):
+        logs.append(("dense", args.out / f"dense-{args.dense_events}.log",
+                     dict(events=args.dense_events)))
+    rows: List[List[str]] = []
+    for label, path, amount in logs:
+        if not path.exists():
+            print(f"generating {path} ...", file=sys.stderr)
+            with open(path, "w", encoding="latin-1") as out:
+                generate(out, label, **amount)
+        with open(path, "rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+        size = path.stat().st_size / 1e6
+        label = f"{label} ({size:.0f} MB, {lines / 1e6:.2f}M lines)"
+        rows.extend(bench_file(label, path, lines, args.runs, ausearch))
+    from tabulate import tabulate
+
+    print(f"Machine: {machine()}; median of {args.runs} runs\n")
+    print(tabulate(rows, headers=["log", "command", "seconds", "/ ausearch --raw",
+                                  "/ ausearch -i", "lines/s", "peak RSS MiB"],
+                   tablefmt="github", disable_numparse=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

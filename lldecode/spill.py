@@ -1,0 +1,172 @@
+"""Bounded memory for reports that grow with the input: spill to disk.
+
+A fleet's logs can name millions of sandbox domains, and a report by path
+millions of paths.  These stores keep a bounded number of entries in memory
+and move the rest to a private temporary SQLite database (deleted when
+closed), so that memory stays bounded whatever the input size:
+
+* :class:`GroupCounts`: count, first and last time per group key;
+* :class:`FinishedStore`: finished records (deallocated domains), looked up
+  by key and read back in a given order.
+
+Keys and records are encoded with :mod:`marshal`, which holds only plain
+values (numbers, text, bytes, tuples, lists, dicts) and never runs code.
+Marshal's bytes are not canonical (interned strings differ), so lookups go
+through :func:`_identity`, the ``repr`` of a key, which is only compared.
+"""
+
+from __future__ import annotations
+
+import heapq
+import marshal
+import sqlite3
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+
+def _database() -> sqlite3.Connection:
+    db = sqlite3.connect("")  # a private temporary database, deleted on close
+    db.execute("PRAGMA cache_size = -8000")  # at most 8 MB of pages in memory
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    return db
+
+
+class GroupCounts:
+    """key -> (count, first time, last time), most counted first."""
+
+    def __init__(self, in_memory: int = 50000):
+        self.in_memory = in_memory
+        self.groups: Dict[Any, List] = {}
+        self._db: Optional[sqlite3.Connection] = None
+        self.spilled = 0
+
+    def add(self, key: Any, stamp: Optional[float]) -> None:
+        group = self.groups.get(key)
+        if group is None:
+            if len(self.groups) >= self.in_memory:
+                self._spill()
+            self.groups[key] = [1, stamp, stamp]
+            return
+        group[0] += 1
+        if stamp is not None:
+            if group[1] is None or stamp < group[1]:
+                group[1] = stamp
+            if group[2] is None or stamp > group[2]:
+                group[2] = stamp
+
+    def _spill(self) -> None:
+        if self._db is None:
+            self._db = _database()
+            self._db.execute("CREATE TABLE g (id BLOB PRIMARY KEY, k BLOB, n INTEGER, "
+                             "first REAL, last REAL)")
+        self._db.executemany(
+            "INSERT INTO g VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "n = n + excluded.n, "
+            "first = min(coalesce(first, excluded.first), coalesce(excluded.first, first)), "
+            "last = max(coalesce(last, excluded.last), coalesce(excluded.last, last))",
+            ((_identity(k), marshal.dumps(k), n, first, last)
+             for k, (n, first, last) in self.groups.items()))
+        self.spilled += len(self.groups)
+        self.groups.clear()
+
+    def __len__(self) -> int:
+        if self._db is None:
+            return len(self.groups)
+        self._spill()
+        return self._db.execute("SELECT count(*) FROM g").fetchone()[0]
+
+    def ordered(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float]]]:
+        """(key, count, first, last), most counted first, then oldest first."""
+        if self._db is None:
+            items = sorted(self.groups.items(), key=lambda kv: (-kv[1][0], kv[1][1] or 0))
+            for key, (n, first, last) in items:
+                yield key, n, first, last
+            return
+        self._spill()
+        for k, n, first, last in self._db.execute(
+                "SELECT k, n, first, last FROM g ORDER BY n DESC, coalesce(first, 0)"):
+            yield marshal.loads(k), n, first, last
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class FinishedStore:
+    """Finished entries, by key, read back in order of a sort key.
+
+    ``encode`` turns an entry into plain values (for marshal) and ``decode``
+    back; ``order`` gives an entry's sort key (a tuple of str/int).
+    """
+
+    def __init__(self, encode: Callable[[Any], Any], decode: Callable[[Any], Any],
+                 order: Callable[[Any], Tuple], in_memory: int = 20000):
+        self.encode = encode
+        self.decode = decode
+        self.order = order
+        self.in_memory = in_memory
+        self.entries: Dict[Any, Any] = {}
+        self._db: Optional[sqlite3.Connection] = None
+
+    def add(self, key: Any, entry: Any) -> None:
+        self.entries[key] = entry
+        if len(self.entries) > self.in_memory:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._db is None:
+            self._db = _database()
+            self._db.execute("CREATE TABLE f (id BLOB PRIMARY KEY, o BLOB, v BLOB)")
+            self._db.execute("CREATE INDEX f_order ON f (o)")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO f VALUES (?, ?, ?)",
+            ((_identity(k), _sortable(self.order(e)), marshal.dumps(self.encode(e)))
+             for k, e in self.entries.items()))
+        self.entries.clear()
+
+    def get(self, key: Any) -> Any:
+        entry = self.entries.get(key)
+        if entry is not None or self._db is None:
+            return entry
+        row = self._db.execute("SELECT v FROM f WHERE id = ?", (_identity(key),)).fetchone()
+        return self.decode(marshal.loads(row[0])) if row else None
+
+    def __len__(self) -> int:
+        spilled = self._db.execute("SELECT count(*) FROM f").fetchone()[0] if self._db else 0
+        return len(self.entries) + spilled
+
+    def ordered(self) -> Iterator[Any]:
+        memory = sorted(self.entries.values(), key=lambda e: _sortable(self.order(e)))
+        if self._db is None:
+            yield from memory
+            return
+        stored = (self.decode(marshal.loads(v))
+                  for (v,) in self._db.execute("SELECT v FROM f ORDER BY o"))
+        yield from heapq.merge(memory, stored, key=lambda e: _sortable(self.order(e)))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _identity(key: Any) -> bytes:
+    """A canonical byte string for a key of plain values (compared, never read)."""
+    return repr(key).encode("utf-8", "surrogatepass")
+
+
+def _sortable(key: Tuple) -> bytes:
+    """A byte string that sorts like ``key`` (text and non-negative ints)."""
+    parts = []
+    for value in key:
+        if isinstance(value, int):
+            parts.append(b"\x01" + value.to_bytes(16, "big"))
+        else:
+            parts.append(b"\x02" + str(value).encode("utf-8", "surrogatepass") + b"\x00")
+    return b"".join(parts)
+
+
+def merged(*iterables: Iterator[Any], key: Callable[[Any], Tuple]) -> Iterator[Any]:
+    """Merge iterables each sorted by ``key``."""
+    return heapq.merge(*iterables, key=lambda e: _sortable(key(e)))
