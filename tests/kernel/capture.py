@@ -69,12 +69,44 @@ class Refusal(Exception):
 
 # --- the audit multicast group ---------------------------------------------
 
+def domains(records: Sequence[Record]) -> Tuple[Dict[str, int], Set[str]]:
+    """Logged domains (with their creator's pid) and freed domains."""
+    allocated: Dict[str, int] = {}
+    freed: Set[str] = set()
+    for rtype, payload in records:
+        match = _DOMAIN.search(payload) if rtype == LANDLOCK_DOMAIN else None
+        if match and match.group(2) == "deallocated":
+            freed.add(match.group(1))
+        elif match and match.group(3):
+            allocated[match.group(1)] = int(match.group(3))
+    return allocated, freed
+
+
+def foreign_domains(records: Sequence[Record], pids: Set[int]) -> Set[str]:
+    """Logged domains created by other processes than ``pids``."""
+    return {domain for domain, pid in domains(records)[0].items() if pid not in pids}
+
+
+def only_ours(records: Sequence[Record], pids: Set[int]) -> bool:
+    """Whether every record belongs to an event of the domains of ``pids``."""
+    ours = {domain for domain, pid in domains(records)[0].items() if pid in pids}
+    serials = {_serial(payload) for rtype, payload in records
+               if rtype in (LANDLOCK_ACCESS, LANDLOCK_DOMAIN)
+               and (m := re.search(r"domain=([0-9a-f]+)", payload)) and m.group(1) in ours}
+    return all(_serial(payload) in serials for _, payload in records)
+
+
+def _serial(payload: str) -> str:
+    return payload[:payload.find(")")]
+
+
 class Collector:
     """Reads the audit multicast group in a thread while scenarios run."""
 
     def __init__(self) -> None:
         self.records: List[Record] = []
         self.overruns = 0
+        self.last_seen = time.monotonic()
         self._socket = AuditMulticast()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -91,32 +123,26 @@ class Collector:
     def _read(self) -> None:
         while not self._stop.is_set():
             try:
-                self.records.extend(self._socket.messages(timeout=0.2))
+                for record in self._socket.messages(timeout=0.2):
+                    self.records.append(record)
+                    self.last_seen = time.monotonic()
             except OSError as exc:
                 if exc.errno != errno.ENOBUFS:
                     raise
                 self.overruns += 1
 
-    def _domains(self) -> Tuple[Dict[str, int], Set[str]]:
-        """Logged domains (with their creator's pid) and freed domains."""
-        allocated: Dict[str, int] = {}
-        freed: Set[str] = set()
-        for rtype, payload in list(self.records):
-            match = _DOMAIN.search(payload) if rtype == LANDLOCK_DOMAIN else None
-            if match and match.group(2) == "deallocated":
-                freed.add(match.group(1))
-            elif match and match.group(3):
-                allocated[match.group(1)] = int(match.group(3))
-        return allocated, freed
-
     def undeallocated(self, pids: Set[int]) -> Set[str]:
         """Domains created by ``pids`` that were logged but not yet freed."""
-        allocated, freed = self._domains()
+        allocated, freed = domains(list(self.records))
         return {domain for domain, pid in allocated.items() if pid in pids} - freed
 
-    def foreign(self, pids: Set[int]) -> Set[str]:
-        """Logged domains created by other processes than ``pids``."""
-        return {domain for domain, pid in self._domains()[0].items() if pid not in pids}
+    def wait_quiet(self, seconds: float, timeout: float = 900.0) -> None:
+        """Wait until no audit record arrived for ``seconds``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - self.last_seen < seconds:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the audit log did not go quiet in {timeout} s")
+            time.sleep(0.2)
 
     def wait_deallocated(self, pids: Set[int], timeout: float = 15.0) -> Set[str]:
         """Wait for the deallocated records; return the domains still missing."""
@@ -156,34 +182,40 @@ class Session:
     collector: Collector
     reports: List[dict] = field(default_factory=list)
 
-    def run(self, plan: Plan) -> None:
-        """A burst first (then a pause of ``pace``), then the scenarios."""
+    def run(self, plan: Plan) -> List[dict]:
+        """A burst first (then a pause of ``pace``), then the scenarios;
+        waits for their domains' deallocation.  Returns the children's reports."""
+        reports = []
         if plan.burst:
-            self._run_one(burst(plan.burst), 0.0)
+            reports.append(self._run_one(burst(plan.burst), 0.0))
             time.sleep(plan.pace)
         for scenario in plan.scenarios:
-            self._run_one(scenario, plan.pace)
-        pids = {report["value"]["pid"] for report in self.reports if report.get("ok")}
-        missing = self.collector.wait_deallocated(pids)
+            reports.append(self._run_one(scenario, plan.pace))
+        missing = self.collector.wait_deallocated(pids_of(reports))
         if missing:
             warn(f"no deallocated record (yet) for domain(s) {', '.join(sorted(missing))}")
-        foreign = self.collector.foreign(pids)
-        if foreign:
-            warn(f"{len(foreign)} Landlock domain(s) of other processes were logged meanwhile:"
-                 " the capture holds more than the scenarios' records")
         if self.collector.overruns:
             warn(f"the multicast socket overran {self.collector.overruns} time(s): "
                  "the netlink capture misses records")
+        self.reports += reports
+        return reports
 
-    def _run_one(self, scenario: Scenario, pace: float) -> None:
+    def check_foreign(self) -> None:
+        foreign = foreign_domains(list(self.collector.records), pids_of(self.reports))
+        if foreign:
+            warn(f"{len(foreign)} Landlock domain(s) of other processes were logged meanwhile:"
+                 " the capture holds more than the scenarios' records")
+
+    def _run_one(self, scenario: Scenario, pace: float) -> dict:
         report = run_scenario(scenario, self.root, pace)
-        self.reports.append(report)
         status = "ok" if not report["unexpected"] else f"UNEXPECTED {report['unexpected']}"
         pid = report.get("value", {}).get("pid", "?")
         print(f"{scenario.name:28} pid {pid}: {status}", file=sys.stderr)
+        return report
 
-    def write_reports(self, path: Path) -> None:
-        path.write_text(json.dumps(self.reports, indent=1) + "\n")
+
+def pids_of(reports: Sequence[dict]) -> Set[int]:
+    return {report["value"]["pid"] for report in reports if report.get("ok")}
 
 
 def warn(message: str) -> None:
@@ -228,6 +260,7 @@ def capture_netlink(scenarios: Sequence[Scenario], pace: float = 0.0
     """Run ``scenarios``; return the multicast records and the children's reports."""
     with session() as run:
         run.run(Plan(list(scenarios), pace=pace))
+        run.check_foreign()
     return list(run.collector.records), run.reports
 
 
@@ -255,17 +288,18 @@ def require(mode: str) -> None:
 def mode_netlink(args: argparse.Namespace, plan: Plan) -> None:
     with session() as run:
         run.run(plan)
-    finish(args, run)
+        run.check_foreign()
+    finish(args, run.collector.records, run.reports)
 
 
-def finish(args: argparse.Namespace, run: Session) -> None:
+def finish(args: argparse.Namespace, records: Sequence[Record], reports: Sequence[dict]
+           ) -> None:
     """Write the netlink capture(s) and the children's reports."""
-    records = list(run.collector.records)
     for path, bare in ((args.netlink, False), (args.bare, True)):
         if path:
             write_records(records, path, bare)
     if args.reports:
-        run.write_reports(args.reports)
+        args.reports.write_text(json.dumps(list(reports), indent=1) + "\n")
 
 
 def mode_auditd(args: argparse.Namespace, plan: Plan) -> None:
@@ -277,8 +311,9 @@ def mode_auditd(args: argparse.Namespace, plan: Plan) -> None:
         with auditd.running_auditd(run.root / "auditd", config) as daemon:
             with auditd.syscall_rule(os.getpid()):
                 run.run(plan)
+        run.check_foreign()
         copy_logs(daemon.logs(), args.output, args.rotated_dir)
-    finish(args, run)
+    finish(args, run.collector.records, run.reports)
 
 
 def copy_logs(logs: Sequence[Path], output: Optional[Path], rotated_dir: Optional[Path]
@@ -320,17 +355,61 @@ def dmesg_since(mark: float) -> Tuple[List[str], List[str]]:
     return plain[start:], human[start:]
 
 
-def mode_dmesg(args: argparse.Namespace, plan: Plan) -> None:
-    with session() as run:
-        time.sleep(plan.pace)  # start in a fresh console rate-limit interval
+@dataclass
+class Segment:
+    """What the console and the multicast group got during one plan."""
+
+    plain: List[str]
+    human: List[str]
+    records: List[Record]
+    reports: List[dict]
+
+
+def console_segments(plan: Plan) -> List[Plan]:
+    """One plan per scenario; a burst stays together with what follows it."""
+    if plan.burst:
+        return [plan]
+    return [Plan([scenario], pace=plan.pace) for scenario in plan.scenarios]
+
+
+def segment_problem(segment: Segment, burst: bool) -> Optional[str]:
+    """Why this segment's console lines are not just the scenarios' ones."""
+    if not only_ours(segment.records, pids_of(segment.reports)):
+        return "other processes logged audit records meanwhile"
+    suppressed = [i for i, line in enumerate(segment.plain) if "callbacks suppressed" in line]
+    if suppressed and (not burst or suppressed[0] == 0):
+        return "the console rate limit dropped records"
+    return None
+
+
+def capture_segment(run: Session, plan: Plan, attempts: int = 20) -> Segment:
+    """Run ``plan`` once the audit log is quiet (which also starts a fresh
+    console rate-limit interval); run it again if anything else interfered."""
+    for attempt in range(1, attempts + 1):
+        run.collector.wait_quiet(CONSOLE_PACE)
+        start = len(run.collector.records)
         mark = _last_time(dmesg())
-        run.run(plan)
-        time.sleep(0.5)
+        reports = run.run(plan)
         plain, human = dmesg_since(mark)
-    for path, lines in ((args.output, plain), (args.human, human)):
+        segment = Segment(plain, human, run.collector.records[start:], reports)
+        problem = segment_problem(segment, bool(plan.burst))
+        if problem is None:
+            return segment
+        warn(f"attempt {attempt}: {problem}; running it again")
+    raise RuntimeError(f"no undisturbed run in {attempts} attempts")
+
+
+def mode_dmesg(args: argparse.Namespace, plan: Plan) -> None:
+    """The console lines of each scenario (see capture_segment), in order."""
+    with session() as run:
+        segments = [capture_segment(run, part) for part in console_segments(plan)]
+    for path, lines in ((args.output, [s.plain for s in segments]),
+                        (args.human, [s.human for s in segments])):
         if path:
-            path.write_bytes("".join(line + "\n" for line in lines).encode("latin-1"))
-    finish(args, run)
+            text = "".join(line + "\n" for part in lines for line in part)
+            path.write_bytes(text.encode("latin-1"))
+    finish(args, [r for s in segments for r in s.records],
+           [r for s in segments for r in s.reports])
 
 
 @contextmanager
@@ -376,13 +455,14 @@ def mode_journald(args: argparse.Namespace, plan: Plan) -> None:
             time.sleep(1.0)  # let it import the kernel ring buffer
             cursor = journal_cursor(directory)
             run.run(plan)
+            run.check_foreign()
             time.sleep(1.0)
             args.out_dir.mkdir(parents=True, exist_ok=True)
             for fmt in JOURNAL_FORMATS:
                 out = journalctl(directory, "--after-cursor", cursor, "-o", fmt)
                 suffix = "json" if fmt == "json" else "txt"
                 (args.out_dir / f"journal-{fmt}.{suffix}").write_bytes(out)
-    finish(args, run)
+    finish(args, run.collector.records, run.reports)
 
 
 # --- summary ----------------------------------------------------------------
@@ -484,6 +564,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.mode == "summary":
         mode_summary(args)
         return 0
+    # Clean up (stop daemons, remove the scratch directory) on SIGTERM, and on
+    # SIGINT even when started in the background (where SIGINT is ignored).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         require(args.mode)
     except Refusal as exc:

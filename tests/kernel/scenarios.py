@@ -103,7 +103,7 @@ def attempt(op: Op) -> str:
 def run_steps(steps: Sequence[Step], pace: float = 0.0) -> dict:
     """Enforce the layers and perform the operations, in order, in a child.
 
-    ``pace`` seconds are waited after each operation (the kernel's console
+    ``pace`` seconds are waited between operations (the kernel's console
     rate limit lets only 10 audit lines through every 5 seconds).
     """
 
@@ -113,10 +113,10 @@ def run_steps(steps: Sequence[Step], pace: float = 0.0) -> dict:
             if isinstance(step, Layer):
                 step.enforce()
                 continue
+            if outcomes and pace:
+                time.sleep(pace)
             outcomes.append({"op": step.label, "expect": step.expect,
                              "outcome": attempt(step)})
-            if pace:
-                time.sleep(pace)
         return {"pid": os.getpid(), "outcomes": outcomes}
 
     operations = sum(1 for step in steps if isinstance(step, Op))
