@@ -29,6 +29,7 @@ import stat
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from lldecode import syscalls
 from lldecode.access import lookup, mask_to_names, normalize_blocker, right
 from lldecode.landlock_checks import FILE_KINDS, MAKE_RIGHT, Denied, Domain, ancestors
 from lldecode.layers import IOCTL_DEV, OPTIONAL_ACCESS, TRUNCATE, layer_from_deny_masks
@@ -40,16 +41,6 @@ def _fs(name: str) -> int:
 
 
 FIONREAD = 0x541B
-# ioctl commands the kernel always allows on devices (is_masked_device_ioctl),
-# generic encoding.
-ALWAYS_ALLOWED_IOCTLS = {
-    "FIOCLEX": 0x5451, "FIONCLEX": 0x5450, "FIONBIO": 0x5421, "FIOASYNC": 0x5452,
-    "FIOQSIZE": 0x5460, "FIFREEZE": 0xC0045877, "FITHAW": 0xC0045878,
-    "FS_IOC_FIEMAP": 0xC020660B, "FIGETBSZ": 0x2, "FICLONE": 0x40049409,
-    "FICLONERANGE": 0x4020940D, "FIDEDUPERANGE": 0xC0189436,
-    "FS_IOC_GETFSUUID": 0x80111500, "FS_IOC_GETFSSYSFSPATH": 0x80811501,
-}
-IOCTL_NAMES = dict(ALWAYS_ALLOWED_IOCTLS, FIONREAD=FIONREAD, TCGETS=0x5401)
 
 
 class SimulationError(ValueError):
@@ -308,7 +299,7 @@ class _Simulation:
             return self.fs_outcome(denied, path)
         if operation == "ioctl":
             cmd = self.options.ioctl_cmd
-            if kept & IOCTL_DEV or not device or cmd in ALWAYS_ALLOWED_IOCTLS.values():
+            if kept & IOCTL_DEV or not device or syscalls.is_always_allowed_ioctl(cmd):
                 return ALLOWED
             layer, missing = layer_from_deny_masks(IOCTL_DEV, deny_masks)
             return self.fs_outcome(Denied(layer, missing), path, {"ioctlcmd": f"{cmd:#x}"})
@@ -376,14 +367,14 @@ def _resolved_layer(layer: Layer) -> Layer:
 
 def parse_ioctl_cmd(text: str) -> int:
     """An ioctl command: a number (0x541b, 21531) or a name (FIONREAD, FIOCLEX...)."""
-    named = IOCTL_NAMES.get(text.upper())
+    named = syscalls.ioctl_number(text)
     if named is not None:
         return named
     try:
         value = int(text, 0)
     except ValueError:
-        raise SimulationError(f"unknown ioctl command {text!r} (a number or one of "
-                              + ", ".join(sorted(IOCTL_NAMES)) + ")") from None
+        raise SimulationError(f"unknown ioctl command {text!r} (a number, or a name such as "
+                              "FIONREAD, FIOCLEX, FICLONE)") from None
     if not 0 <= value < 1 << 32:
         raise SimulationError(f"ioctl command {text} does not fit in 32 bits")
     return value
@@ -561,10 +552,10 @@ class _Explainer:
         if access & IOCTL_DEV:
             cmd = obj.get("ioctlcmd")
             number = int(cmd, 16) if isinstance(cmd, str) else cmd
-            if number in ALWAYS_ALLOWED_IOCTLS.values():
-                names = [k for k, v in ALWAYS_ALLOWED_IOCTLS.items() if v == number]
-                return Explanation(False, f"ioctl command {number:#x} ({names[0]}) is always "
-                                   "allowed on devices: this denial cannot come from Landlock", ())
+            if number is not None and syscalls.is_always_allowed_ioctl(number):
+                return Explanation(False, f"ioctl command {number:#x} "
+                                   f"({syscalls.ioctl_name(number)}) is always allowed on "
+                                   "devices: this denial cannot come from Landlock", ())
         path = normalize_path(path)
         denied = self.domain.check_path(path, access)
         opened_earlier = False

@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 from lldecode.access import lookup
 from lldecode.landlock_checks import is_eacces, no_more_access, scope_to_request
 from lldecode.policy import Policy, parse_layer
-from lldecode.simulate import (ALWAYS_ALLOWED_IOCTLS, Options, SimulationError,
-                               explain_denial, parse_ioctl_cmd, simulate)
+from lldecode.simulate import Options, SimulationError, explain_denial, parse_ioctl_cmd, simulate
+from lldecode.syscalls import LANDLOCK_ALWAYS_ALLOWED_IOCTLS
 
 
 def bit(name: str) -> int:
@@ -212,7 +212,7 @@ def test_ioctl_on_devices_only_and_not_for_always_allowed_commands():
     pol = policy(fs_layer(["ioctl_dev"]))
     assert run(pol, "ioctl", "/dev/tty")["denials"] == [
         denial(1, ["fs.ioctl_dev"], {"path": "/dev/tty", "ioctlcmd": "0x541b"})]
-    assert run(pol, "ioctl", "/dev/tty", ioctl_cmd=ALWAYS_ALLOWED_IOCTLS["FIOCLEX"])["allowed"]
+    assert run(pol, "ioctl", "/dev/tty", ioctl_cmd=LANDLOCK_ALWAYS_ALLOWED_IOCTLS["FIOCLEX"])["allowed"]
     assert run(pol, "ioctl", "/srv/file", device=False)["allowed"]
 
 

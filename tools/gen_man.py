@@ -86,6 +86,12 @@ def render_command(name: str, command: click.Command) -> str:
     usage = " ".join(command.collect_usage_pieces(ctx))
     lines = [f".SS {name}", f".B lldecode {name}", roff(usage), ".PP"]
     lines.extend("\n.PP\n".join(paragraphs(command.help or "")).splitlines())
+    extra = getattr(command, "extra_help", None)
+    if extra is not None:
+        title, _, body = extra().partition("\n")
+        lines += [".PP", roff(title), ".PP", ".nf", ".RS"]
+        lines += [roff(line.strip()) for line in body.splitlines()]
+        lines += [".RE", ".fi"]
     own = [p for p in command.params
            if isinstance(p, click.Option) and p.name not in SELECTION_NAMES]
     shared = [p for p in command.params

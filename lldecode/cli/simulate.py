@@ -19,6 +19,9 @@ def _operations_help() -> str:
 
 
 class _SimulateCommand(click.Command):
+    # tools/gen_man.py puts this text in the manual too.
+    extra_help = staticmethod(lambda: "Operations:\n" + _operations_help())
+
     def format_epilog(self, ctx, formatter) -> None:
         formatter.write_paragraph()
         formatter.write_text("Operations:")
