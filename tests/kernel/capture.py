@@ -515,7 +515,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--burst", type=int, default=0, metavar="N",
                          help="first make N identical denials, then pause PACE seconds")
         sub.add_argument("--pace", type=float, default=pace,
-                         help=f"seconds to wait after each operation (default {pace})")
+                         help="seconds between a scenario's operations (and, for dmesg,"
+                         f" of audit silence before each scenario; default {pace})")
         sub.add_argument("--bare", type=Path, help="write bare `audit(...): ...` lines")
         sub.add_argument("--reports", type=Path,
                          help="write the scenario children's pids and outcomes (JSON)")
@@ -564,15 +565,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.mode == "summary":
         mode_summary(args)
         return 0
-    # Clean up (stop daemons, remove the scratch directory) on SIGTERM, and on
-    # SIGINT even when started in the background (where SIGINT is ignored).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         require(args.mode)
     except Refusal as exc:
         print(f"capture: cannot capture here: {exc}", file=sys.stderr)
         return 2
+    # Clean up (stop daemons, remove the scratch directory) on SIGTERM, and on
+    # SIGINT even when started in the background (where SIGINT is ignored).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     MODES[args.mode](args, make_plan(args))
     return 0
 
