@@ -17,7 +17,7 @@ or when an id comes back after its deallocation.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from lldecode.denials import Denial
 from lldecode.events import Event, GroupingStats
@@ -77,6 +77,29 @@ class DomainInfo:
     def __repr__(self) -> str:
         return f"DomainInfo({self.id} boot={self.boot} {self.status} {self.denials_logged})"
 
+    def absorb(self, later: "DomainInfo") -> None:
+        """Add what a later part of the input says about this same domain."""
+        self.denials_logged += later.denials_logged
+        self.blockers.update(later.blockers)
+        for attr, pick in (("first_denial", min), ("last_denial", max)):
+            values = [v for v in (getattr(self, attr), getattr(later, attr)) if v is not None]
+            setattr(self, attr, pick(values) if values else None)
+        if self.creator is not None and later.creator is not None:
+            self.duplicate_allocations += 1
+        self.duplicate_allocations += later.duplicate_allocations
+        for attr in ("creator", "mode", "creation_time", "allocated_time", "first_serial"):
+            if getattr(self, attr) is None:
+                setattr(self, attr, getattr(later, attr))
+        if later.last_serial is not None:
+            self.last_serial = later.last_serial
+        self.carriers |= later.carriers
+        if later.status == DEALLOCATED:
+            self.status = DEALLOCATED
+            self.deallocated_time = later.deallocated_time
+            self.denials_reported = later.denials_reported
+        elif self.status != DEALLOCATED and ALLOCATED in (self.status, later.status):
+            self.status = ALLOCATED
+
     def order(self) -> Tuple:
         """Sort key: node, boot, then age (ids increase within a boot)."""
         return (self.node or "", self.boot, self.number)
@@ -100,10 +123,14 @@ class DomainInfo:
 class _NodeClock:
     """Per node: the current boot and what tells the next one apart."""
 
-    __slots__ = ("boot", "serial", "time", "max_id", "max_id_time")
+    __slots__ = ("boot", "serial", "time", "max_id", "max_id_time", "first_serial",
+                 "first_time", "first_id")
 
     def __init__(self) -> None:
         self.boot = 0
+        self.first_serial: Optional[int] = None
+        self.first_time: Optional[float] = None
+        self.first_id: Optional[int] = None
         self.serial: Optional[int] = None
         self.time: Optional[float] = None
         self.max_id: Optional[int] = None
@@ -124,7 +151,8 @@ class DomainRegistry:
     whatever the number of domains in the input.
     """
 
-    def __init__(self, keep_finished: bool = True, remember_gone: int = 100000):
+    def __init__(self, keep_finished: bool = True, remember_gone: int = 100000,
+                 on_finish: Optional[Callable[[DomainInfo], None]] = None):
         self.live: Dict[Tuple[Optional[str], int, str], DomainInfo] = {}
         self.finished: Optional[FinishedStore] = (
             FinishedStore(DomainInfo.to_plain, DomainInfo.from_plain, DomainInfo.order)
@@ -133,6 +161,7 @@ class DomainRegistry:
         self._gone: "OrderedDict[Tuple, None]" = OrderedDict()
         self._remember_gone = remember_gone
         self._clocks: Dict[Optional[str], _NodeClock] = {}
+        self.on_finish = on_finish  # told of each domain as it is deallocated
 
     # -- feeding ---------------------------------------------------------------
 
@@ -164,6 +193,8 @@ class DomainRegistry:
         if clock is None:
             clock = self._clocks[node] = _NodeClock()
         serial, stamp = record.serial, record.time
+        if clock.first_serial is None and clock.first_time is None:
+            clock.first_serial, clock.first_time = serial, stamp
         if serial is not None:
             if (clock.serial is not None and serial + BOOT_SERIAL_FALL < clock.serial
                     and _later(stamp, clock.time)):
@@ -183,6 +214,8 @@ class DomainRegistry:
         node = record.node
         clock = self._clock(record)
         number = int(domain_id, 16)
+        if clock.first_id is None:
+            clock.first_id = number
         stamp = record.time
         if (clock.max_id is not None and number + BOOT_ID_JUMP < clock.max_id
                 and _later(stamp, clock.max_id_time)
@@ -253,6 +286,8 @@ class DomainRegistry:
             self._gone.popitem(last=False)
         if self.finished is not None:
             self.finished.add(key, info)
+        if self.on_finish is not None:
+            self.on_finish(info)
 
     # -- reading ----------------------------------------------------------------
 
@@ -276,6 +311,26 @@ class DomainRegistry:
         if self.finished is not None:
             self.finished.close()
 
+    # -- parts read elsewhere (lldecode.tally) --------------------------------------
+
+    def clock_spans(self) -> Dict[Optional[str], tuple]:
+        """Per node: (first serial, first time, first domain id, last serial,
+        last time, largest domain id of the last boot, boots)."""
+        return {node: (c.first_serial, c.first_time, c.first_id, c.serial, c.time, c.max_id,
+                       c.boot) for node, c in self._clocks.items()}
+
+    def absorb(self, info: DomainInfo) -> None:
+        """Take a domain from a later part of the input (boot already mapped)."""
+        key = (info.node, info.boot, info.id)
+        known = self.live.pop(key, None)
+        if known is not None:
+            known.absorb(info)
+            info = known
+        if info.status == DEALLOCATED and self.finished is not None:
+            self.finished.add(key, info)
+        else:
+            self.live[key] = info
+
 
 def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:
     """Why the input may hold fewer denials than the kernel counted.
@@ -297,6 +352,10 @@ def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:
         causes.append(_printk_note(stats))
     if stats.lost:
         causes.append(f"the kernel lost {stats.lost} audit records (backlog overflow)")
+    else:
+        causes.append("the kernel drops records when its audit backlog is full (it says "
+                      "\"audit: backlog limit exceeded\" on the console; `auditctl -s` shows "
+                      "the lost count)")
     if info.creator is None:
         causes.append("the allocated record is not in this input: denials logged before "
                       "the input starts are missing")

@@ -22,7 +22,8 @@ class Reading:
     def __init__(self, inputs: Iterable[str], diagnostics: Diagnostics,
                  grouper: Optional[EventGrouper] = None,
                  registry: Optional[DomainRegistry] = None,
-                 netlink_idle: Optional[float] = None, context: bool = True):
+                 netlink_idle: Optional[float] = None, context: bool = True,
+                 given_sources: Optional[List[sources.Source]] = None):
         self.inputs = list(inputs)
         self.diagnostics = diagnostics
         self.grouper = grouper or EventGrouper(count_serial_gaps=context)
@@ -32,6 +33,7 @@ class Reading:
         # Without context, only Landlock records are read: no SYSCALL, PATH,
         # PROCTITLE (denials have no process), and no serial-gap accounting.
         self.context = context
+        self._given_sources = given_sources  # ready-made sources instead of arguments
 
     def _sources(self) -> Iterator[sources.Source]:
         watcher = None
@@ -40,7 +42,9 @@ class Reading:
 
             watcher = Progress()
         try:
-            for source in sources.expand(self.inputs, self.netlink_idle):
+            given = self._given_sources
+            for source in (given if given is not None
+                           else sources.expand(self.inputs, self.netlink_idle)):
                 source.watcher = watcher
                 yield source
         finally:

@@ -224,7 +224,8 @@ def read_lines(source: Source, diagnostics: Diagnostics,
     landlock = LANDLOCK_TYPES
     name = source.name
     lineno = 0
-    for lineno, line in enumerate(source.lines(), 1):
+    lines = source.lines()
+    for lineno, line in enumerate(lines, source.first_lineno):
         if landlock_only and not _may_concern_landlock(line):
             continue
         m = raw_match(line) if "\x1b" not in line else None

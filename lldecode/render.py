@@ -55,13 +55,16 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Rows,
                 tablefmt: str = "simple", batch: int = 2000) -> None:
     """A tabulate table, streamed: memory stays bounded however many rows.
 
-    ``rows`` is a list, or a function returning a fresh iterator (tables
-    of any size are drawn in two passes: widths, then batches of rows).
+    ``rows`` is a list, or a function returning a fresh iterator.  A large
+    table is drawn in two passes: the column widths first, then the rows,
+    each formatted like the row tabulate draws for a probe table of the
+    same widths (checked to be identical), or else drawn by tabulate in
+    batches.
     """
     from tabulate import tabulate
 
-    def draw(body, head=headers):
-        return tabulate(body, headers=list(head), tablefmt=tablefmt, disable_numparse=True)
+    def draw(body):
+        return tabulate(body, headers=list(headers), tablefmt=tablefmt, disable_numparse=True)
 
     again = rows if callable(rows) else (lambda: iter(rows))
     widths = [len(cell(h)) for h in headers]
@@ -69,23 +72,103 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Rows,
     for row in again():
         count += 1
         for i, value in enumerate(row):
-            widths[i] = max(widths[i], len(cell(value)))
+            width = len(cell(value))
+            if width > widths[i]:
+                widths[i] = width
     if count <= batch:
         out.write(draw([[cell(v) for v in row] for row in again()]) + "\n")
         return
-    # A row of full-width cells first in every batch fixes the columns;
-    # learn from a probe how many lines the header, a row and the tail take.
+    layout = _TableLayout.probe(draw, widths)
+    if layout is not None:
+        layout.write(out, ([cell(v) for v in row] for row in again()))
+    else:
+        _write_batches(out, draw, widths, again, batch)
+
+
+class _TableLayout:
+    """How a tabulate format lays out rows, learnt from a probe table.
+
+    A probe with a full-width row and a row of short cells gives the header
+    lines, the text around and between cells, the lines after each row and
+    the tail; the layout is used only if it redraws the probe exactly.
+    """
+
+    def __init__(self, head: List[str], around: List[str], after_row: List[str],
+                 last_after: List[str], widths: List[int], strip: bool):
+        self.head, self.around, self.after_row = head, around, after_row
+        self.last_after, self.widths, self.strip = last_after, widths, strip
+
+    def line(self, cells: List[str]) -> str:
+        parts = [self.around[0]]
+        for i, (value, width) in enumerate(zip(cells, self.widths)):
+            parts.append(value.ljust(width))
+            parts.append(self.around[i + 1])
+        text = "".join(parts)
+        return text.rstrip() if self.strip else text
+
+    def lines(self, rows: Iterable[List[str]]) -> Iterator[str]:
+        yield from self.head
+        previous = None
+        for cells in rows:
+            if previous is not None:
+                yield self.line(previous)
+                yield from self.after_row
+            previous = cells
+        if previous is not None:
+            yield self.line(previous)
+            yield from self.last_after
+
+    def write(self, out: TextIO, rows: Iterable[List[str]]) -> None:
+        for text in self.lines(rows):
+            out.write(text + "\n")
+
+    @classmethod
+    def probe(cls, draw: Callable, widths: List[int]) -> "Optional[_TableLayout]":
+        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        full = [letters[i % len(letters)] * w for i, w in enumerate(widths)]
+        short = [letters[(i + 1) % len(letters)] for i in range(len(widths))]
+        # cells holding what some formats escape (html, latex): kept verbatim?
+        specials = ["<&%_$#\\{}~^|"[i % 12] for i in range(len(widths))]
+        expected = draw([full, short, specials, full]).split("\n")
+        try:
+            row_at = next(i for i, text in enumerate(expected) if full[0] in text
+                          and all(f in text for f in full))
+            data = expected[row_at]
+            around, position = [], 0
+            for value in full:
+                start = data.index(value, position)
+                around.append(data[position:start])
+                position = start + len(value)
+            around.append(data[position:])
+            short_at = next(i for i in range(row_at + 1, len(expected))
+                            if all(s in expected[i] for s in short))
+        except (StopIteration, ValueError):
+            return None
+        per_row = short_at - row_at
+        after_row = expected[row_at + 1: short_at]
+        last_at = short_at + 2 * per_row
+        for strip in (False, True):
+            layout = cls(expected[:row_at], around, after_row, expected[last_at + 1:],
+                         widths, strip)
+            if list(layout.lines([full, short, specials, full])) == expected:
+                return layout
+        return None
+
+
+def _write_batches(out: TextIO, draw: Callable, widths: List[int], again: Callable,
+                   batch: int) -> None:
+    """Tabulate in batches, each led by a full-width row that fixes the columns."""
     filler = ["x" * w for w in widths]
     one, two = draw([filler]).split("\n"), draw([filler, filler]).split("\n")
     per_row = len(two) - len(one)
     head = next(i for i, line in enumerate(one) if "x" * max(widths) in line)
     tail = len(one) - head - per_row
-    batch_rows: List[List[str]] = []
+    pending: List[List[str]] = []
     first = True
 
-    def flush(last: bool) -> None:
+    def flush(rows: List[List[str]], last: bool) -> None:
         nonlocal first
-        lines = draw([filler] + batch_rows).split("\n")
+        lines = draw([filler] + rows).split("\n")
         body = lines[head + per_row: len(lines) - tail]
         if not last and per_row > 1:
             # the last row's closing lines are the bottom border: use the
@@ -94,17 +177,13 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Rows,
         parts = (lines[:head] if first else []) + body + (lines[len(lines) - tail:] if last else [])
         out.write("\n".join(parts) + "\n")
         first = False
-        batch_rows.clear()
 
-    pending: List[List[str]] = []
     for row in again():
         pending.append([cell(v) for v in row])
         if len(pending) > batch:
-            batch_rows.extend(pending[:batch])
+            flush(pending[:batch], last=False)
             del pending[:batch]
-            flush(last=False)
-    batch_rows.extend(pending)
-    flush(last=True)
+    flush(pending, last=True)
 
 
 def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

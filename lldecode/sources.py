@@ -93,6 +93,7 @@ class Source:
         self._opener = opener
         self.truncated_last_line = False
         self.watcher = None  # a lldecode.progress.Progress, when one is shown
+        self.first_lineno = 1
 
     def lines(self) -> Iterator[str]:
         """The lines, without terminators (SourceError if unreadable)."""
@@ -116,6 +117,55 @@ class Source:
         finally:
             if binary is not sys.stdin.buffer:
                 text.close()
+
+
+class RangeSource(Source):
+    """The lines that start in bytes [start, end) of an uncompressed file.
+
+    ``start`` is a line start; the line number of the first line is found by
+    counting the newlines before it.  Used to read one large file on several
+    cores (lldecode.parallel).
+    """
+
+    def __init__(self, path: str, start: int, end: int):
+        super().__init__(path, lambda: open(path, "rb", buffering=1 << 16))
+        self.start = start
+        self.end = end
+        try:
+            self.first_lineno = 1 + _count_newlines(path, start)
+        except OSError:
+            pass  # reading the lines will say what is wrong
+
+    def lines(self) -> Iterator[str]:
+        try:
+            binary = self._opener()
+            binary.seek(self.start)
+        except OSError as exc:
+            raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
+        with binary:
+            position = self.start
+            for raw in binary:
+                if position >= self.end:
+                    break
+                position += len(raw)
+                line = raw.decode("latin-1")
+                if line.endswith("\n"):
+                    yield line[:-2] if line.endswith("\r\n") else line[:-1]
+                else:
+                    self.truncated_last_line = True
+                    yield line
+
+
+def _count_newlines(path: str, end: int) -> int:
+    count = 0
+    with open(path, "rb") as f:
+        while end > 0:
+            block = f.read(min(1 << 24, end))
+            if not block:
+                break
+            count += block.count(b"\n")
+            end -= len(block)
+    return count
 
 
 class NetlinkSource(Source):

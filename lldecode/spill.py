@@ -32,60 +32,94 @@ def _database() -> sqlite3.Connection:
 
 
 class GroupCounts:
-    """key -> (count, first time, last time), most counted first."""
+    """key -> (count, first time, last time, extra), most counted first.
 
-    def __init__(self, in_memory: int = 50000):
+    ``extra`` is what the owner attaches to a group (plain values, or None);
+    two extras of the same group combine with ``merge_extra``.
+    """
+
+    def __init__(self, in_memory: int = 50000,
+                 merge_extra: Callable[[Any, Any], Any] = lambda old, new: new):
         self.in_memory = in_memory
+        self.merge_extra = merge_extra
         self.groups: Dict[Any, List] = {}
         self._db: Optional[sqlite3.Connection] = None
         self.spilled = 0
 
-    def add(self, key: Any, stamp: Optional[float]) -> None:
+    def add(self, key: Any, stamp: Optional[float], extra: Any = None) -> None:
+        self.merge(key, 1, stamp, stamp, extra)
+
+    def merge(self, key: Any, n: int, first: Optional[float], last: Optional[float],
+              extra: Any = None) -> None:
+        """Add to a group (or create it): ``n`` more, seen from ``first`` to ``last``."""
         group = self.groups.get(key)
         if group is None:
             if len(self.groups) >= self.in_memory:
                 self._spill()
-            self.groups[key] = [1, stamp, stamp]
+            self.groups[key] = [n, first, last, extra]
             return
-        group[0] += 1
-        if stamp is not None:
-            if group[1] is None or stamp < group[1]:
-                group[1] = stamp
-            if group[2] is None or stamp > group[2]:
-                group[2] = stamp
+        group[0] += n
+        if first is not None and (group[1] is None or first < group[1]):
+            group[1] = first
+        if last is not None and (group[2] is None or last > group[2]):
+            group[2] = last
+        if extra is not None:
+            group[3] = extra if group[3] is None else self.merge_extra(group[3], extra)
+
+    def _merge_blobs(self, old: Optional[bytes], new: Optional[bytes]) -> Optional[bytes]:
+        if old is None or new is None:
+            return new if old is None else old
+        return marshal.dumps(self.merge_extra(marshal.loads(old), marshal.loads(new)))
 
     def _spill(self) -> None:
         if self._db is None:
             self._db = _database()
+            self._db.create_function("merge_extra", 2, self._merge_blobs)
             self._db.execute("CREATE TABLE g (id BLOB PRIMARY KEY, k BLOB, n INTEGER, "
-                             "first REAL, last REAL)")
+                             "first REAL, last REAL, x BLOB)")
         self._db.executemany(
-            "INSERT INTO g VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "INSERT INTO g VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
             "n = n + excluded.n, "
             "first = min(coalesce(first, excluded.first), coalesce(excluded.first, first)), "
-            "last = max(coalesce(last, excluded.last), coalesce(excluded.last, last))",
-            ((_identity(k), marshal.dumps(k), n, first, last)
-             for k, (n, first, last) in self.groups.items()))
+            "last = max(coalesce(last, excluded.last), coalesce(excluded.last, last)), "
+            "x = merge_extra(x, excluded.x)",
+            ((_identity(k), marshal.dumps(k), n, first, last,
+              None if extra is None else marshal.dumps(extra))
+             for k, (n, first, last, extra) in self.groups.items()))
         self.spilled += len(self.groups)
         self.groups.clear()
 
     def __len__(self) -> int:
+        """The number of groups with a count."""
         if self._db is None:
-            return len(self.groups)
+            return sum(1 for group in self.groups.values() if group[0])
         self._spill()
-        return self._db.execute("SELECT count(*) FROM g").fetchone()[0]
+        return self._db.execute("SELECT count(*) FROM g WHERE n > 0").fetchone()[0]
 
-    def ordered(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float]]]:
-        """(key, count, first, last), most counted first, then oldest first."""
+    def ordered(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
+        """(key, count, first, last, extra) of the groups with a count, most
+        counted first, then oldest first."""
         if self._db is None:
-            items = sorted(self.groups.items(), key=lambda kv: (-kv[1][0], kv[1][1] or 0))
-            for key, (n, first, last) in items:
-                yield key, n, first, last
+            items = sorted(((k, g) for k, g in self.groups.items() if g[0]),
+                           key=lambda kv: (-kv[1][0], kv[1][1] or 0))
+            for key, (n, first, last, extra) in items:
+                yield key, n, first, last, extra
             return
         self._spill()
-        for k, n, first, last in self._db.execute(
-                "SELECT k, n, first, last FROM g ORDER BY n DESC, coalesce(first, 0)"):
-            yield marshal.loads(k), n, first, last
+        for k, n, first, last, x in self._db.execute(
+                "SELECT k, n, first, last, x FROM g WHERE n > 0 "
+                "ORDER BY n DESC, coalesce(first, 0)"):
+            yield marshal.loads(k), n, first, last, None if x is None else marshal.loads(x)
+
+    def everything(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
+        """Every group, also those with a zero count (to merge elsewhere)."""
+        if self._db is not None:
+            self._spill()
+            for k, n, first, last, x in self._db.execute("SELECT k, n, first, last, x FROM g"):
+                yield marshal.loads(k), n, first, last, None if x is None else marshal.loads(x)
+            return
+        for key, (n, first, last, extra) in self.groups.items():
+            yield key, n, first, last, extra
 
     def close(self) -> None:
         if self._db is not None:

@@ -56,9 +56,22 @@ def _keys(denial, dimension: str) -> List[Any]:
     return [process.get("syscall") if process else None]
 
 
+def _merge_accounting(old: tuple, new: tuple) -> tuple:
+    """Combine two (creator exe, creator pid, logged, reported) of one domain."""
+    logged = None if old[2] is None and new[2] is None else (old[2] or 0) + (new[2] or 0)
+    return (old[0] if old[0] is not None else new[0], old[1] if old[1] is not None else new[1],
+            logged, new[3] if new[3] is not None else old[3])
+
+
 class Summary:
     """Counts of denials by the chosen dimensions (a streaming consumer;
-    groups past a bound spill to disk, see lldecode.spill)."""
+    groups past a bound spill to disk, see lldecode.spill).
+
+    Grouped by domain alone, each group also carries the domain's
+    accounting (creator, denials logged, denials the kernel counted), given
+    by the registry through :meth:`account` when the domain is finished or
+    at the end: rows then need no lookup, however many domains there are.
+    """
 
     def __init__(self, by: Sequence[str]):
         for dimension in by:
@@ -66,30 +79,49 @@ class Summary:
                 raise ValueError(f"cannot summarize by {dimension!r}: "
                                  f"choose among {', '.join(DIMENSIONS)}")
         self.by = list(dict.fromkeys(by)) or ["domain"]
-        self.counts = GroupCounts()
+        self.accounting = self.by == ["domain"]
+        self.counts = GroupCounts(merge_extra=_merge_accounting)
         self.total = 0
 
     def add(self, denial) -> None:
         self.total += 1
+        if self.accounting:
+            info = denial.domain_info
+            creator = info.creator if info is not None else None
+            extra = (creator.get("exe"), creator.get("pid"), None, None) if creator else None
+            self.counts.add((_keys(denial, "domain")[0],), denial.time, extra)
+            return
         keys: List[Tuple] = [()]
         for dimension in self.by:
             keys = [k + (v,) for k in keys for v in _keys(denial, dimension)]
         for key in keys:
             self.counts.add(key, denial.time)
 
-    def rows(self, registry: DomainRegistry) -> Iterator[Dict[str, Any]]:
+    def account(self, info: DomainInfo) -> None:
+        """A domain's accounting (it finished, or the input ended)."""
+        if self.accounting:
+            self.counts.merge(((info.node, info.boot, info.id),), 0, None, None,
+                              (None, None, info.denials_logged, info.denials_reported))
+
+    def rows(self, registry: Optional[DomainRegistry] = None) -> Iterator[Dict[str, Any]]:
         """One dict per group, most denials first."""
-        for key, count, first, last in self.counts.ordered():
+        for key, count, first, last, extra in self.counts.ordered():
             row: Dict[str, Any] = {}
             for dimension, value in zip(self.by, key):
                 if dimension == "domain":
                     node, boot, domain_id = value
                     row["domain"] = domain_id
-                    info = registry.get((node, boot, domain_id))
                     row["node"] = node
-                    row["creator"] = info.creator if info else None
-                    row["denials_logged"] = info.denials_logged if info else None
-                    row["denials_reported"] = info.denials_reported if info else None
+                    if extra is not None:
+                        exe, pid, logged, reported = extra
+                        row["creator"] = {"exe": exe, "pid": pid} if exe or pid else None
+                    else:
+                        info = registry.get((node, boot, domain_id)) if registry else None
+                        logged = info.denials_logged if info else None
+                        reported = info.denials_reported if info else None
+                        row["creator"] = info.creator if info else None
+                    row["denials_logged"] = logged
+                    row["denials_reported"] = reported
                 else:
                     row[dimension] = value
             row["count"] = count

@@ -55,14 +55,24 @@ def test_dmesg_sample_reports_rate_limiting(tmp_path):
 
 
 def test_suppressed_console_records_are_counted_as_a_cause(tmp_path):
-    reading, _ = registry_of(tmp_path, path=FIXTURES / "dmesg.txt")
-    suppressed = sum(int(n) for n in re.findall(
-        r"(\d+) callbacks suppressed", (FIXTURES / "dmesg.txt").read_text("latin-1")))
-    assert reading.grouper.stats.suppressed == suppressed > 0
-    gaps = [r for r in rows(reading) if r["missing"]]
-    assert gaps
-    assert all(any(f"{suppressed} records were suppressed" in c for c in r["gap_causes"])
-               for r in gaps)
+    path = FIXTURES / "dmesg-ratelimited.txt"
+    reading, _ = registry_of(tmp_path, path=path)
+    suppressed = sum(int(n) for n in re.findall(r"(\d+) callbacks suppressed",
+                                                path.read_text("latin-1")))
+    assert reading.grouper.stats.suppressed == suppressed == 8992
+    burst = next(r for r in rows(reading) if r["denials_reported"] is None)
+    assert burst["denials_logged"] == 3
+    assert any("8992 records were suppressed" in c for c in burst["gap_causes"])
+
+
+def test_rotated_set_with_records_lost_by_the_kernel(tmp_path):
+    """A real rotation by auditd, during which the kernel's backlog overflowed."""
+    reading, _ = registry_of(tmp_path, path=FIXTURES / "rotated")
+    burst = next(r for r in rows(reading) if r["denials_reported"] == 2000)
+    assert burst["denials_logged"] == 1988 and burst["missing"] == 12
+    assert any("backlog" in c for c in burst["gap_causes"])
+    others = [r for r in rows(reading) if r["domain"] != burst["domain"]]
+    assert all(r["denials_logged"] == r["denials_reported"] for r in others)
 
 
 def test_missing_allocated_records(tmp_path):

@@ -7,7 +7,7 @@ import io
 import random
 
 import pytest
-from tabulate import tabulate
+from tabulate import tabulate, tabulate_formats
 
 from lldecode.domains import DomainRegistry
 from lldecode.pipeline import Reading
@@ -58,9 +58,10 @@ def test_registry_spilling_finished_domains_reports_the_same(monkeypatch):
     assert report(1) == report(10 ** 6)
 
 
-@pytest.mark.parametrize("fmt", ["simple", "plain", "github", "grid", "pipe", "rst", "psql",
-                                 "fancy_grid", "html", "tsv", "orgtbl", "heavy_grid"])
+@pytest.mark.parametrize("fmt", tabulate_formats)
 def test_streamed_tables_match_tabulate(fmt):
+    """Every tabulate format: the streamed table (row layout learnt from a
+    probe, or tabulate in batches) is the table tabulate draws at once."""
     rng = random.Random(3)
     rows = [[("a" * rng.randint(1, 9)).encode(), rng.randint(0, 10 ** rng.randint(1, 6)), None,
              "x\x1by"] for _ in range(53)]

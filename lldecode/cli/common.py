@@ -63,6 +63,9 @@ input_options = _options(
                  help="With the netlink: input, stop after SECONDS without a record."),
     click.option("--progress/--no-progress", default=None,
                  help="Show a progress bar on stderr (default: when stderr is a terminal)."),
+    click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
+                 help="Processes reading large inputs in parallel, for the commands that "
+                      "only aggregate (default: the number of CPUs; 1: one pass here)."),
 )
 
 color_option = click.option(
@@ -153,23 +156,45 @@ class Run:
 
     def __init__(self, files, strict: bool, netlink_idle: Optional[float],
                  progress: Optional[bool], selection_kwargs: dict, context: bool = True,
-                 reports: bool = False):
+                 keep_domains: bool = False, jobs: Optional[int] = None):
         """``context``: the command shows or groups by the denied process;
         without it (and a selection that needs it) only Landlock records
-        are read, which is several times faster.  ``reports``: the command
-        reports on every domain at the end (finished domains are kept)."""
+        are read, which is several times faster.  ``keep_domains``: the
+        command reports on every domain at the end (finished ones are kept)."""
         from lldecode.domains import DomainRegistry
         from lldecode.pipeline import Reading
         from lldecode.records import Diagnostics
 
         self.strict = strict
+        self.files = list(files)
+        self.jobs = jobs
+        self.selection_kwargs = selection_kwargs
         self.selection = build_selection(**selection_kwargs)
+        self.context = context or self.selection.needs_process
+        self.keep_domains = keep_domains
         self.diagnostics = Diagnostics()
         self.reading = Reading(files, self.diagnostics, netlink_idle=netlink_idle,
-                               context=context or self.selection.needs_process,
-                               registry=DomainRegistry(keep_finished=reports))
+                               context=self.context,
+                               registry=DomainRegistry(keep_finished=keep_domains))
         show = sys.stderr.isatty() if progress is None else progress
         self.reading.progress = show
+
+    def tally(self, by=None, per_domain: bool = False):
+        """Aggregate the selected denials (lldecode.tally), on several
+        processes when the input is large enough (lldecode.parallel)."""
+        from lldecode import parallel
+        from lldecode.tally import Tally
+
+        jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
+        parts = parallel.plan(self.files, jobs)
+        if parts is not None:
+            options = {"selection": self.selection_kwargs, "context": self.context,
+                       "by": by, "per_domain": per_domain, "keep_domains": self.keep_domains}
+            return parallel.tally(parts, options, jobs, self.diagnostics)
+        result = Tally(by, per_domain, self.keep_domains)
+        result.registry = self.reading.registry
+        result.consume(self.reading, self.selection)
+        return result
 
     def denials(self):
         """The selected denials, in log order."""

@@ -18,9 +18,10 @@ from lldecode.cli.common import (Run, color_option, fail, format_option, guarded
                                  tablefmt_option, utc_option)
 
 
-def _run(kwargs, context: bool = True, reports: bool = False) -> Run:
+def _run(kwargs, context: bool = True, keep_domains: bool = False) -> Run:
     return Run(kwargs.pop("files"), kwargs.pop("strict"), kwargs.pop("netlink_idle"),
-               kwargs.pop("progress"), selection_kwargs(kwargs), context, reports)
+               kwargs.pop("progress"), selection_kwargs(kwargs), context, keep_domains,
+               kwargs.pop("jobs"))
 
 
 # -- filter -------------------------------------------------------------------------
@@ -70,8 +71,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
             n += 1
             break
     elif count:
-        for _ in run.denials():
-            n += 1
+        n = run.tally().count
         out.write(f"{n}\n")
     elif fmt == "raw":
         for event, denials in run.events():
@@ -198,10 +198,10 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
         summary = Summary(_split_by(by))
     except ValueError as exc:
         fail(f"--by: {exc}")
-    run = _run(kwargs, context=bool({"exe", "syscall"} & set(summary.by)), reports=True)
-    for denial in run.denials():
-        summary.add(denial)
-    registry = run.reading.registry
+    run = _run(kwargs, context=bool({"exe", "syscall"} & set(summary.by)),
+               keep_domains="domain" in summary.by and not summary.accounting)
+    tally = run.tally(by=summary.by)
+    summary, registry = tally.summary, tally.registry
 
     def rows():
         groups = summary.rows(registry)
@@ -267,19 +267,13 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     (and a SELECTED count is added).  Where the input holds fewer denials
     than the kernel counted, the likely causes are given.
     """
-    from collections import Counter
-
     from lldecode import render
     from lldecode.jsonable import convert
     from lldecode.summarize import domain_rows
 
-    run = _run(kwargs, reports=True)
-    selected = None if run.selection.empty else Counter()
-    for denial in run.denials():
-        if selected is not None and denial.domain_info is not None:
-            info = denial.domain_info
-            selected[(info.node, info.boot, info.id)] += 1
-    registry, stats = run.reading.registry, run.reading.grouper.stats
+    run = _run(kwargs, keep_domains=True)
+    tally = run.tally(per_domain=not run.selection.empty)
+    selected, registry, stats = tally.selected, tally.registry, tally.stats
 
     def rows():
         return domain_rows(registry, stats, selected)
