@@ -43,7 +43,7 @@ class Denial:
         self.operation_size = size
         fields = record.fields
         self.domain: str = fields["domain"]
-        self.blockers: List[str] = [normalize_blocker(b) for b in fields["blockers"].split(",")]
+        self.blockers: List[str] = _blockers(fields["blockers"])
         self._object: Optional[Dict[str, Any]] = None
         self._process: Any = _UNSET
         self.domain_info = None  # set by the domain registry
@@ -77,6 +77,20 @@ class Denial:
 
     def __repr__(self) -> str:
         return f"Denial({self.domain} {','.join(self.blockers)} {self.object})"
+
+
+_BLOCKER_LISTS: Dict[str, List[str]] = {}
+
+
+def _blockers(text: str) -> List[str]:
+    """The dotted blocker names of a ``blockers=`` value (a copy, memoized:
+    logs repeat a handful of values)."""
+    names = _BLOCKER_LISTS.get(text)
+    if names is None:
+        names = [normalize_blocker(b) for b in text.split(",")]
+        if len(_BLOCKER_LISTS) < 4096:
+            _BLOCKER_LISTS[text] = names
+    return list(names)
 
 
 def decode_object(record: Record, blockers: List[str]) -> Dict[str, Any]:

@@ -124,41 +124,45 @@ class EventGrouper:
         if item.__class__ is Notice:
             return self._notice(item)
         record = item
-        self.stats.records += 1
+        stats = self.stats
+        stats.records += 1
         serial = record.serial
+        landlock = record.kind is not OTHER
         if serial is None:  # journald short output: every record stands alone
-            if record.kind is not OTHER and not self._duplicate(record):
+            if landlock and not self._duplicate(record):
                 return [self._emit(Event(None, [record]))]
             return []
-        key = (record.node, serial)
-        if record.kind is not OTHER and self._duplicate(record):
+        if landlock and self._duplicate(record):
             return []
-        last = self._last_serial.get(key[0])
+        node = record.node
+        key = (node, serial)
+        last = self._last_serial.get(node)
         if last is None or serial > last:
-            if (last is not None and serial <= last + self.serial_window
-                    and self.count_serial_gaps):
-                self.stats.serial_gaps += serial - last - 1
-            self._last_serial[key[0]] = serial
+            if self.count_serial_gaps and last is not None and serial <= last + self.serial_window:
+                stats.serial_gaps += serial - last - 1
+            self._last_serial[node] = serial
         elif last - serial > self.serial_window:
-            self._last_serial[key[0]] = serial
+            self._last_serial[node] = serial
         done: List[Event] = []
-        event = self.open.get(key)
+        open_events = self.open
+        event = open_events.get(key)
         if event is not None:
-            if record.kind is OTHER and _repeats(event, record):
-                self.stats.duplicates += 1
-                return []
+            if not landlock and _repeats(event, record):
+                stats.duplicates += 1
+                return done
             event.records.append(record)
             if record.joined_type == "EOE":
-                del self.open[key]
+                del open_events[key]
                 done.append(self._emit(event))
-        elif record.kind is not OTHER:
-            event = Event(key, self.recent.pop(key, []) + [record], late=key in self.flushed)
-            self.open[key] = event
-            if len(self.open) > self.max_open:
-                self.stats.evicted += 1
-                done.append(self._emit(self.open.popitem(last=False)[1]))
+        elif landlock:
+            held = self.recent.pop(key, None) if self.recent else None
+            event = Event(key, held + [record] if held else [record], late=key in self.flushed)
+            open_events[key] = event
+            if len(open_events) > self.max_open:
+                stats.evicted += 1
+                done.append(self._emit(open_events.popitem(last=False)[1]))
         elif key in self.flushed:
-            self.stats.late_records += 1
+            stats.late_records += 1
         elif record.carrier == "interpreted":
             # ausearch -i prints an event's records reversed: hold them until
             # its Landlock record (the last one) or the next separator.
@@ -174,7 +178,7 @@ class EventGrouper:
         self._clock_serial = serial
         if record.time is not None:
             self._clock_time = record.time
-        if self.open:
+        if open_events:
             self._flush_stale(done)
         return done
 
@@ -244,13 +248,14 @@ class EventGrouper:
     def _flush_stale(self, done: List[Event]) -> None:
         """Flush the open events the stream has moved away from (oldest first)."""
         open_events = self.open
+        clock_serial, clock_time = self._clock_serial, self._clock_time
+        window, timeout = self.serial_window, self.timeout
         while open_events:
             key = next(iter(open_events))
             event = open_events[key]
             stamp = event.records[0].time
-            if (abs(self._clock_serial - key[1]) <= self.serial_window
-                    and (stamp is None or self._clock_time is None
-                         or self._clock_time - stamp <= self.timeout)):
+            if (-window <= clock_serial - key[1] <= window
+                    and (stamp is None or clock_time is None or clock_time - stamp <= timeout)):
                 return
             del open_events[key]
             done.append(self._emit(event))

@@ -65,6 +65,11 @@ FIELD_RE = re.compile(
 _BODY_OK_RE = re.compile(
     r"""[ \t]*(?:(?:[^ \t="']+=(?:"[^"]*"|'[^']*'|[^ \t"'][^ \t]*|(?=[ \t]|$))"""
     r"""|\[\.\.\.\])(?:[ \t]+|$))*""")
+# The same, without control characters (tab aside): the body of a Landlock record.
+_C = "\\x00-\\x08\\x0a-\\x1f\\x7f"
+_STRICT_BODY_RE = re.compile(
+    rf"""[ \t]*(?:(?:[^ \t="'{_C}]+=(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*"""
+    r"""|(?=[ \t]|$))|\[\.\.\.\])(?:[ \t]+|$))*""")
 
 # Interpreted (ausearch -i) values are unquoted and may hold spaces: a value
 # runs to the next " key=" (for untrusted strings, to the next key the
@@ -331,9 +336,10 @@ def match_journal_json(text: str) -> Optional[Header]:
 
 # -- fields -------------------------------------------------------------------
 
-def body_is_well_formed(body: str) -> bool:
-    """Does the whole body read as key=value fields (raw spelling)?"""
-    return _BODY_OK_RE.fullmatch(body) is not None
+def body_is_well_formed(body: str, strict: bool = False) -> bool:
+    """Does the whole body read as key=value fields (raw spelling)?
+    ``strict``: and holds no control character (a Landlock record's body)."""
+    return (_STRICT_BODY_RE if strict else _BODY_OK_RE).fullmatch(body) is not None
 
 
 def split_fields(body: str) -> List[Tuple[str, str]]:

@@ -169,11 +169,10 @@ class Diagnostics:
 def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], list]:
     """(why a Landlock record's body is not well-formed or None, its fields)."""
     interpreted = carrier == "interpreted"
-    if not interpreted:
+    if not interpreted and not fastpath.body_is_well_formed(body, strict=True):
         if _CONTROL_RE.search(body):
             return "control character inside a Landlock record", []
-        if not fastpath.body_is_well_formed(body):
-            return "malformed key=value fields", []
+        return "malformed key=value fields", []
     fields = split_body(body, interpreted)
     if not fields or fields[0][0] != "domain" or (interpreted and not body.startswith("domain=")):
         return "Landlock record not starting with domain=", fields

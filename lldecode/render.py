@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import marshal
 import os
 import sys
 import time
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
 
 from lldecode.escape import escape_bytes, escape_text
 
-Rows = Union[Sequence[Sequence[Any]], Callable[[], Iterator[Sequence[Any]]]]
 TABLE_FORMATS_HELP = "any tabulate format: simple, github, plain, grid, pipe, rst, ..."
 
 
@@ -51,38 +51,76 @@ def safe(value: Any) -> Safe:
 cell = safe
 
 
-def write_table(out: TextIO, headers: Sequence[str], rows: Rows,
+def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]],
                 tablefmt: str = "simple", batch: int = 2000) -> None:
     """A tabulate table, streamed: memory stays bounded however many rows.
 
-    ``rows`` is a list, or a function returning a fresh iterator.  A large
-    table is drawn in two passes: the column widths first, then the rows,
-    each formatted like the row tabulate draws for a probe table of the
-    same widths (checked to be identical), or else drawn by tabulate in
-    batches.
+    The rows are read once: their cells are made safe and measured, and a
+    large table is spooled to a temporary file; then each row is drawn like
+    the row tabulate draws for a probe table of the same column widths
+    (checked to be identical), or tabulate draws them in batches.
     """
     from tabulate import tabulate
 
     def draw(body):
         return tabulate(body, headers=list(headers), tablefmt=tablefmt, disable_numparse=True)
 
-    again = rows if callable(rows) else (lambda: iter(rows))
     widths = [len(cell(h)) for h in headers]
-    count = 0
-    for row in again():
-        count += 1
-        for i, value in enumerate(row):
-            width = len(cell(value))
-            if width > widths[i]:
-                widths[i] = width
-    if count <= batch:
-        out.write(draw([[cell(v) for v in row] for row in again()]) + "\n")
+    spool = _Spool(batch)
+    for row in rows:
+        cells = [cell(v) for v in row]
+        for i, text in enumerate(cells):
+            if len(text) > widths[i]:
+                widths[i] = len(text)
+        spool.append(cells)
+    if len(spool) <= batch:
+        out.write(draw(list(spool)) + "\n")
         return
     layout = _TableLayout.probe(draw, widths)
     if layout is not None:
-        layout.write(out, ([cell(v) for v in row] for row in again()))
+        layout.write(out, spool)
     else:
-        _write_batches(out, draw, widths, again, batch)
+        _write_batches(out, draw, widths, spool, batch)
+    spool.close()
+
+
+class _Spool:
+    """Rows of text kept in memory up to ``limit``, then in a temporary file."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.rows: List[List[str]] = []
+        self.file = None
+        self.count = 0
+
+    def append(self, cells: List[str]) -> None:
+        self.count += 1
+        if self.file is None and len(self.rows) < self.limit:
+            self.rows.append(cells)
+            return
+        if self.file is None:
+            import tempfile
+
+            self.file = tempfile.TemporaryFile()
+            for kept in self.rows:
+                marshal.dump([str(text) for text in kept], self.file)
+            self.rows = []
+        marshal.dump([str(text) for text in cells], self.file)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[List[str]]:
+        if self.file is None:
+            yield from self.rows
+            return
+        self.file.seek(0)
+        for _ in range(self.count):
+            yield marshal.load(self.file)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 class _TableLayout:
@@ -155,8 +193,8 @@ class _TableLayout:
         return None
 
 
-def _write_batches(out: TextIO, draw: Callable, widths: List[int], again: Callable,
-                   batch: int) -> None:
+def _write_batches(out: TextIO, draw: Callable, widths: List[int],
+                   rows: Iterable[List[str]], batch: int) -> None:
     """Tabulate in batches, each led by a full-width row that fixes the columns."""
     filler = ["x" * w for w in widths]
     one, two = draw([filler]).split("\n"), draw([filler, filler]).split("\n")
@@ -166,9 +204,9 @@ def _write_batches(out: TextIO, draw: Callable, widths: List[int], again: Callab
     pending: List[List[str]] = []
     first = True
 
-    def flush(rows: List[List[str]], last: bool) -> None:
+    def flush(batch_rows: List[List[str]], last: bool) -> None:
         nonlocal first
-        lines = draw([filler] + rows).split("\n")
+        lines = draw([filler] + batch_rows).split("\n")
         body = lines[head + per_row: len(lines) - tail]
         if not last and per_row > 1:
             # the last row's closing lines are the bottom border: use the
@@ -178,8 +216,8 @@ def _write_batches(out: TextIO, draw: Callable, widths: List[int], again: Callab
         out.write("\n".join(parts) + "\n")
         first = False
 
-    for row in again():
-        pending.append([cell(v) for v in row])
+    for cells in rows:
+        pending.append(cells)
         if len(pending) > batch:
             flush(pending[:batch], last=False)
             del pending[:batch]

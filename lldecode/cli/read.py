@@ -217,9 +217,9 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
             render.write_ndjson_line(out, convert(row))
     else:
         headers = _summary_headers(summary.by)
-        table = lambda: (_summary_line(summary.by, row, utc) for row in rows())  # noqa: E731
+        table = (_summary_line(summary.by, row, utc) for row in rows())
         if fmt == "csv":
-            render.write_csv(out, headers, table())
+            render.write_csv(out, headers, table)
         else:
             render.write_table(out, headers, table, tablefmt)
             out.write(f"{summary.total} denials in {len(summary.counts)} groups\n")
@@ -289,9 +289,9 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
             listed += 1
     else:
         headers = _domain_headers(selected is not None)
-        table = lambda: (_domain_line(row, utc, selected is not None) for row in rows())  # noqa: E731
+        table = (_domain_line(row, utc, selected is not None) for row in rows())
         if fmt == "csv":
-            render.write_csv(out, headers, table())
+            render.write_csv(out, headers, table)
         else:
             render.write_table(out, headers, table, tablefmt)
             for row in rows():
