@@ -18,6 +18,7 @@ import io
 import os
 import re
 import sys
+import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from lldecode import sources
@@ -101,7 +102,7 @@ def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
     from lldecode.cli.common import build_selection
     from lldecode.pipeline import Reading
 
-    (path, start, end), options = job
+    (path, start, end), options, groups_file = job
     source = (sources.Source(path, lambda: open(path, "rb", buffering=1 << 16))
               if start is None else sources.RangeSource(path, start, end))
     messages = io.StringIO()
@@ -111,7 +112,7 @@ def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
     tally = Tally(options["by"], options["per_domain"], options["keep_domains"])
     reading.registry = tally.registry
     tally.consume(reading, selection)
-    part = tally.partial()
+    part = tally.partial(groups_file)
     part["diagnostics"] = (messages.getvalue(), diagnostics.malformed, diagnostics.errors,
                            diagnostics.notes)
     tally.registry.close()
@@ -125,8 +126,11 @@ def tally(parts: List[Part], options: Dict[str, Any], jobs: int,
 
     merged = Tally(options["by"], options["per_domain"], options["keep_domains"])
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes=min(jobs, len(parts))) as pool:
-        for part in pool.imap(_read_part, [(p, options) for p in parts]):
+    scratch = tempfile.TemporaryDirectory(prefix="lldecode-")
+    jobs_list = [(p, options, os.path.join(scratch.name, f"groups-{i}"))
+                 for i, p in enumerate(parts)]
+    with scratch, context.Pool(processes=min(jobs, len(parts))) as pool:
+        for part in pool.imap(_read_part, jobs_list):
             text, malformed, errors, notes = part.pop("diagnostics")
             if text and not diagnostics.quiet:
                 (diagnostics.stream or sys.stderr).write(text)
@@ -134,4 +138,6 @@ def tally(parts: List[Part], options: Dict[str, Any], jobs: int,
             diagnostics.errors += errors
             diagnostics.notes += notes
             merged.absorb(part)
+            if isinstance(part["groups"], str):
+                os.unlink(part["groups"])
     return merged

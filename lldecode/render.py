@@ -10,6 +10,7 @@ JSON escapes them by its own rules and keeps every byte (see
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import marshal
 import os
@@ -25,20 +26,31 @@ TABLE_FORMATS_HELP = "any tabulate format: simple, github, plain, grid, pipe, rs
 def format_time(stamp: Optional[float], utc: bool = False) -> str:
     """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm`` (local time by default)."""
     if stamp is None:
-        return "-"
-    moment = time.gmtime(stamp) if utc else time.localtime(stamp)
-    millis = int(round((stamp - int(stamp)) * 1000)) % 1000
-    return time.strftime("%Y-%m-%d %H:%M:%S", moment) + f".{millis:03d}"
+        return Safe("-")
+    second = int(stamp)
+    millis = int(round((stamp - second) * 1000))
+    if millis == 1000:
+        second, millis = second + 1, 0
+    return Safe(f"{_format_second(second, utc)}.{millis:03d}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_second(second: int, utc: bool) -> str:
+    moment = time.gmtime(second) if utc else time.localtime(second)
+    return time.strftime("%Y-%m-%d %H:%M:%S", moment)
 
 
 class Safe(str):
     """Text already made terminal-safe: not escaped again."""
 
 
-def safe(value: Any) -> Safe:
+def safe(value: Any) -> str:
     """Any value as terminal-safe text (escaped once, whatever the nesting)."""
-    if isinstance(value, Safe):
+    kind = value.__class__
+    if kind is Safe:
         return value
+    if kind is int or kind is float:
+        return str(value)
     if value is None:
         return Safe("-")
     if isinstance(value, bytes):
@@ -85,7 +97,10 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
 
 
 class _Spool:
-    """Rows of text kept in memory up to ``limit``, then in a temporary file."""
+    """Rows of text kept in memory up to ``limit``, then in a temporary file
+    (in marshalled batches: one load per thousand rows)."""
+
+    BATCH = 1024
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -95,17 +110,20 @@ class _Spool:
 
     def append(self, cells: List[str]) -> None:
         self.count += 1
-        if self.file is None and len(self.rows) < self.limit:
-            self.rows.append(cells)
-            return
+        self.rows.append(cells)
+        if len(self.rows) > self.limit or (self.file is not None
+                                           and len(self.rows) >= self.BATCH):
+            self._flush()
+
+    def _flush(self) -> None:
         if self.file is None:
             import tempfile
 
             self.file = tempfile.TemporaryFile()
-            for kept in self.rows:
-                marshal.dump([str(text) for text in kept], self.file)
-            self.rows = []
-        marshal.dump([str(text) for text in cells], self.file)
+        for start in range(0, len(self.rows), self.BATCH):
+            batch = self.rows[start:start + self.BATCH]
+            marshal.dump([[str(text) for text in row] for row in batch], self.file)
+        self.rows = []
 
     def __len__(self) -> int:
         return self.count
@@ -114,9 +132,13 @@ class _Spool:
         if self.file is None:
             yield from self.rows
             return
+        self._flush()
         self.file.seek(0)
-        for _ in range(self.count):
-            yield marshal.load(self.file)
+        while True:
+            try:
+                yield from marshal.load(self.file)
+            except EOFError:
+                return
 
     def close(self) -> None:
         if self.file is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import marshal
 import sqlite3
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 
 def _database() -> sqlite3.Connection:
@@ -43,6 +43,7 @@ class GroupCounts:
         self.in_memory = in_memory
         self.merge_extra = merge_extra
         self.groups: Dict[Any, List] = {}
+        self._pending: List[tuple] = []   # groups counted elsewhere, not merged yet
         self._db: Optional[sqlite3.Connection] = None
         self.spilled = 0
 
@@ -66,39 +67,49 @@ class GroupCounts:
         if extra is not None:
             group[3] = extra if group[3] is None else self.merge_extra(group[3], extra)
 
-    def _merge_blobs(self, old: Optional[bytes], new: Optional[bytes]) -> Optional[bytes]:
-        if old is None or new is None:
-            return new if old is None else old
-        return marshal.dumps(self.merge_extra(marshal.loads(old), marshal.loads(new)))
+    def extend(self, groups: Iterable[tuple]) -> None:
+        """Add groups counted elsewhere, (key, n, first, last, extra) each:
+        appended as they are and merged when read, which costs no lookup."""
+        for group in groups:
+            self._pending.append(group)
+            if len(self._pending) >= self.in_memory:
+                self._spill()
+
+    def _settle(self) -> None:
+        """Before reading: small pending groups merge in memory, else spill."""
+        if self._db is None and len(self.groups) + len(self._pending) <= self.in_memory:
+            pending, self._pending = self._pending, []
+            for key, n, first, last, extra in pending:
+                self.merge(key, n, first, last, extra)
+        elif self._pending or self._db is not None:
+            self._spill()
 
     def _spill(self) -> None:
+        """Append the groups in memory to the database (merged when read:
+        appending stays fast however large the table grows)."""
         if self._db is None:
             self._db = _database()
-            self._db.create_function("merge_extra", 2, self._merge_blobs)
-            self._db.execute("CREATE TABLE g (id BLOB PRIMARY KEY, k BLOB, n INTEGER, "
-                             "first REAL, last REAL, x BLOB)")
+            self._db.create_aggregate("merge_extra", 1, _extra_aggregate(self.merge_extra))
+            self._db.execute("CREATE TABLE g (id BLOB, k BLOB, n INTEGER, first REAL, "
+                             "last REAL, x BLOB)")
+        rows = [(k, n, first, last, extra) for k, (n, first, last, extra) in self.groups.items()]
+        rows.extend(self._pending)
         self._db.executemany(
-            "INSERT INTO g VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "n = n + excluded.n, "
-            "first = min(coalesce(first, excluded.first), coalesce(excluded.first, first)), "
-            "last = max(coalesce(last, excluded.last), coalesce(excluded.last, last)), "
-            "x = merge_extra(x, excluded.x)",
+            "INSERT INTO g VALUES (?, ?, ?, ?, ?, ?)",
             ((_identity(k), marshal.dumps(k), n, first, last,
               None if extra is None else marshal.dumps(extra))
-             for k, (n, first, last, extra) in self.groups.items()))
-        self.spilled += len(self.groups)
+             for k, n, first, last, extra in rows))
+        self.spilled += len(rows)
         self.groups.clear()
+        self._pending = []
 
-    def __len__(self) -> int:
-        """The number of groups with a count."""
-        if self._db is None:
-            return sum(1 for group in self.groups.values() if group[0])
-        self._spill()
-        return self._db.execute("SELECT count(*) FROM g WHERE n > 0").fetchone()[0]
+    _MERGED = ("SELECT min(k), sum(n) AS total, min(first) AS first, max(last), "
+               "merge_extra(x) FROM g GROUP BY id")
 
     def ordered(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
         """(key, count, first, last, extra) of the groups with a count, most
         counted first, then oldest first."""
+        self._settle()
         if self._db is None:
             items = sorted(((k, g) for k, g in self.groups.items() if g[0]),
                            key=lambda kv: (-kv[1][0], kv[1][1] or 0))
@@ -106,16 +117,16 @@ class GroupCounts:
                 yield key, n, first, last, extra
             return
         self._spill()
-        for k, n, first, last, x in self._db.execute(
-                "SELECT k, n, first, last, x FROM g WHERE n > 0 "
-                "ORDER BY n DESC, coalesce(first, 0)"):
+        query = (f"SELECT * FROM ({self._MERGED}) WHERE total > 0 "
+                 "ORDER BY total DESC, coalesce(first, 0)")
+        for k, n, first, last, x in self._db.execute(query):
             yield marshal.loads(k), n, first, last, None if x is None else marshal.loads(x)
 
     def everything(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
         """Every group, also those with a zero count (to merge elsewhere)."""
+        self._settle()
         if self._db is not None:
-            self._spill()
-            for k, n, first, last, x in self._db.execute("SELECT k, n, first, last, x FROM g"):
+            for k, n, first, last, x in self._db.execute(self._MERGED):
                 yield marshal.loads(k), n, first, last, None if x is None else marshal.loads(x)
             return
         for key, (n, first, last, extra) in self.groups.items():
@@ -183,6 +194,24 @@ class FinishedStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _extra_aggregate(merge: Callable[[Any, Any], Any]) -> type:
+    """An SQLite aggregate combining the marshalled extras of one group."""
+
+    class MergeExtra:
+        def __init__(self) -> None:
+            self.value: Any = None
+
+        def step(self, blob: Optional[bytes]) -> None:
+            if blob is not None:
+                extra = marshal.loads(blob)
+                self.value = extra if self.value is None else merge(self.value, extra)
+
+        def finalize(self) -> Optional[bytes]:
+            return None if self.value is None else marshal.dumps(self.value)
+
+    return MergeExtra
 
 
 def _identity(key: Any) -> bytes:

@@ -11,8 +11,9 @@ input order (:meth:`Tally.absorb`); see lldecode.parallel.
 
 from __future__ import annotations
 
+import marshal
 from collections import Counter
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 from lldecode.domains import BOOT_ID_JUMP, BOOT_SERIAL_FALL, DomainInfo, DomainRegistry
 from lldecode.events import GroupingStats
@@ -20,6 +21,27 @@ from lldecode.summarize import Summary
 
 _SUMMED_STATS = ("records", "events", "late_records", "serial_gaps", "suppressed", "lost",
                  "evicted", "duplicates")
+
+
+def _groups(groups: Any) -> Iterator[tuple]:
+    """A part's summary groups: a list, or a file of marshalled batches."""
+    if not isinstance(groups, str):
+        yield from groups
+        return
+    with open(groups, "rb") as f:
+        while True:
+            try:
+                yield from marshal.load(f)
+            except EOFError:
+                return
+
+
+def _rebooted(group: tuple, at: int, boot_of) -> tuple:
+    """A group whose key holds a domain, its boot mapped to this tally's."""
+    key, n, first, last, extra = group
+    node, boot, domain_id = key[at]
+    return (key[:at] + ((node, boot_of(node, boot), domain_id),) + key[at + 1:],
+            n, first, last, extra)
 
 
 def _next_boot(seen: tuple, first_serial: Optional[int], first_time: Optional[float],
@@ -75,11 +97,26 @@ class Tally:
 
     # -- parts read elsewhere ---------------------------------------------------------
 
-    def partial(self) -> Dict[str, Any]:
-        """This tally as plain values (picklable)."""
+    def partial(self, groups_file: Optional[str] = None) -> Dict[str, Any]:
+        """This tally as plain values (picklable).  With ``groups_file``, the
+        summary's groups go to that file (marshal records), not in memory."""
+        groups: Any = None
+        if self.summary is not None:
+            if groups_file is None:
+                groups = list(self.summary.counts.everything())
+            else:
+                with open(groups_file, "wb") as f:
+                    batch: list = []
+                    for group in self.summary.counts.everything():
+                        batch.append(group)
+                        if len(batch) == 1024:
+                            marshal.dump(batch, f)
+                            batch = []
+                    marshal.dump(batch, f)
+                groups = groups_file
         return {
             "count": self.count,
-            "groups": list(self.summary.counts.everything()) if self.summary else None,
+            "groups": groups,
             "total": self.summary.total if self.summary else 0,
             "selected": dict(self.selected) if self.selected is not None else None,
             "domains": ([info.to_plain() for info in self.registry.ordered()]
@@ -115,12 +152,10 @@ class Tally:
         if self.summary is not None:
             self.summary.total += part["total"]
             domain_at = self.summary.by.index("domain") if "domain" in self.summary.by else None
-            for key, n, first, last, extra in part["groups"]:
-                if domain_at is not None:
-                    node, boot, domain_id = key[domain_at]
-                    key = key[:domain_at] + ((node, boot_of(node, boot), domain_id),) \
-                        + key[domain_at + 1:]
-                self.summary.counts.merge(key, n, first, last, extra)
+            groups = _groups(part["groups"])
+            if domain_at is not None:
+                groups = (_rebooted(group, domain_at, boot_of) for group in groups)
+            self.summary.counts.extend(groups)
         if self.selected is not None:
             for (node, boot, domain_id), n in part["selected"].items():
                 self.selected[(node, boot_of(node, boot), domain_id)] += n

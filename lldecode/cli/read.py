@@ -7,6 +7,7 @@ the analyses, lldecode.render for the output) and nothing more.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import sys
@@ -217,12 +218,14 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
             render.write_ndjson_line(out, convert(row))
     else:
         headers = _summary_headers(summary.by)
-        table = (_summary_line(summary.by, row, utc) for row in rows())
+        groups = itertools.count(1)
+        table = (_summary_line(summary.by, row, utc) for row, _ in zip(rows(), groups))
         if fmt == "csv":
             render.write_csv(out, headers, table)
         else:
             render.write_table(out, headers, table, tablefmt)
-            out.write(f"{summary.total} denials in {len(summary.counts)} groups\n")
+            shown = next(groups) - 1
+            out.write(f"{summary.total} denials in {shown} groups\n")
     run.exit(summary.total > 0)
 
 
@@ -244,11 +247,16 @@ def _summary_line(by, row, utc):
 
 
 def _creator(creator) -> str:
-    from lldecode.render import safe
-
     if not creator:
         return "-"
-    return f"{safe(creator.get('exe'))} [{creator.get('pid')}]"
+    return _exe_and_pid(creator.get("exe"), creator.get("pid"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _exe_and_pid(exe, pid) -> str:
+    from lldecode.render import Safe, safe
+
+    return Safe(f"{safe(exe)} [{pid}]")
 
 
 # -- domains -----------------------------------------------------------------------
