@@ -41,9 +41,8 @@ class Denial:
         self.event = event
         self.operation_index = index
         self.operation_size = size
-        fields = record.fields
-        self.domain: str = fields["domain"]
-        self.blockers: List[str] = _blockers(fields["blockers"])
+        self.domain: str = record.domain
+        self.blockers: List[str] = _blockers(record.blockers)
         self._object: Optional[Dict[str, Any]] = None
         self._process: Any = _UNSET
         self.domain_info = None  # set by the domain registry

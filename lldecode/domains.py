@@ -166,8 +166,9 @@ class DomainRegistry:
     # -- feeding ---------------------------------------------------------------
 
     def observe(self, event: Event, denials: Iterable[Denial]) -> None:
-        """Account one event's Landlock records; attach domains to its denials."""
-        by_record = {id(d.record): d for d in denials}
+        """Account one event's Landlock records; attach domains to its denials
+        (which are the event's access records, in order)."""
+        pending = iter(denials)
         for record in event.records:
             if record.kind == ACCESS:
                 info = self._domain(record)
@@ -178,9 +179,10 @@ class DomainRegistry:
                         info.first_denial = stamp
                     if info.last_denial is None or stamp > info.last_denial:
                         info.last_denial = stamp
-                denial = by_record.get(id(record))
+                denial = next(pending, None)
                 if denial is not None:
-                    info.blockers.update(denial.blockers)
+                    for blocker in denial.blockers:
+                        info.blockers[blocker] += 1
                     denial.domain_info = info
             elif record.kind == DOMAIN:
                 self._domain_record(record)
@@ -210,7 +212,9 @@ class DomainRegistry:
         clock.max_id = clock.max_id_time = None
 
     def _domain(self, record: Record) -> DomainInfo:
-        domain_id = record.fields["domain"].lower()
+        domain_id = record.domain
+        if not domain_id.islower() and not domain_id.isdigit():
+            domain_id = domain_id.lower()
         node = record.node
         clock = self._clock(record)
         number = int(domain_id, 16)
@@ -232,7 +236,8 @@ class DomainRegistry:
             key = (node, clock.boot, domain_id)
         if info is None:
             info = self.live[key] = DomainInfo(domain_id, node, clock.boot)
-        info.carriers.add(record.carrier)
+        if record.carrier not in info.carriers:
+            info.carriers.add(record.carrier)
         serial = record.serial
         if serial is not None:
             if info.first_serial is None:

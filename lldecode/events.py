@@ -88,6 +88,11 @@ class GroupingStats:
         self.duplicates = 0       # second copies of records (journald keeps two)
 
 
+# Where journald's second copies come from: its audit transport (journal,
+# journal-json) and the kernel console it also reads (printk).
+_COPIED_CARRIERS = frozenset({"journal", "journal-json", "printk"})
+
+
 def _repeats(event: Event, record: Record) -> bool:
     """Does the event already hold this record (a second copy of it)?"""
     kind = record.joined_type or record.type
@@ -132,7 +137,7 @@ class EventGrouper:
             if landlock and not self._duplicate(record):
                 return [self._emit(Event(None, [record]))]
             return []
-        if landlock and self._duplicate(record):
+        if landlock and record.carrier in _COPIED_CARRIERS and self._duplicate(record):
             return []
         node = record.node
         key = (node, serial)

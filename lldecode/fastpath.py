@@ -336,6 +336,26 @@ def match_journal_json(text: str) -> Optional[Header]:
 
 # -- fields -------------------------------------------------------------------
 
+# A well-formed Landlock body of each kind in one pattern: domain=<hex> first,
+# for an access record blockers=<list> second, no control characters.  What
+# it accepts, records.check_landlock() would accept too; what it rejects
+# goes through that function's step-by-step checks (and their messages).
+_FIELD = (rf"""(?:[^ \t="'{_C}]+=(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*"""
+          r"""|(?=[ \t]|$))|\[\.\.\.\])""")
+_HEX_ID = r"domain=[0-9a-fA-F]{1,16}(?=[ \t]|$)"
+_LANDLOCK_BODY_RES = {
+    ACCESS: re.compile(rf"""{_HEX_ID}[ \t]+blockers=[^ \t,="'{_C}]+(?:,[^ \t,="'{_C}]+)*"""
+                       rf"(?=[ \t]|$)(?:[ \t]+{_FIELD})*[ \t]*"),
+    DOMAIN: re.compile(rf"{_HEX_ID}(?:[ \t]+{_FIELD})+[ \t]*"),
+    DOMAIN_DROP: re.compile(rf"{_HEX_ID}(?:[ \t]+{_FIELD})*[ \t]*"),
+}
+
+
+def plain_landlock_body(kind: str, body: str) -> bool:
+    """Is this the plain shape of a Landlock body of ``kind`` (raw spelling)?"""
+    return _LANDLOCK_BODY_RES[kind].fullmatch(body) is not None
+
+
 def body_is_well_formed(body: str, strict: bool = False) -> bool:
     """Does the whole body read as key=value fields (raw spelling)?
     ``strict``: and holds no control character (a Landlock record's body)."""

@@ -37,6 +37,8 @@ for _spelling in ("AUDIT1300", "AUDIT1302", "AUDIT1306", "AUDIT1307", "AUDIT1318
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DOMAIN_ID_RE = re.compile(r"[0-9a-fA-F]{1,16}\Z")
 _BLOCKERS_RE = re.compile(r"[^ \t,=\"']+(?:,[^ \t,=\"']+)*\Z")
+# The first words of a plain Landlock body (checked by fastpath.plain_landlock_body).
+_LEAD_RE = re.compile(r"domain=([0-9a-fA-F]+)(?:[ \t]+blockers=([^ \t]+))?")
 _SUPPRESSED_RE = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
 _LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
 
@@ -45,7 +47,8 @@ class Record:
     """One audit record: its header fields, its raw body and where it was read."""
 
     __slots__ = ("kind", "carrier", "node", "type", "time", "serial", "body",
-                 "enrichment", "pid", "joined_type", "source", "lineno", "line", "_fields")
+                 "enrichment", "pid", "joined_type", "source", "lineno", "line", "_fields",
+                 "domain", "blockers")
 
     def __init__(self, header: Header, source: str, lineno: int, line: str,
                  fields: Optional[Dict[str, str]] = None):
@@ -63,6 +66,9 @@ class Record:
         self.lineno = lineno
         self.line = line
         self._fields = fields
+        # A Landlock record's domain id and blockers= text, as logged.
+        self.domain: Optional[str] = fields.get("domain") if fields else None
+        self.blockers: Optional[str] = fields.get("blockers") if fields else None
 
     @classmethod
     def from_raw_match(cls, m: "re.Match[str]", line: str, source: str,
@@ -91,6 +97,7 @@ class Record:
         self.lineno = lineno
         self.line = line
         self._fields = None
+        self.domain = self.blockers = None
         return self
 
     @property
@@ -219,6 +226,7 @@ def read_lines(source: Source, diagnostics: Diagnostics,
     raw_match = fastpath.RAW_RE.match
     from_raw = Record.from_raw_match
     find_record = fastpath.find_record
+    plain_body = fastpath.plain_landlock_body
     hint = fastpath.LANDLOCK_HINT_RE.search
     landlock = LANDLOCK_TYPES
     name = source.name
@@ -240,12 +248,21 @@ def read_lines(source: Source, diagnostics: Diagnostics,
                     diagnostics.report_malformed(name, lineno, _diagnose(line))
                 continue
             record = Record(header, name, lineno, line)
-        if record.type in landlock:
-            problem, fields = check_landlock(record.type, record.carrier, record.body)
-            if problem is not None:
-                diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
-                continue
-            record._fields = dict(fields)
+        kind = landlock.get(record.type)
+        if kind is not None:
+            if record.carrier != "interpreted" and plain_body(kind, record.body):
+                # The usual shape: domain and blockers are its first words;
+                # the other fields are read when someone asks for them.
+                lead = _LEAD_RE.match(record.body)
+                record.domain, record.blockers = lead.group(1), lead.group(2)
+            else:
+                problem, fields = check_landlock(record.type, record.carrier, record.body)
+                if problem is not None:
+                    diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
+                    continue
+                record._fields = dict(fields)
+                record.domain = record._fields["domain"]
+                record.blockers = record._fields.get("blockers")
         elif landlock_only:
             continue
         yield record

@@ -140,3 +140,22 @@ def test_hot_path_records_match_the_fast_path_header(sample_lines):
         for attr in ("carrier", "node", "type", "time", "serial", "body", "enrichment",
                      "kind", "joined_type"):
             assert getattr(hot, attr) == getattr(slow, attr), (attr, line)
+
+
+def test_plain_landlock_bodies_read_like_their_fields(fixtures_dir):
+    """read_lines takes domain and blockers from the first words of a plain
+    body, without reading its fields: the same as the fields say."""
+    from lldecode.sources import expand
+
+    checked = 0
+    for name in ("auditd-raw.log", "dmesg.txt", "journal-json.json", "ausearch-i.txt",
+                 "samples/kernel-6.18-raw-audit.log"):
+        for record in records.read_records(expand([str(fixtures_dir / name)]),
+                                           records.Diagnostics(quiet=True)):
+            if not isinstance(record, records.Record) or record.kind == "other":
+                continue
+            fields = dict(records.split_body(record.body, record.interpreted))
+            assert record.domain == fields["domain"]
+            assert record.blockers == fields.get("blockers")
+            checked += 1
+    assert checked > 300
