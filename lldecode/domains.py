@@ -151,7 +151,7 @@ class DomainRegistry:
     whatever the number of domains in the input.
     """
 
-    def __init__(self, keep_finished: bool = True, remember_gone: int = 100000,
+    def __init__(self, keep_finished: bool = True, remember_gone: int = 20000,
                  on_finish: Optional[Callable[[DomainInfo], None]] = None):
         self.live: Dict[Tuple[Optional[str], int, str], DomainInfo] = {}
         self.finished: Optional[FinishedStore] = (

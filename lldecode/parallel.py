@@ -2,11 +2,12 @@
 
 The aggregating commands (``filter --count``/``--quiet``, ``summarize``,
 ``domains``) split their input into parts: each file is a part, and a large
-uncompressed file is cut into byte ranges at event boundaries (a line whose
-serial differs from the previous line's).  Worker processes read the parts
-(the whole pipeline, up to a :class:`~lldecode.tally.Tally`), and the parent
-merges the tallies in input order, so the result is the one a single pass
-gives.  Diagnostics keep their file and line.
+uncompressed file is cut into as many byte ranges as there are processes,
+at event boundaries (a line whose serial differs from the previous line's).
+This process reads the first part and worker processes the others (the
+whole pipeline, up to a :class:`~lldecode.tally.Tally`); the tallies merge in
+input order, so the result is the one a single pass gives.  Diagnostics keep
+their file and line.
 
 Reading in parallel pays only for large inputs: below ``MIN_PART`` bytes
 in all, everything is read in this process.
@@ -86,7 +87,7 @@ def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
         return None
     parts: List[Part] = []
     for path, size in zip(paths, sizes):
-        pieces = min(2 * jobs, size // MIN_PART) if _splittable(path) else 1
+        pieces = min(jobs, size // MIN_PART) if _splittable(path) else 1
         if pieces < 2:
             parts.append((path, None, None))
             continue
@@ -102,7 +103,7 @@ def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
     from lldecode.cli.common import build_selection
     from lldecode.pipeline import Reading
 
-    (path, start, end), options, groups_file = job
+    (path, start, end), options, scratch = job
     source = (sources.Source(path, lambda: open(path, "rb", buffering=1 << 16))
               if start is None else sources.RangeSource(path, start, end))
     messages = io.StringIO()
@@ -112,7 +113,7 @@ def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
     tally = Tally(options["by"], options["per_domain"], options["keep_domains"])
     reading.registry = tally.registry
     tally.consume(reading, selection)
-    part = tally.partial(groups_file)
+    part = tally.partial(scratch)
     part["diagnostics"] = (messages.getvalue(), diagnostics.malformed, diagnostics.errors,
                            diagnostics.notes)
     tally.registry.close()
@@ -121,16 +122,18 @@ def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
 
 def tally(parts: List[Part], options: Dict[str, Any], jobs: int,
           diagnostics: Diagnostics) -> Tally:
-    """Read the parts on ``jobs`` processes; merge their tallies in order."""
+    """Read the parts on ``jobs`` processes (this one reads the first part,
+    workers the others); merge their tallies in input order."""
+    import itertools
     import multiprocessing
 
     merged = Tally(options["by"], options["per_domain"], options["keep_domains"])
     context = multiprocessing.get_context("fork")
     scratch = tempfile.TemporaryDirectory(prefix="lldecode-")
-    jobs_list = [(p, options, os.path.join(scratch.name, f"groups-{i}"))
-                 for i, p in enumerate(parts)]
-    with scratch, context.Pool(processes=min(jobs, len(parts))) as pool:
-        for part in pool.imap(_read_part, jobs_list):
+    work = [(p, options, os.path.join(scratch.name, f"part-{i}")) for i, p in enumerate(parts)]
+    with scratch, context.Pool(processes=max(1, min(jobs - 1, len(parts) - 1))) as pool:
+        others = pool.imap(_read_part, work[1:])
+        for part in itertools.chain([_read_part(work[0])], others):
             text, malformed, errors, notes = part.pop("diagnostics")
             if text and not diagnostics.quiet:
                 (diagnostics.stream or sys.stderr).write(text)
@@ -138,6 +141,4 @@ def tally(parts: List[Part], options: Dict[str, Any], jobs: int,
             diagnostics.errors += errors
             diagnostics.notes += notes
             merged.absorb(part)
-            if isinstance(part["groups"], str):
-                os.unlink(part["groups"])
     return merged

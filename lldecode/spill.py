@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 def _database() -> sqlite3.Connection:
     db = sqlite3.connect("")  # a private temporary database, deleted on close
-    db.execute("PRAGMA cache_size = -8000")  # at most 8 MB of pages in memory
+    db.execute("PRAGMA cache_size = -4000")  # at most 4 MB of pages in memory
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     return db
@@ -38,7 +38,7 @@ class GroupCounts:
     two extras of the same group combine with ``merge_extra``.
     """
 
-    def __init__(self, in_memory: int = 50000,
+    def __init__(self, in_memory: int = 10000,
                  merge_extra: Callable[[Any, Any], Any] = lambda old, new: new):
         self.in_memory = in_memory
         self.merge_extra = merge_extra
@@ -146,7 +146,7 @@ class FinishedStore:
     """
 
     def __init__(self, encode: Callable[[Any], Any], decode: Callable[[Any], Any],
-                 order: Callable[[Any], Tuple], in_memory: int = 20000):
+                 order: Callable[[Any], Tuple], in_memory: int = 4000):
         self.encode = encode
         self.decode = decode
         self.order = order

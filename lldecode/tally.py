@@ -12,8 +12,9 @@ input order (:meth:`Tally.absorb`); see lldecode.parallel.
 from __future__ import annotations
 
 import marshal
+import os
 from collections import Counter
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, Optional, Sequence
 
 from lldecode.domains import BOOT_ID_JUMP, BOOT_SERIAL_FALL, DomainInfo, DomainRegistry
 from lldecode.events import GroupingStats
@@ -23,17 +24,33 @@ _SUMMED_STATS = ("records", "events", "late_records", "serial_gaps", "suppressed
                  "evicted", "duplicates")
 
 
-def _groups(groups: Any) -> Iterator[tuple]:
-    """A part's summary groups: a list, or a file of marshalled batches."""
-    if not isinstance(groups, str):
-        yield from groups
+def _stash(items: Iterable[Any], path: Optional[str]) -> Any:
+    """Items as a list, or written to ``path`` in marshalled batches."""
+    if path is None:
+        return list(items)
+    with open(path, "wb") as f:
+        batch: list = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == 1024:
+                marshal.dump(batch, f)
+                batch = []
+        marshal.dump(batch, f)
+    return path
+
+
+def _unstash(stashed: Any) -> Iterator[Any]:
+    """The items of :func:`_stash`; a file is removed once read."""
+    if not isinstance(stashed, str):
+        yield from stashed
         return
-    with open(groups, "rb") as f:
+    with open(stashed, "rb") as f:
         while True:
             try:
                 yield from marshal.load(f)
             except EOFError:
-                return
+                break
+    os.unlink(stashed)
 
 
 def _rebooted(group: tuple, at: int, boot_of) -> tuple:
@@ -97,30 +114,19 @@ class Tally:
 
     # -- parts read elsewhere ---------------------------------------------------------
 
-    def partial(self, groups_file: Optional[str] = None) -> Dict[str, Any]:
-        """This tally as plain values (picklable).  With ``groups_file``, the
-        summary's groups go to that file (marshal records), not in memory."""
-        groups: Any = None
-        if self.summary is not None:
-            if groups_file is None:
-                groups = list(self.summary.counts.everything())
-            else:
-                with open(groups_file, "wb") as f:
-                    batch: list = []
-                    for group in self.summary.counts.everything():
-                        batch.append(group)
-                        if len(batch) == 1024:
-                            marshal.dump(batch, f)
-                            batch = []
-                    marshal.dump(batch, f)
-                groups = groups_file
+    def partial(self, scratch: Optional[str] = None) -> Dict[str, Any]:
+        """This tally as plain values (picklable).  With ``scratch`` (a path
+        prefix), the summary's groups and the domains go to files there
+        rather than into the result, which stays small."""
+        groups = (self.summary.counts.everything() if self.summary is not None else ())
+        domains = (info.to_plain() for info in self.registry.ordered()) \
+            if self.keep_domains else ()
         return {
             "count": self.count,
-            "groups": groups,
+            "groups": _stash(groups, scratch and scratch + ".groups"),
             "total": self.summary.total if self.summary else 0,
             "selected": dict(self.selected) if self.selected is not None else None,
-            "domains": ([info.to_plain() for info in self.registry.ordered()]
-                        if self.keep_domains else []),
+            "domains": _stash(domains, scratch and scratch + ".domains"),
             "clocks": self.registry.clock_spans(),
             "stats": {name: getattr(self.stats, name) for name in _SUMMED_STATS},
             "notices": [(n.kind, n.count, n.source, n.lineno, n.line)
@@ -152,14 +158,14 @@ class Tally:
         if self.summary is not None:
             self.summary.total += part["total"]
             domain_at = self.summary.by.index("domain") if "domain" in self.summary.by else None
-            groups = _groups(part["groups"])
+            groups = _unstash(part["groups"])
             if domain_at is not None:
                 groups = (_rebooted(group, domain_at, boot_of) for group in groups)
             self.summary.counts.extend(groups)
         if self.selected is not None:
             for (node, boot, domain_id), n in part["selected"].items():
                 self.selected[(node, boot_of(node, boot), domain_id)] += n
-        for plain in part["domains"]:
+        for plain in _unstash(part["domains"]):
             info = DomainInfo.from_plain(plain)
             info.boot = boot_of(info.node, info.boot)
             self.registry.absorb(info)
