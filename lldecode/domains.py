@@ -100,6 +100,16 @@ class DomainInfo:
         elif self.status != DEALLOCATED and ALLOCATED in (self.status, later.status):
             self.status = ALLOCATED
 
+    def as_dict(self) -> Dict[str, Any]:
+        """What the log says of the domain, as a plain dict."""
+        return {
+            "domain": self.id, "node": self.node, "boot": self.boot, "status": self.status,
+            "creator": self.creator, "mode": self.mode, "creation_time": self.creation_time,
+            "allocated_time": self.allocated_time, "first_denial": self.first_denial,
+            "last_denial": self.last_denial, "deallocated_time": self.deallocated_time,
+            "denials_logged": self.denials_logged, "denials_reported": self.denials_reported,
+        }
+
     def order(self) -> Tuple:
         """Sort key: node, boot, then age (ids increase within a boot)."""
         return (self.node or "", self.boot, self.number)

@@ -10,7 +10,7 @@ always valid JSON and never loses a byte.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from lldecode.values import bytes_to_text, is_utf8
 
@@ -38,27 +38,6 @@ def convert_mapping(mapping: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def domain_dict(info) -> Optional[Dict[str, Any]]:
-    """A DomainInfo as a plain dict (None stays None)."""
-    if info is None:
-        return None
-    return {
-        "domain": info.id,
-        "node": info.node,
-        "boot": info.boot,
-        "status": info.status,
-        "creator": info.creator,
-        "mode": info.mode,
-        "creation_time": info.creation_time,
-        "allocated_time": info.allocated_time,
-        "first_denial": info.first_denial,
-        "last_denial": info.last_denial,
-        "deallocated_time": info.deallocated_time,
-        "denials_logged": info.denials_logged,
-        "denials_reported": info.denials_reported,
-    }
-
-
 def denial_dict(denial) -> Dict[str, Any]:
     """One denial as a JSON-ready dict (see the module docstring for bytes)."""
     record = denial.record
@@ -73,7 +52,8 @@ def denial_dict(denial) -> Dict[str, Any]:
     if denial.operation_size > 1:
         out["operation"] = {"index": denial.operation_index, "size": denial.operation_size}
     out["process"] = denial.process
-    out["domain_info"] = domain_dict(denial.domain_info)
+    info = denial.domain_info
+    out["domain_info"] = info.as_dict() if info is not None else None
     out["source"] = {"file": record.source, "line": record.lineno,
                      "carrier": record.carrier}
     return convert(out)

@@ -146,24 +146,13 @@ def domain_rows(registry: DomainRegistry, stats: GroupingStats,
 
 def domain_row(info: DomainInfo, stats: GroupingStats,
                selected: Optional[int] = None) -> Dict[str, Any]:
-    row: Dict[str, Any] = {
-        "domain": info.id,
-        "node": info.node,
-        "boot": info.boot,
-        "status": info.status,
-        "creator": info.creator,
-        "mode": info.mode,
-        "allocated_time": info.allocated_time,
-        "first_denial": info.first_denial,
-        "last_denial": info.last_denial,
-        "deallocated_time": info.deallocated_time,
-        "denials_logged": info.denials_logged,
-        "denials_reported": info.denials_reported,
+    row = info.as_dict()
+    row.update({
         "missing": info.missing,
         "duplicate_allocations": info.duplicate_allocations,
         "blockers": dict(info.blockers.most_common()),
         "gap_causes": gap_causes(info, stats),
-    }
+    })
     if selected is not None:
         row["denials_selected"] = selected
     return row

@@ -340,3 +340,14 @@ def test_progress_line_for_large_files(tmp_path):
     text = out.getvalue()
     assert "reading " in text and "50% (2.0 KB of 4.1 KB)" in text
     assert text.endswith("\r\x1b[K")
+
+
+def test_version_imports_nothing_heavy():
+    """--version must answer fast: it loads click and nothing of the stages."""
+    code = ("import sys; from lldecode.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('pyparsing', 'tabulate', 'lldecode.records', "
+            "'lldecode.pipeline', 'lldecode._tables', 'sqlite3') if m in sys.modules]\n"
+            "print(heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().endswith("[]"), result.stdout
