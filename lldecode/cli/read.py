@@ -25,6 +25,22 @@ def _run(kwargs, context: bool = True, keep_domains: bool = False) -> Run:
                kwargs.pop("jobs"))
 
 
+class _counting:
+    """An iterator that counts what went through it (in ``n``)."""
+
+    def __init__(self, items):
+        self._items = iter(items)
+        self.n = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self._items)
+        self.n += 1
+        return item
+
+
 # -- filter -------------------------------------------------------------------------
 
 FILTER_COLUMNS = ("time", "domain", "blockers", "object", "syscall", "comm", "pid")
@@ -83,15 +99,17 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
             n += 1
             render.write_ndjson_line(out, denial_dict(denial))
     elif fmt == "json":
-        items = [denial_dict(d) for d in run.denials()]
-        n = len(items)
-        render.write_json(out, items)
+        counted = _counting(run.denials())
+        render.write_json_list(out, (denial_dict(d) for d in counted))
+        n = counted.n
     elif fmt in ("csv", "table"):
-        rows = [_filter_row(d, utc) for d in run.denials()]
-        n = len(rows)
-        writer = render.write_csv if fmt == "csv" else (
-            lambda o, h, r: render.write_table(o, h, r, tablefmt))
-        writer(out, [c.upper() if fmt == "table" else c for c in FILTER_COLUMNS], rows)
+        counted = _counting(run.denials())
+        rows = (_filter_row(d, utc) for d in counted)
+        if fmt == "csv":
+            render.write_csv(out, FILTER_COLUMNS, rows)
+        else:
+            render.write_table(out, [c.upper() for c in FILTER_COLUMNS], rows, tablefmt)
+        n = counted.n
     else:
         style = render.Style(color)
         for denial in run.denials():
@@ -127,25 +145,21 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
     run = _run(kwargs)
     out = sys.stdout
     style = render.Style(color)
-    n = 0
-    items = []
-    for paragraph in explain.paragraphs(explain.operations(run.denials())):
-        n += 1
-        if fmt == "text":
-            if n > 1:
-                out.write("\n")
-            out.write(explain.render_text(paragraph, style, utc, policy) + "\n")
-        else:
-            item = explain.explanation(paragraph, policy)
-            from lldecode.jsonable import convert
+    paragraphs = _counting(explain.paragraphs(explain.operations(run.denials())))
+    if fmt == "text":
+        for paragraph in paragraphs:
+            out.write(("\n" if paragraphs.n > 1 else "")
+                      + explain.render_text(paragraph, style, utc, policy) + "\n")
+    else:
+        from lldecode.jsonable import convert
 
-            if fmt == "ndjson":
-                render.write_ndjson_line(out, convert(item))
-            else:
-                items.append(convert(item))
-    if fmt == "json":
-        render.write_json(out, items)
-    run.exit(n > 0)
+        items = (convert(explain.explanation(p, policy)) for p in paragraphs)
+        if fmt == "ndjson":
+            for item in items:
+                render.write_ndjson_line(out, item)
+        else:
+            render.write_json_list(out, items)
+    run.exit(paragraphs.n > 0)
 
 
 def _load_policy(paths):
