@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -51,48 +52,58 @@ def ensure_ausearch() -> Optional[str]:
 
 
 def _tree_rss_kib(pid: int) -> int:
-    """Memory of a process and all its descendants (KiB): the sum of their
-    proportional set sizes, so that pages the forked workers share with
-    their parent count once."""
-    total, stack = 0, [pid]
+    """Memory of the descendants of a process (KiB; the process itself is
+    GNU time): the sum of their proportional set sizes, so that pages the
+    forked workers share with their parent count once."""
+    total, stack = 0, _children(pid)
     while stack:
         current = stack.pop()
+        stack.extend(_children(current))
         try:
             with open(f"/proc/{current}/smaps_rollup") as f:
                 for line in f:
                     if line.startswith("Pss:"):
                         total += int(line.split()[1])
                         break
-            with open(f"/proc/{current}/task/{current}/children") as f:
-                stack.extend(int(child) for child in f.read().split())
         except (OSError, ValueError):
             continue
     return total
 
 
-def measure(argv: List[str], runs: int, output: Optional[str] = None) -> Tuple[float, float, int]:
-    """(median seconds, peak RSS in MiB, exit status) of ``argv``.
+def _children(pid: int) -> List[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except (OSError, ValueError):
+        return []
 
-    The peak is the largest of: the command's own peak resident set (wait4),
-    and the memory of its whole process tree (parallel workers included,
-    shared pages counted once), sampled every 20 ms.  Output goes to ``output`` (a file, so
-    that grep cannot stop at its first match as it does for /dev/null).
+
+def measure(argv: List[str], runs: int, output: Optional[str] = None) -> Tuple[float, float, int]:
+    """(median seconds, peak memory in MiB, exit status) of ``argv``.
+
+    The command runs under GNU time, whose %M is the command's own peak
+    resident set; its process tree (parallel workers included, shared pages
+    counted once) is sampled four times a second, and the peak is the
+    larger of the two.  Output goes to ``output`` (a file, so that grep
+    cannot stop at its first match as it does for /dev/null).
     """
     times, peaks, status = [], [], 0
+    timer = shutil.which("time", path="/usr/bin:/bin")
     for _ in range(runs):
-        with open(output or os.devnull, "wb") as sink:
+        with tempfile.NamedTemporaryFile("r") as stats, \
+                open(output or os.devnull, "wb") as sink:
+            wrapped = ([timer, "-f", "%M", "-o", stats.name] + argv) if timer else argv
             start = time.perf_counter()
-            proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(wrapped, stdout=sink, stderr=subprocess.DEVNULL)
             tree_peak = 0
-            while True:
-                pid, raw_status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                tree_peak = max(tree_peak, _tree_rss_kib(proc.pid))
-                time.sleep(0.02)
+            while proc.poll() is None:
+                tree_peak = max(tree_peak, _tree_rss_kib(proc.pid) if timer else 0)
+                time.sleep(0.25)
             times.append(time.perf_counter() - start)
-        peaks.append(max(usage.ru_maxrss, tree_peak) / 1024)
-        status = os.waitstatus_to_exitcode(raw_status)
+            own = stats.read().split() if timer else []
+        own_peak = int(own[-1]) if own and own[-1].isdigit() else 0
+        peaks.append(max(own_peak, tree_peak) / 1024)
+        status = proc.returncode
     return statistics.median(times), max(peaks), status
 
 
@@ -128,9 +139,11 @@ def machine() -> str:
 
 
 def bench_file(label: str, path: Path, lines: int, runs: int,
-               ausearch: Optional[str], scratch: Path) -> List[List[str]]:
+               ausearch: Optional[str], scratch: Path, skip: List[str]) -> List[List[str]]:
     results: Dict[str, Tuple[float, float, int]] = {}
     for name, argv in commands(path, ausearch):
+        if any(text in name for text in skip):
+            continue
         print(f"  {label}: {name} ...", file=sys.stderr)
         output = None if "/dev/null" in name else str(scratch / "output")
         results[name] = measure(argv, runs, output)
@@ -153,6 +166,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dense-events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["mixed", "dense"])
+    parser.add_argument("--skip", action="append", default=[], metavar="TEXT",
+                        help="leave out the commands whose name holds TEXT (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +189,7 @@ def main(argv=None) -> int:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
         size = path.stat().st_size / 1e6
         label = f"{label} ({size:.0f} MB, {lines / 1e6:.2f}M lines)"
-        rows.extend(bench_file(label, path, lines, args.runs, ausearch, args.out))
+        rows.extend(bench_file(label, path, lines, args.runs, ausearch, args.out, args.skip))
     from tabulate import tabulate
 
     print(f"Machine: {machine()}; median of {args.runs} runs\n")

@@ -31,17 +31,25 @@ def _database() -> sqlite3.Connection:
     return db
 
 
+_COMBINE = {
+    "max": lambda a, b: b if a is None else a if b is None else max(a, b),
+    "sum": lambda a, b: b if a is None else a if b is None else a + b,
+}
+
+
 class GroupCounts:
     """key -> (count, first time, last time, extra), most counted first.
 
-    ``extra`` is what the owner attaches to a group (plain values, or None);
-    two extras of the same group combine with ``merge_extra``.
+    ``extra`` is a tuple of plain values the owner attaches to a group; two
+    extras of the same group combine value by value with the aggregate
+    named in ``combine`` ("max" or "sum", None values ignored), in memory as
+    in SQL.
     """
 
-    def __init__(self, in_memory: int = 10000,
-                 merge_extra: Callable[[Any, Any], Any] = lambda old, new: new):
+    def __init__(self, in_memory: int = 10000, combine: Tuple[str, ...] = ()):
         self.in_memory = in_memory
-        self.merge_extra = merge_extra
+        self.combine = combine
+        self._combiners = [_COMBINE[name] for name in combine]
         self.groups: Dict[Any, List] = {}
         self._pending: List[tuple] = []   # groups counted elsewhere, not merged yet
         self._db: Optional[sqlite3.Connection] = None
@@ -65,7 +73,9 @@ class GroupCounts:
         if last is not None and (group[2] is None or last > group[2]):
             group[2] = last
         if extra is not None:
-            group[3] = extra if group[3] is None else self.merge_extra(group[3], extra)
+            old = group[3]
+            group[3] = extra if old is None else tuple(
+                combine(a, b) for combine, a, b in zip(self._combiners, old, extra))
 
     def extend(self, groups: Iterable[tuple]) -> None:
         """Add groups counted elsewhere, (key, n, first, last, extra) each:
@@ -87,24 +97,32 @@ class GroupCounts:
     def _spill(self) -> None:
         """Append the groups in memory to the database (merged when read:
         appending stays fast however large the table grows)."""
+        width = len(self.combine)
         if self._db is None:
             self._db = _database()
-            self._db.create_aggregate("merge_extra", 1, _extra_aggregate(self.merge_extra))
-            self._db.execute("CREATE TABLE g (id BLOB, k BLOB, n INTEGER, first REAL, "
-                             "last REAL, x BLOB)")
+            extras = "".join(f", x{i}" for i in range(width))
+            self._db.execute(f"CREATE TABLE g (id BLOB, k BLOB, n INTEGER, first REAL, "
+                             f"last REAL{extras})")
         rows = [(k, n, first, last, extra) for k, (n, first, last, extra) in self.groups.items()]
         rows.extend(self._pending)
+        nothing = (None,) * width
         self._db.executemany(
-            "INSERT INTO g VALUES (?, ?, ?, ?, ?, ?)",
-            ((_identity(k), marshal.dumps(k), n, first, last,
-              None if extra is None else marshal.dumps(extra))
+            f"INSERT INTO g VALUES (?, ?, ?, ?, ?{', ?' * width})",
+            ((_identity(k), marshal.dumps(k), n, first, last) + (extra or nothing)
              for k, n, first, last, extra in rows))
         self.spilled += len(rows)
         self.groups.clear()
         self._pending = []
 
-    _MERGED = ("SELECT min(k), sum(n) AS total, min(first) AS first, max(last), "
-               "merge_extra(x) FROM g GROUP BY id")
+    def _merged(self) -> str:
+        extras = "".join(f", {name}(x{i})" for i, name in enumerate(self.combine))
+        return (f"SELECT min(k), sum(n) AS total, min(first) AS first, max(last){extras} "
+                "FROM g GROUP BY id")
+
+    def _row(self, row: tuple) -> tuple:
+        extra = row[4:]
+        return (marshal.loads(row[0]), row[1], row[2], row[3],
+                extra if any(v is not None for v in extra) else None)
 
     def ordered(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
         """(key, count, first, last, extra) of the groups with a count, most
@@ -117,17 +135,17 @@ class GroupCounts:
                 yield key, n, first, last, extra
             return
         self._spill()
-        query = (f"SELECT * FROM ({self._MERGED}) WHERE total > 0 "
+        query = (f"SELECT * FROM ({self._merged()}) WHERE total > 0 "
                  "ORDER BY total DESC, coalesce(first, 0)")
-        for k, n, first, last, x in self._db.execute(query):
-            yield marshal.loads(k), n, first, last, None if x is None else marshal.loads(x)
+        for row in self._db.execute(query):
+            yield self._row(row)
 
     def everything(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
         """Every group, also those with a zero count (to merge elsewhere)."""
         self._settle()
         if self._db is not None:
-            for k, n, first, last, x in self._db.execute(self._MERGED):
-                yield marshal.loads(k), n, first, last, None if x is None else marshal.loads(x)
+            for row in self._db.execute(self._merged()):
+                yield self._row(row)
             return
         for key, (n, first, last, extra) in self.groups.items():
             yield key, n, first, last, extra
@@ -194,24 +212,6 @@ class FinishedStore:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-
-def _extra_aggregate(merge: Callable[[Any, Any], Any]) -> type:
-    """An SQLite aggregate combining the marshalled extras of one group."""
-
-    class MergeExtra:
-        def __init__(self) -> None:
-            self.value: Any = None
-
-        def step(self, blob: Optional[bytes]) -> None:
-            if blob is not None:
-                extra = marshal.loads(blob)
-                self.value = extra if self.value is None else merge(self.value, extra)
-
-        def finalize(self) -> Optional[bytes]:
-            return None if self.value is None else marshal.dumps(self.value)
-
-    return MergeExtra
 
 
 def _identity(key: Any) -> bytes:

@@ -56,13 +56,6 @@ def _keys(denial, dimension: str) -> List[Any]:
     return [process.get("syscall") if process else None]
 
 
-def _merge_accounting(old: tuple, new: tuple) -> tuple:
-    """Combine two (creator exe, creator pid, logged, reported) of one domain."""
-    logged = None if old[2] is None and new[2] is None else (old[2] or 0) + (new[2] or 0)
-    return (old[0] if old[0] is not None else new[0], old[1] if old[1] is not None else new[1],
-            logged, new[3] if new[3] is not None else old[3])
-
-
 class Summary:
     """Counts of denials by the chosen dimensions (a streaming consumer;
     groups past a bound spill to disk, see lldecode.spill).
@@ -80,7 +73,9 @@ class Summary:
                                  f"choose among {', '.join(DIMENSIONS)}")
         self.by = list(dict.fromkeys(by)) or ["domain"]
         self.accounting = self.by == ["domain"]
-        self.counts = GroupCounts(merge_extra=_merge_accounting)
+        # accounting: (creator exe, creator pid, denials logged, denials reported);
+        # parts of the input add up their logged denials.
+        self.counts = GroupCounts(combine=("max", "max", "sum", "max"))
         self.total = 0
 
     def add(self, denial) -> None:
