@@ -26,8 +26,8 @@ class Reading:
                  given_sources: Optional[List[sources.Source]] = None):
         self.inputs = list(inputs)
         self.diagnostics = diagnostics
-        self.grouper = grouper or EventGrouper(count_serial_gaps=context)
-        self.registry = registry or DomainRegistry()
+        self.grouper = grouper if grouper is not None else EventGrouper(count_serial_gaps=context)
+        self.registry = registry if registry is not None else DomainRegistry()
         self.netlink_idle = netlink_idle
         self.progress = False
         # Without context, only Landlock records are read: no SYSCALL, PATH,

@@ -85,6 +85,33 @@ class GroupCounts:
             if len(self._pending) >= self.in_memory:
                 self._spill()
 
+    def export(self, path: str) -> None:
+        """Write every group, unmerged, to a new database file at ``path``
+        (for :meth:`import_file` in another process)."""
+        self._spill()
+        self._db.execute("ATTACH DATABASE ? AS export", (path,))
+        self._db.execute("CREATE TABLE export.g AS SELECT * FROM main.g")
+        self._db.commit()
+        self._db.execute("DETACH DATABASE export")
+
+    def import_file(self, path: str) -> None:
+        """Add the groups :meth:`export` wrote (copied by SQLite, row by row
+        in C: no Python object per group)."""
+        self._spill()
+        self._db.execute("ATTACH DATABASE ? AS part", (path,))
+        self._db.execute("INSERT INTO main.g SELECT * FROM part.g")
+        self._db.commit()
+        self._db.execute("DETACH DATABASE part")
+
+    def raw_file_rows(self, path: str) -> Iterator[tuple]:
+        """The groups :meth:`export` wrote, as (key, n, first, last, extra)."""
+        db = sqlite3.connect(path)
+        try:
+            for row in db.execute("SELECT * FROM g"):
+                yield self._row(row[1:])
+        finally:
+            db.close()
+
     def _settle(self) -> None:
         """Before reading: small pending groups merge in memory, else spill."""
         if self._db is None and len(self.groups) + len(self._pending) <= self.in_memory:

@@ -118,12 +118,18 @@ class Tally:
         """This tally as plain values (picklable).  With ``scratch`` (a path
         prefix), the summary's groups and the domains go to files there
         rather than into the result, which stays small."""
-        groups = (self.summary.counts.everything() if self.summary is not None else ())
+        groups: Any = None
+        if self.summary is not None:
+            if scratch is None:
+                groups = list(self.summary.counts.everything())
+            else:
+                groups = {"database": scratch + ".groups.db"}
+                self.summary.counts.export(groups["database"])
         domains = (info.to_plain() for info in self.registry.ordered()) \
             if self.keep_domains else ()
         return {
             "count": self.count,
-            "groups": _stash(groups, scratch and scratch + ".groups"),
+            "groups": groups,
             "total": self.summary.total if self.summary else 0,
             "selected": dict(self.selected) if self.selected is not None else None,
             "domains": _stash(domains, scratch and scratch + ".domains"),
@@ -158,10 +164,20 @@ class Tally:
         if self.summary is not None:
             self.summary.total += part["total"]
             domain_at = self.summary.by.index("domain") if "domain" in self.summary.by else None
-            groups = _unstash(part["groups"])
-            if domain_at is not None:
-                groups = (_rebooted(group, domain_at, boot_of) for group in groups)
-            self.summary.counts.extend(groups)
+            groups = part["groups"]
+            counts = self.summary.counts
+            if isinstance(groups, dict):
+                database = groups["database"]
+                if domain_at is None or not any(offsets.values()):
+                    counts.import_file(database)  # no boot to map: SQLite copies
+                else:
+                    counts.extend(_rebooted(group, domain_at, boot_of)
+                                  for group in counts.raw_file_rows(database))
+                os.unlink(database)
+            else:
+                if domain_at is not None:
+                    groups = (_rebooted(group, domain_at, boot_of) for group in groups)
+                counts.extend(groups)
         if self.selected is not None:
             for (node, boot, domain_id), n in part["selected"].items():
                 self.selected[(node, boot_of(node, boot), domain_id)] += n
