@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from lldecode import render
 from lldecode.cli.common import (Run, color_option, fail, format_option, guarded,
                                  input_options, selection_kwargs, selection_options,
                                  tablefmt_option, utc_option)
@@ -77,7 +78,6 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     --format table   an aligned table (--tablefmt github for CI summaries)
     --format raw     the original lines of the matched events, unchanged
     """
-    from lldecode import render
     from lldecode.jsonable import denial_dict
 
     run = _run(kwargs, context=not (count or quiet))
@@ -139,7 +139,7 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
     Consecutive identical denials fold into one paragraph with a count; the
     two records of a rename or link across directories make one paragraph.
     """
-    from lldecode import explain, render
+    from lldecode import explain
 
     policy = _load_policy(policies) if policies else None
     run = _run(kwargs)
@@ -205,7 +205,6 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
     accounting: denials logged in this input against denials the kernel
     counted (its deallocated record).
     """
-    from lldecode import render
     from lldecode.jsonable import convert
     from lldecode.summarize import Summary
 
@@ -251,8 +250,7 @@ def _summary_headers(by):
 
 
 def _summary_line(by, row, utc):
-    from lldecode.render import format_time
-
+    format_time = render.format_time
     line = [row.get(d) for d in by]
     if "domain" in by:
         creator = row.get("creator") or {}
@@ -268,9 +266,7 @@ def _creator(creator) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _exe_and_pid(exe, pid) -> str:
-    from lldecode.render import Safe, safe
-
-    return Safe(f"{safe(exe)} [{pid}]")
+    return render.Safe(f"{render.safe(exe)} [{pid}]")
 
 
 # -- domains -----------------------------------------------------------------------
@@ -289,7 +285,6 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     (and a SELECTED count is added).  Where the input holds fewer denials
     than the kernel counted, the likely causes are given.
     """
-    from lldecode import render
     from lldecode.jsonable import convert
     from lldecode.summarize import domain_rows
 
