@@ -1,7 +1,8 @@
 """Benchmark lldecode against ausearch and grep, side by side, on the same files.
 
 For each generated log (see bench/loggen.py) every command runs ``--runs``
-times; the table gives the median wall time, the ratio to ``ausearch
+times, in rounds (each round runs every command once, so that a drift in
+the machine's speed touches them all alike); the table gives the median wall time, the ratio to ``ausearch
 --raw`` and to ``ausearch -i`` measured in the same run, lines per second,
 and the peak resident memory of the command and its worker processes.  It
 is a benchmark, not a test: nothing here asserts a time.
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -78,8 +80,8 @@ def _children(pid: int) -> List[int]:
         return []
 
 
-def measure(argv: List[str], runs: int, output: Optional[str] = None) -> Tuple[float, float, int]:
-    """(median seconds, peak memory in MiB, exit status) of ``argv``.
+def measure(argv: List[str], output: Optional[str] = None) -> Tuple[float, float, int]:
+    """(wall seconds, peak memory in MiB, exit status) of one run of ``argv``.
 
     The command runs under GNU time, whose %M is the command's own peak
     resident set; its process tree (parallel workers included, shared pages
@@ -87,24 +89,28 @@ def measure(argv: List[str], runs: int, output: Optional[str] = None) -> Tuple[f
     larger of the two.  Output goes to ``output`` (a file, so that grep
     cannot stop at its first match as it does for /dev/null).
     """
-    times, peaks, status = [], [], 0
     timer = shutil.which("time", path="/usr/bin:/bin")
-    for _ in range(runs):
-        with tempfile.NamedTemporaryFile("r") as stats, \
-                open(output or os.devnull, "wb") as sink:
-            wrapped = ([timer, "-f", "%M", "-o", stats.name] + argv) if timer else argv
-            start = time.perf_counter()
-            proc = subprocess.Popen(wrapped, stdout=sink, stderr=subprocess.DEVNULL)
-            tree_peak = 0
-            while proc.poll() is None:
-                tree_peak = max(tree_peak, _tree_rss_kib(proc.pid) if timer else 0)
-                time.sleep(0.25)
-            times.append(time.perf_counter() - start)
-            own = stats.read().split() if timer else []
-        own_peak = int(own[-1]) if own and own[-1].isdigit() else 0
-        peaks.append(max(own_peak, tree_peak) / 1024)
-        status = proc.returncode
-    return statistics.median(times), max(peaks), status
+    with tempfile.NamedTemporaryFile("r") as stats, \
+            open(output or os.devnull, "wb") as sink:
+        wrapped = ([timer, "-f", "%M", "-o", stats.name] + argv) if timer else argv
+        start = time.perf_counter()
+        proc = subprocess.Popen(wrapped, stdout=sink, stderr=subprocess.DEVNULL)
+        tree_peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:  # the tree's memory, while the main thread waits
+            while not done.wait(0.25):
+                tree_peak[0] = max(tree_peak[0], _tree_rss_kib(proc.pid) if timer else 0)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        proc.wait()
+        seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        own = stats.read().split() if timer else []
+    own_peak = int(own[-1]) if own and own[-1].isdigit() else 0
+    return seconds, max(own_peak, tree_peak[0]) / 1024, proc.returncode
 
 
 def commands(path: Path, ausearch: Optional[str]) -> List[Tuple[str, List[str]]]:
@@ -140,13 +146,19 @@ def machine() -> str:
 
 def bench_file(label: str, path: Path, lines: int, runs: int,
                ausearch: Optional[str], scratch: Path, skip: List[str]) -> List[List[str]]:
-    results: Dict[str, Tuple[float, float, int]] = {}
-    for name, argv in commands(path, ausearch):
-        if any(text in name for text in skip):
-            continue
-        print(f"  {label}: {name} ...", file=sys.stderr)
-        output = None if "/dev/null" in name else str(scratch / "output")
-        results[name] = measure(argv, runs, output)
+    chosen = [(name, argv) for name, argv in commands(path, ausearch)
+              if not any(text in name for text in skip)]
+    # Round after round, every command once per round: a machine whose speed
+    # drifts (a shared host) slows every command alike, and the ratios hold.
+    measured: Dict[str, List[Tuple[float, float, int]]] = {name: [] for name, _ in chosen}
+    for round_number in range(1, runs + 1):
+        for name, argv in chosen:
+            print(f"  {label}: round {round_number}/{runs}: {name} ...", file=sys.stderr)
+            output = None if "/dev/null" in name else str(scratch / "output")
+            measured[name].append(measure(argv, output))
+    results = {name: (statistics.median(t for t, _, _ in runs_of),
+                      max(p for _, p, _ in runs_of), runs_of[-1][2])
+               for name, runs_of in measured.items()}
     raw = results.get("ausearch -m 1423,1424 --raw")
     interpreted = results.get("ausearch -m 1423,1424 -i")
     rows = []
@@ -192,7 +204,7 @@ def main(argv=None) -> int:
         rows.extend(bench_file(label, path, lines, args.runs, ausearch, args.out, args.skip))
     from tabulate import tabulate
 
-    print(f"Machine: {machine()}; median of {args.runs} runs\n")
+    print(f"Machine: {machine()}; median of {args.runs} interleaved runs\n")
     print(tabulate(rows, headers=["log", "command", "seconds", "/ ausearch --raw",
                                   "/ ausearch -i", "lines/s", "peak RSS MiB"],
                    tablefmt="github", disable_numparse=True))

@@ -180,10 +180,15 @@ class EventGrouper:
                 held.append(record)
         # Kernel-ordered carriers write Landlock records before the other
         # records of their event: anything else is not ours.
+        # The stream's clock; when it has not moved (another record of the
+        # same event), nothing more can have gone stale.
+        moved = serial != self._clock_serial
         self._clock_serial = serial
-        if record.time is not None:
-            self._clock_time = record.time
-        if open_events:
+        stamp = record.time
+        if stamp is not None and stamp != self._clock_time:
+            self._clock_time = stamp
+            moved = True
+        if open_events and moved:
             self._flush_stale(done)
         return done
 

@@ -342,18 +342,20 @@ def match_journal_json(text: str) -> Optional[Header]:
 # goes through that function's step-by-step checks (and their messages).
 _FIELD = (rf"""(?:[^ \t="'{_C}]+=(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*"""
           r"""|(?=[ \t]|$))|\[\.\.\.\])""")
-_HEX_ID = r"domain=[0-9a-fA-F]{1,16}(?=[ \t]|$)"
+_HEX_ID = r"domain=([0-9a-fA-F]{1,16})(?=[ \t]|$)"
 _LANDLOCK_BODY_RES = {
-    ACCESS: re.compile(rf"""{_HEX_ID}[ \t]+blockers=[^ \t,="'{_C}]+(?:,[^ \t,="'{_C}]+)*"""
+    ACCESS: re.compile(rf"""{_HEX_ID}[ \t]+blockers=([^ \t,="'{_C}]+(?:,[^ \t,="'{_C}]+)*)"""
                        rf"(?=[ \t]|$)(?:[ \t]+{_FIELD})*[ \t]*"),
     DOMAIN: re.compile(rf"{_HEX_ID}(?:[ \t]+{_FIELD})+[ \t]*"),
     DOMAIN_DROP: re.compile(rf"{_HEX_ID}(?:[ \t]+{_FIELD})*[ \t]*"),
 }
 
 
-def plain_landlock_body(kind: str, body: str) -> bool:
-    """Is this the plain shape of a Landlock body of ``kind`` (raw spelling)?"""
-    return _LANDLOCK_BODY_RES[kind].fullmatch(body) is not None
+def plain_landlock_body(kind: str, body: str) -> Optional[Tuple[str, Optional[str]]]:
+    """(domain id, blockers text or None) when this is the plain shape of a
+    Landlock body of ``kind`` (raw spelling); None otherwise."""
+    m = _LANDLOCK_BODY_RES[kind].fullmatch(body)
+    return None if m is None else m.group(1, 2) if kind == ACCESS else (m.group(1), None)
 
 
 def body_is_well_formed(body: str, strict: bool = False) -> bool:

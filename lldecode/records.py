@@ -37,8 +37,6 @@ for _spelling in ("AUDIT1300", "AUDIT1302", "AUDIT1306", "AUDIT1307", "AUDIT1318
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DOMAIN_ID_RE = re.compile(r"[0-9a-fA-F]{1,16}\Z")
 _BLOCKERS_RE = re.compile(r"[^ \t,=\"']+(?:,[^ \t,=\"']+)*\Z")
-# The first words of a plain Landlock body (checked by fastpath.plain_landlock_body).
-_LEAD_RE = re.compile(r"domain=([0-9a-fA-F]+)(?:[ \t]+blockers=([^ \t]+))?")
 _SUPPRESSED_RE = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
 _LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
 
@@ -250,11 +248,11 @@ def read_lines(source: Source, diagnostics: Diagnostics,
             record = Record(header, name, lineno, line)
         kind = landlock.get(record.type)
         if kind is not None:
-            if record.carrier != "interpreted" and plain_body(kind, record.body):
+            lead = plain_body(kind, record.body) if record.carrier != "interpreted" else None
+            if lead is not None:
                 # The usual shape: domain and blockers are its first words;
                 # the other fields are read when someone asks for them.
-                lead = _LEAD_RE.match(record.body)
-                record.domain, record.blockers = lead.group(1), lead.group(2)
+                record.domain, record.blockers = lead
             else:
                 problem, fields = check_landlock(record.type, record.carrier, record.body)
                 if problem is not None:

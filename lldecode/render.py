@@ -157,13 +157,16 @@ class _TableLayout:
                  last_after: List[str], widths: List[int], strip: bool):
         self.head, self.around, self.after_row = head, around, after_row
         self.last_after, self.widths, self.strip = last_after, widths, strip
+        # around[0] cell0 around[1] cell1 ... as one format (cells left-aligned,
+        # padded to the column width, as str.ljust pads them)
+        pieces = [_literal(around[0])]
+        for i, width in enumerate(widths):
+            pieces.append(f"{{{i}:<{width}}}" if width else f"{{{i}}}")
+            pieces.append(_literal(around[i + 1]))
+        self._format = "".join(pieces).format
 
     def line(self, cells: List[str]) -> str:
-        parts = [self.around[0]]
-        for i, (value, width) in enumerate(zip(cells, self.widths)):
-            parts.append(value.ljust(width))
-            parts.append(self.around[i + 1])
-        text = "".join(parts)
+        text = self._format(*cells)
         return text.rstrip() if self.strip else text
 
     def lines(self, rows: Iterable[List[str]]) -> Iterator[str]:
@@ -179,8 +182,16 @@ class _TableLayout:
             yield from self.last_after
 
     def write(self, out: TextIO, rows: Iterable[List[str]]) -> None:
+        pending: List[str] = []
         for text in self.lines(rows):
-            out.write(text + "\n")
+            pending.append(text)
+            if len(pending) >= 512:  # one write per 512 lines
+                pending.append("")
+                out.write("\n".join(pending))
+                pending = []
+        if pending:
+            pending.append("")
+            out.write("\n".join(pending))
 
     @classmethod
     def probe(cls, draw: Callable, widths: List[int]) -> "Optional[_TableLayout]":
@@ -213,6 +224,11 @@ class _TableLayout:
             if list(layout.lines([full, short, specials, full])) == expected:
                 return layout
         return None
+
+
+def _literal(text: str) -> str:
+    """``text`` as a literal part of a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _write_batches(out: TextIO, draw: Callable, widths: List[int],

