@@ -8,6 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: the same examples on every run by default, so that CI is
+# reproducible and never fails by chance; LLDECODE_HYPOTHESIS=explore draws
+# new random examples (and LLDECODE_EXAMPLES=N sets how many for the
+# grammar agreement tests) to hunt for new failures.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("LLDECODE_HYPOTHESIS", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -136,6 +136,7 @@ def interpreted_safe(desc) -> bool:
     import re
 
     from lldecode.fastpath import KERNEL_KEYS
+    from lldecode.values import PLACEHOLDERS
 
     after_untrusted = False
     for key, value, raw in desc["fields"]:
@@ -148,6 +149,8 @@ def interpreted_safe(desc) -> bool:
             return False
         if raw is not None and any(ch in text for ch in "\x1b\x85\xa0"):
             return False
+        if raw is not None and text in PLACEHOLDERS:
+            return False  # ausearch -i prints a file named "?" as the kernel's "?"
     return True
 
 
