@@ -222,9 +222,7 @@ class DomainRegistry:
         clock.max_id = clock.max_id_time = None
 
     def _domain(self, record: Record) -> DomainInfo:
-        domain_id = record.domain
-        if not domain_id.islower() and not domain_id.isdigit():
-            domain_id = domain_id.lower()
+        domain_id = record.domain.lower()
         node = record.node
         clock = self._clock(record)
         number = int(domain_id, 16)
@@ -246,8 +244,7 @@ class DomainRegistry:
             key = (node, clock.boot, domain_id)
         if info is None:
             info = self.live[key] = DomainInfo(domain_id, node, clock.boot)
-        if record.carrier not in info.carriers:
-            info.carriers.add(record.carrier)
+        info.carriers.add(record.carrier)
         serial = record.serial
         if serial is not None:
             if info.first_serial is None:

@@ -88,6 +88,9 @@ class GroupingStats:
         self.duplicates = 0       # second copies of records (journald keeps two)
 
 
+# Notices (rate limiting, lost records) kept for the report.
+KEEP_NOTICES = 1000
+
 # Where journald's second copies come from: its audit transport (journal,
 # journal-json) and the kernel console it also reads (printk).
 _COPIED_CARRIERS = frozenset({"journal", "journal-json", "printk"})
@@ -105,7 +108,7 @@ class EventGrouper:
 
     def __init__(self, timeout: float = 2.0, serial_window: int = 1000,
                  lookback: int = 64, max_open: int = 10000, remember: int = 4096,
-                 keep_notices: int = 1000, count_serial_gaps: bool = True):
+                 keep_notices: int = KEEP_NOTICES, count_serial_gaps: bool = True):
         self.timeout = timeout
         self.serial_window = serial_window
         self.lookback = lookback
@@ -178,8 +181,9 @@ class EventGrouper:
                     self.recent.popitem(last=False)
             else:
                 held.append(record)
-        # Kernel-ordered carriers write Landlock records before the other
-        # records of their event: anything else is not ours.
+        # else: kernel-ordered carriers write Landlock records before the
+        # other records of their event, so this record is not ours.
+
         # The stream's clock; when it has not moved (another record of the
         # same event), nothing more can have gone stale.
         moved = serial != self._clock_serial

@@ -28,7 +28,6 @@ from lldecode.tally import Tally
 
 MIN_PART = 48 << 20          # bytes: smaller files are one part
 _SERIAL_RE = re.compile(rb"audit\([^)]*:(\d+)\)")
-_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 Part = Tuple[str, Optional[int], Optional[int]]   # (path, start, end); None: whole input
 
@@ -48,7 +47,7 @@ def _splittable(path: str) -> bool:
             head = f.read(6)
     except OSError:
         return False
-    return not head.startswith(_MAGICS)
+    return not sources.is_compressed(head)
 
 
 def _event_boundary(f, offset: int, limit: int = 1 << 20) -> int:
@@ -104,8 +103,8 @@ def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
     from lldecode.pipeline import Reading
 
     (path, start, end), options, scratch = job
-    source = (sources.Source(path, lambda: open(path, "rb", buffering=1 << 16))
-              if start is None else sources.RangeSource(path, start, end))
+    source = (sources.file_source(path) if start is None
+              else sources.RangeSource(path, start, end))
     messages = io.StringIO()
     diagnostics = Diagnostics(stream=messages)
     selection = build_selection(**options["selection"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import marshal
 import os
 import sys
 import time
@@ -116,13 +115,14 @@ class _Spool:
             self._flush()
 
     def _flush(self) -> None:
+        from lldecode.spill import dump_batches
+
         if self.file is None:
             import tempfile
 
             self.file = tempfile.TemporaryFile()
-        for start in range(0, len(self.rows), self.BATCH):
-            batch = self.rows[start:start + self.BATCH]
-            marshal.dump([[str(text) for text in row] for row in batch], self.file)
+        dump_batches(([str(text) for text in row] for row in self.rows), self.file,
+                     self.BATCH)
         self.rows = []
 
     def __len__(self) -> int:
@@ -132,13 +132,11 @@ class _Spool:
         if self.file is None:
             yield from self.rows
             return
+        from lldecode.spill import load_batches
+
         self._flush()
         self.file.seek(0)
-        while True:
-            try:
-                yield from marshal.load(self.file)
-            except EOFError:
-                return
+        yield from load_batches(self.file)
 
     def close(self) -> None:
         if self.file is not None:

@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import sys
-from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple
 
 NETLINK = "netlink:"
 
@@ -31,6 +31,11 @@ _MAGIC = (
     (b"\xfd7zXZ\x00", lzma.LZMAFile),
 )
 _GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def is_compressed(head: bytes) -> bool:
+    """Do these first bytes of a file start a gzip, bzip2 or xz stream?"""
+    return any(head.startswith(magic) for magic, _ in _MAGIC)
 # audit.log, audit.log.1, audit.log.2.gz, audit.log-20261126, audit.log-20261126.xz
 _ROTATED_RE = re.compile(
     r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2,6})?))?(?:\.(?:gz|bz2|xz))?$")
@@ -106,17 +111,22 @@ class Source:
             raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
         text = io.TextIOWrapper(stream, encoding="latin-1", newline="\n")
         try:
-            for line in text:
-                if line.endswith("\n"):
-                    yield line[:-2] if line.endswith("\r\n") else line[:-1]
-                else:
-                    self.truncated_last_line = True
-                    yield line
+            yield from self._unterminated(text)
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise SourceError(f"{self.name}: cannot read: {exc}") from None
         finally:
             if binary is not sys.stdin.buffer:
                 text.close()
+
+    def _unterminated(self, lines: Iterable[str]) -> Iterator[str]:
+        """The lines without their terminator (a last line without one is
+        noted in ``truncated_last_line``)."""
+        for line in lines:
+            if line.endswith("\n"):
+                yield line[:-2] if line.endswith("\r\n") else line[:-1]
+            else:
+                self.truncated_last_line = True
+                yield line
 
 
 class RangeSource(Source):
@@ -128,7 +138,7 @@ class RangeSource(Source):
     """
 
     def __init__(self, path: str, start: int, end: int):
-        super().__init__(path, lambda: open(path, "rb", buffering=1 << 16))
+        super().__init__(path, _open_file(path))
         self.start = start
         self.end = end
         try:
@@ -143,17 +153,15 @@ class RangeSource(Source):
         except OSError as exc:
             raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
         with binary:
-            position = self.start
-            for raw in binary:
-                if position >= self.end:
-                    break
-                position += len(raw)
-                line = raw.decode("latin-1")
-                if line.endswith("\n"):
-                    yield line[:-2] if line.endswith("\r\n") else line[:-1]
-                else:
-                    self.truncated_last_line = True
-                    yield line
+            yield from self._unterminated(self._decoded(binary))
+
+    def _decoded(self, binary: BinaryIO) -> Iterator[str]:
+        position = self.start
+        for raw in binary:
+            if position >= self.end:
+                return
+            position += len(raw)
+            yield raw.decode("latin-1")
 
 
 def _count_newlines(path: str, end: int) -> int:
@@ -210,6 +218,11 @@ def _open_file(path: str) -> Callable[[], BinaryIO]:
     return lambda: open(path, "rb", buffering=1 << 16)
 
 
+def file_source(path: str) -> Source:
+    """A file, read (and decompressed when its content says so) line by line."""
+    return Source(path, _open_file(path))
+
+
 class _Failed(Source):
     """An argument that names nothing readable: reading it reports why."""
 
@@ -240,11 +253,11 @@ def expand(arguments: List[str], netlink_idle: Optional[float] = None) -> Iterat
             if not matches:
                 yield _Failed(arg, f"{arg}: no file matches")
             for path in order_rotated(matches):
-                yield Source(path, _open_file(path))
+                yield file_source(path)
         elif os.path.exists(arg) and not (os.path.isfile(arg) or _is_stream(arg)):
             yield _Failed(arg, f"{arg}: not a regular file")
         else:
-            yield Source(arg, _open_file(arg))
+            yield file_source(arg)
 
 
 def _directory(path: str) -> Iterator[Source]:
@@ -258,7 +271,7 @@ def _directory(path: str) -> Iterator[Source]:
     if not entries:
         yield _Failed(path, f"{path}: directory holds no log files")
     for entry in order_rotated(entries):
-        yield Source(entry, _open_file(entry))
+        yield file_source(entry)
 
 
 def _is_stream(path: str) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import marshal
 import sqlite3
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 
 def _database() -> sqlite3.Connection:
@@ -29,6 +29,28 @@ def _database() -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     return db
+
+
+def dump_batches(items: Iterable[Any], file: BinaryIO, size: int = 1024) -> None:
+    """Write ``items`` (plain values) to ``file`` in marshalled lists of
+    ``size``: read back with :func:`load_batches`, one load per batch."""
+    batch: List[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            marshal.dump(batch, file)
+            batch = []
+    if batch:
+        marshal.dump(batch, file)
+
+
+def load_batches(file: BinaryIO) -> Iterator[Any]:
+    """The items :func:`dump_batches` wrote, from the file's position on."""
+    while True:
+        try:
+            yield from marshal.load(file)
+        except EOFError:
+            return
 
 
 _COMBINE = {
@@ -50,6 +72,7 @@ class GroupCounts:
         self.in_memory = in_memory
         self.combine = combine
         self._combiners = [_COMBINE[name] for name in combine]
+        self._summed = [i for i, name in enumerate(combine) if name == "sum"]
         self.groups: Dict[Any, List] = {}
         self._pending: List[tuple] = []   # groups counted elsewhere, not merged yet
         self._db: Optional[sqlite3.Connection] = None
@@ -74,8 +97,12 @@ class GroupCounts:
             group[2] = last
         if extra is not None:
             old = group[3]
-            group[3] = extra if old is None else tuple(
-                combine(a, b) for combine, a, b in zip(self._combiners, old, extra))
+            if old is None:
+                group[3] = extra
+            elif extra != old or any(extra[i] is not None for i in self._summed):
+                # (an extra combined with itself is itself, unless it adds to a sum)
+                group[3] = tuple(
+                    combine(a, b) for combine, a, b in zip(self._combiners, old, extra))
 
     def extend(self, groups: Iterable[tuple]) -> None:
         """Add groups counted elsewhere, (key, n, first, last, extra) each:

@@ -82,16 +82,9 @@ class Summary:
         self.total += 1
         if self.accounting:
             info = denial.domain_info
-            key = ((info.node, info.boot, info.id) if info is not None
-                   else (None, 0, denial.domain),)
-            group = self.counts.groups.get(key)
-            if group is not None and group[3] is not None:
-                # The creator is attached already (it never changes).
-                self.counts.add(key, denial.time)
-                return
             creator = info.creator if info is not None else None
             extra = (creator.get("exe"), creator.get("pid"), None, None) if creator else None
-            self.counts.add(key, denial.time, extra)
+            self.counts.add((_keys(denial, "domain")[0],), denial.time, extra)
             return
         keys: List[Tuple] = [()]
         for dimension in self.by:

@@ -11,13 +11,13 @@ input order (:meth:`Tally.absorb`); see lldecode.parallel.
 
 from __future__ import annotations
 
-import marshal
 import os
 from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, Optional, Sequence
 
 from lldecode.domains import BOOT_ID_JUMP, BOOT_SERIAL_FALL, DomainInfo, DomainRegistry
-from lldecode.events import GroupingStats
+from lldecode.events import KEEP_NOTICES, GroupingStats
+from lldecode.spill import dump_batches, load_batches
 from lldecode.summarize import Summary
 
 _SUMMED_STATS = ("records", "events", "late_records", "serial_gaps", "suppressed", "lost",
@@ -29,13 +29,7 @@ def _stash(items: Iterable[Any], path: Optional[str]) -> Any:
     if path is None:
         return list(items)
     with open(path, "wb") as f:
-        batch: list = []
-        for item in items:
-            batch.append(item)
-            if len(batch) == 1024:
-                marshal.dump(batch, f)
-                batch = []
-        marshal.dump(batch, f)
+        dump_batches(items, f)
     return path
 
 
@@ -45,11 +39,7 @@ def _unstash(stashed: Any) -> Iterator[Any]:
         yield from stashed
         return
     with open(stashed, "rb") as f:
-        while True:
-            try:
-                yield from marshal.load(f)
-            except EOFError:
-                break
+        yield from load_batches(f)
     os.unlink(stashed)
 
 
@@ -187,7 +177,7 @@ class Tally:
             self.registry.absorb(info)
         for name, value in part["stats"].items():
             setattr(self.stats, name, getattr(self.stats, name) + value)
-        room = 1000 - len(self.stats.notices)
+        room = KEEP_NOTICES - len(self.stats.notices)
         if room > 0:
             from lldecode.records import Notice
 
