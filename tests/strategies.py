@@ -135,8 +135,8 @@ def interpreted_safe(desc) -> bool:
     " key=" or a trailing space cannot be told apart from the next field.)"""
     import re
 
-    from lldecode.fastpath import KERNEL_KEYS
-    from lldecode.values import PLACEHOLDERS
+    from lldecode.audit.syntax import KERNEL_KEYS
+    from lldecode.audit.values import PLACEHOLDERS
 
     after_untrusted = False
     for key, value, raw in desc["fields"]:

@@ -4,7 +4,7 @@
 The template holds the hand-written sections (description, inputs, exit
 status, environment, examples); ``@COMMANDS@`` and ``@SELECTION@`` are
 replaced by what the code says: every command with its usage, help text and
-options.  tests/test_manual.py checks the committed page is up to date.
+options.  tests/cli/test_manual.py checks the committed page is up to date.
 
 Usage: tools/gen_man.py [--check]
 """

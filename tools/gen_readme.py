@@ -10,7 +10,7 @@ An example is a block like::
     ```
 
 The command runs with bash in the repository, with TZ=UTC and no colour;
-the output written below it is what it printed.  tests/test_readme.py runs
+the output written below it is what it printed.  tests/cli/test_readme.py runs
 every block again and compares, so the README never shows stale output.
 
 Usage: tools/gen_readme.py [--check]

@@ -131,9 +131,9 @@ def fail(message: str) -> None:
 
 def build_selection(domains=(), blockers=(), exes=(), comms=(), pids=(), uids=(), paths=(),
                     syscalls=(), since=None, until=None, where=None):
-    from lldecode.query import QueryError
-    from lldecode.selection import Selection
-    from lldecode.timespec import TimeSpecError, parse_time
+    from lldecode.analysis.query import QueryError
+    from lldecode.analysis.selection import Selection
+    from lldecode.analysis.timespec import TimeSpecError, parse_time
 
     try:
         start = parse_time(since) if since else None
@@ -174,9 +174,9 @@ class Run:
         without it (and a selection that needs it) only Landlock records
         are read, which is several times faster.  ``keep_domains``: the
         command reports on every domain at the end (finished ones are kept)."""
-        from lldecode.domains import DomainRegistry
-        from lldecode.pipeline import Reading
-        from lldecode.records import Diagnostics
+        from lldecode.analysis.domains import DomainRegistry
+        from lldecode.analysis.pipeline import Reading
+        from lldecode.audit.records import Diagnostics
 
         _tune_gc()
         self.strict = strict
@@ -194,10 +194,10 @@ class Run:
         self.reading.progress = show
 
     def tally(self, by=None, per_domain: bool = False):
-        """Aggregate the selected denials (lldecode.tally), on several
-        processes when the input is large enough (lldecode.parallel)."""
-        from lldecode import parallel
-        from lldecode.tally import Tally
+        """Aggregate the selected denials (lldecode.analysis.tally), on several
+        processes when the input is large enough (lldecode.analysis.parallel)."""
+        from lldecode.analysis import parallel
+        from lldecode.analysis.tally import Tally
 
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         parts = parallel.plan(self.files, jobs)

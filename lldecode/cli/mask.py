@@ -42,8 +42,8 @@ def mask_cmd(kind: str, value: str, fmt: str, abi: int) -> None:
     both the kernel's index and the 1-based layer (the --policy order of
     `lldecode simulate`).
     """
-    from lldecode.access import mask_to_names, right
-    from lldecode.layers import decode_deny_masks
+    from lldecode.landlock.access import mask_to_names, right
+    from lldecode.landlock.layers import decode_deny_masks
 
     try:
         number = parse_value(value)
@@ -63,7 +63,7 @@ def mask_cmd(kind: str, value: str, fmt: str, abi: int) -> None:
 
 
 def right_name(bit: int) -> str:
-    from lldecode.access import mask_to_names
+    from lldecode.landlock.access import mask_to_names
 
     return mask_to_names("fs", 1 << bit)[0]
 

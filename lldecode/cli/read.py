@@ -1,8 +1,8 @@
 """The reading commands: filter, explain, summarize, domains.
 
-Each one wires its options to the stages (lldecode.pipeline for reading,
-lldecode.selection for choosing, lldecode.explain / lldecode.summarize for
-the analyses, lldecode.render for the output) and nothing more.
+Each one wires its options to the stages (lldecode.analysis.pipeline for reading,
+lldecode.analysis.selection for choosing, lldecode.analysis.explain / lldecode.analysis.summarize for
+the analyses, lldecode.output.render for the output) and nothing more.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from lldecode import render
+from lldecode.output import render
 from lldecode.cli.common import (Run, color_option, fail, format_option, guarded,
                                  input_options, selection_kwargs, selection_options,
                                  tablefmt_option, utc_option)
@@ -48,8 +48,8 @@ FILTER_COLUMNS = ("time", "domain", "blockers", "object", "syscall", "comm", "pi
 
 
 def _filter_row(denial, utc):
-    from lldecode.explain import where
-    from lldecode.render import format_time
+    from lldecode.analysis.explain import where
+    from lldecode.output.render import format_time
 
     process = denial.process or {}
     return [format_time(denial.time, utc), denial.domain, ",".join(denial.blockers),
@@ -78,7 +78,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     --format table   an aligned table (--tablefmt github for CI summaries)
     --format raw     the original lines of the matched events, unchanged
     """
-    from lldecode.jsonable import denial_dict
+    from lldecode.output.jsonable import denial_dict
 
     run = _run(kwargs, context=not (count or quiet))
     out = sys.stdout
@@ -139,7 +139,7 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
     Consecutive identical denials fold into one paragraph with a count; the
     two records of a rename or link across directories make one paragraph.
     """
-    from lldecode import explain
+    from lldecode.analysis import explain
 
     policy = _load_policy(policies) if policies else None
     run = _run(kwargs)
@@ -151,7 +151,7 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
             out.write(("\n" if paragraphs.n > 1 else "")
                       + explain.render_text(paragraph, style, utc, policy) + "\n")
     else:
-        from lldecode.jsonable import convert
+        from lldecode.output.jsonable import convert
 
         items = (convert(explain.explanation(p, policy)) for p in paragraphs)
         if fmt == "ndjson":
@@ -163,7 +163,7 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
 
 
 def _load_policy(paths):
-    from lldecode.policy import PolicyError, load_policy
+    from lldecode.landlock.policy import PolicyError, load_policy
 
     try:
         return load_policy(list(paths))
@@ -205,8 +205,8 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
     accounting: denials logged in this input against denials the kernel
     counted (its deallocated record).
     """
-    from lldecode.jsonable import convert
-    from lldecode.summarize import Summary
+    from lldecode.output.jsonable import convert
+    from lldecode.analysis.summarize import Summary
 
     try:
         summary = Summary(_split_by(by))
@@ -285,8 +285,8 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     (and a SELECTED count is added).  Where the input holds fewer denials
     than the kernel counted, the likely causes are given.
     """
-    from lldecode.jsonable import convert
-    from lldecode.summarize import domain_rows
+    from lldecode.output.jsonable import convert
+    from lldecode.analysis.summarize import domain_rows
 
     run = _run(kwargs, keep_domains=True)
     tally = run.tally(per_domain=not run.selection.empty)
@@ -329,7 +329,7 @@ def _domain_headers(with_selected):
 
 
 def _domain_line(row, utc, with_selected):
-    from lldecode.render import format_time
+    from lldecode.output.render import format_time
 
     creator = row["creator"] or {}
     line = [row["domain"], creator.get("exe"), creator.get("pid"), creator.get("uid"),
@@ -342,7 +342,7 @@ def _domain_line(row, utc, with_selected):
 
 
 def _gap_note(row) -> str:
-    from lldecode.render import safe
+    from lldecode.output.render import safe
 
     if row["missing"]:
         head = (f"\n{row['domain']}: the kernel counted {row['denials_reported']} denials, "
@@ -353,7 +353,7 @@ def _gap_note(row) -> str:
 
 
 def _domain_text(row, utc) -> str:
-    from lldecode.render import format_time, safe
+    from lldecode.output.render import format_time, safe
 
     creator = row["creator"]
     lines = [f"domain {row['domain']} ({row['status']}"

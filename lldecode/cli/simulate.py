@@ -13,7 +13,7 @@ EXIT_ALLOWED, EXIT_DENIED = 0, 1
 
 
 def _operations_help() -> str:
-    from lldecode.simulate import OPERATIONS
+    from lldecode.landlock.simulate import OPERATIONS
 
     return "\n".join(f"  {op.usage}".ljust(30) + op.summary for op in OPERATIONS.values())
 
@@ -75,8 +75,8 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
     filesystem unless --resolve is given.  Exit status: 0 allowed, 1 denied,
     2 on an error.
     """
-    from lldecode.policy import PolicyError, load_policy
-    from lldecode.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
+    from lldecode.landlock.policy import PolicyError, load_policy
+    from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
 
     try:
         policy = load_policy(list(policies))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kernel.landlock import unavailable_reason
+from tools.kernel.landlock import unavailable_reason
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from tests.kernel import capture
-from tests.kernel.scenarios import BY_NAME
+from tools.kernel import capture
+from tools.kernel.scenarios import BY_NAME
 
 ACCESS = re.compile(r"audit\(\d+\.\d+:(\d+)\): domain=([0-9a-f]+) blockers=(\S+)")
 ALLOCATED = re.compile(r"domain=([0-9a-f]+) status=allocated .*\bpid=(\d+) ")

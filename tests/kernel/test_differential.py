@@ -1,7 +1,7 @@
 """The simulator against the real kernel, scenario by scenario.
 
-Each scenario of :mod:`tests.kernel.differential_scenarios` is simulated
-with ``lldecode.simulate`` and enforced for real: a forked child enforces
+Each scenario of :mod:`tools.kernel.differential_scenarios` is simulated
+with ``lldecode.landlock.simulate`` and enforced for real: a forked child enforces
 the policy's layers through the Landlock syscalls, performs the operation,
 and the audit records are read from the netlink multicast group.  Both must
 agree on the outcome (allowed or the errno), and on every denial record:
@@ -29,11 +29,11 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from lldecode.netlink import AuditControl, AuditMulticast
-from lldecode.policy import Layer, load_policy
-from lldecode.simulate import Options, Outcome, explain_denial, parse_ioctl_cmd, simulate
-from tests.kernel.differential_scenarios import ROOT, SCENARIOS, Scenario
-from tests.kernel.landlock import Ruleset, run_in_child, unavailable_reason
+from lldecode.audit.netlink import AuditControl, AuditMulticast
+from lldecode.landlock.policy import Layer, load_policy
+from lldecode.landlock.simulate import Options, Outcome, explain_denial, parse_ioctl_cmd, simulate
+from tools.kernel.differential_scenarios import ROOT, SCENARIOS, Scenario
+from tools.kernel.landlock import Ruleset, run_in_child, unavailable_reason
 
 pytestmark = pytest.mark.kernel
 

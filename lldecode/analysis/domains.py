@@ -1,0 +1,388 @@
+"""Domains: a registry of every Landlock domain the log mentions.
+
+A domain is a Landlock sandbox layer, named in the log by a 64-bit id.
+The kernel writes a LANDLOCK_DOMAIN ``status=allocated`` record (creator
+pid, uid, exe, comm, mode) right after the first logged denial of a domain,
+and a ``status=deallocated`` record with the number of denials it counted
+(logged or not) when the domain is freed.  Patch-era logs spell these
+``LL_DOM_INFO`` (with ``creation=``) and ``LL_DOM_DROP``/``LANDLOCK_DOM_DROP``.
+
+Ids are unique within one boot only: they start at a random point each boot
+and increase with each new domain.  So the registry keys domains by node,
+boot and id, and starts a new boot for a node when the audit serials
+restart, when a domain id jumps back far (older ids with later timestamps),
+or when an id comes back after its deallocation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from lldecode.analysis.denials import Denial
+from lldecode.audit.events import Event, GroupingStats
+from lldecode.audit.syntax import ACCESS, DOMAIN, DOMAIN_DROP
+from lldecode.audit.records import Record
+from lldecode.spill import FinishedStore, merged
+from lldecode.audit.values import decode_int, decode_text, decode_untrusted
+
+# Ids of one boot stay within a few per new domain of each other; a jump
+# back by more than this (with later timestamps) is another boot.
+BOOT_ID_JUMP = 1 << 24
+# Audit serials restart at each boot; a fall by more than this is a reboot.
+BOOT_SERIAL_FALL = 100000
+
+ALLOCATED, DEALLOCATED, UNKNOWN = "allocated", "deallocated", "unknown"
+
+
+class DomainInfo:
+    """What the log says about one domain."""
+
+    __slots__ = ("id", "node", "boot", "status", "creator", "mode", "creation_time",
+                 "allocated_time", "first_denial", "last_denial", "deallocated_time",
+                 "denials_logged", "denials_reported", "blockers", "duplicate_allocations",
+                 "carriers", "first_serial", "last_serial")
+
+    def __init__(self, domain_id: str, node: Optional[str], boot: int):
+        self.id = domain_id
+        self.node = node
+        self.boot = boot
+        self.status = UNKNOWN
+        self.creator: Optional[Dict[str, Any]] = None
+        self.mode: Optional[str] = None
+        self.creation_time: Optional[float] = None
+        self.allocated_time: Optional[float] = None
+        self.first_denial: Optional[float] = None
+        self.last_denial: Optional[float] = None
+        self.deallocated_time: Optional[float] = None
+        self.denials_logged = 0
+        self.denials_reported: Optional[int] = None
+        self.blockers: Counter = Counter()
+        self.duplicate_allocations = 0
+        self.carriers: set = set()
+        self.first_serial: Optional[int] = None
+        self.last_serial: Optional[int] = None
+
+    @property
+    def number(self) -> int:
+        return int(self.id, 16)
+
+    @property
+    def missing(self) -> Optional[int]:
+        """Denials the kernel counted that are not in this input (None: unknown)."""
+        if self.denials_reported is None:
+            return None
+        return self.denials_reported - self.denials_logged
+
+    def __repr__(self) -> str:
+        return f"DomainInfo({self.id} boot={self.boot} {self.status} {self.denials_logged})"
+
+    def absorb(self, later: "DomainInfo") -> None:
+        """Add what a later part of the input says about this same domain."""
+        self.denials_logged += later.denials_logged
+        self.blockers.update(later.blockers)
+        for attr, pick in (("first_denial", min), ("last_denial", max)):
+            values = [v for v in (getattr(self, attr), getattr(later, attr)) if v is not None]
+            setattr(self, attr, pick(values) if values else None)
+        if self.creator is not None and later.creator is not None:
+            self.duplicate_allocations += 1
+        self.duplicate_allocations += later.duplicate_allocations
+        for attr in ("creator", "mode", "creation_time", "allocated_time", "first_serial"):
+            if getattr(self, attr) is None:
+                setattr(self, attr, getattr(later, attr))
+        if later.last_serial is not None:
+            self.last_serial = later.last_serial
+        self.carriers |= later.carriers
+        if later.status == DEALLOCATED:
+            self.status = DEALLOCATED
+            self.deallocated_time = later.deallocated_time
+            self.denials_reported = later.denials_reported
+        elif self.status != DEALLOCATED and ALLOCATED in (self.status, later.status):
+            self.status = ALLOCATED
+
+    def as_dict(self) -> Dict[str, Any]:
+        """What the log says of the domain, as a plain dict."""
+        return {
+            "domain": self.id, "node": self.node, "boot": self.boot, "status": self.status,
+            "creator": self.creator, "mode": self.mode, "creation_time": self.creation_time,
+            "allocated_time": self.allocated_time, "first_denial": self.first_denial,
+            "last_denial": self.last_denial, "deallocated_time": self.deallocated_time,
+            "denials_logged": self.denials_logged, "denials_reported": self.denials_reported,
+        }
+
+    def order(self) -> Tuple:
+        """Sort key: node, boot, then age (ids increase within a boot)."""
+        return (self.node or "", self.boot, self.number)
+
+    def to_plain(self) -> tuple:
+        """Plain values (for lldecode.spill), read back by :meth:`from_plain`."""
+        return tuple(list(self.carriers) if slot == "carriers"
+                     else dict(self.blockers) if slot == "blockers"
+                     else getattr(self, slot) for slot in self.__slots__)
+
+    @classmethod
+    def from_plain(cls, values: tuple) -> "DomainInfo":
+        info = cls.__new__(cls)
+        for slot, value in zip(cls.__slots__, values):
+            setattr(info, slot, value)
+        info.blockers = Counter(info.blockers)
+        info.carriers = set(info.carriers)
+        return info
+
+
+class _NodeClock:
+    """Per node: the current boot and what tells the next one apart."""
+
+    __slots__ = ("boot", "serial", "time", "max_id", "max_id_time", "first_serial",
+                 "first_time", "first_id")
+
+    def __init__(self) -> None:
+        self.boot = 0
+        self.first_serial: Optional[int] = None
+        self.first_time: Optional[float] = None
+        self.first_id: Optional[int] = None
+        self.serial: Optional[int] = None
+        self.time: Optional[float] = None
+        self.max_id: Optional[int] = None
+        self.max_id_time: Optional[float] = None
+
+
+def _later(a: Optional[float], b: Optional[float]) -> bool:
+    return a is not None and b is not None and a >= b
+
+
+class DomainRegistry:
+    """Every domain seen, by (node, boot, id); fed event by event.
+
+    Live domains stay in memory.  A deallocated domain is finished: with
+    ``keep_finished`` it moves to a store that spills to disk past a bound
+    (reports need it at the end), without it it is dropped (filter and
+    explain only need domains while they live).  Memory stays bounded
+    whatever the number of domains in the input.
+    """
+
+    def __init__(self, keep_finished: bool = True, remember_gone: int = 20000,
+                 on_finish: Optional[Callable[[DomainInfo], None]] = None):
+        self.live: Dict[Tuple[Optional[str], int, str], DomainInfo] = {}
+        self.finished: Optional[FinishedStore] = (
+            FinishedStore(DomainInfo.to_plain, DomainInfo.from_plain, DomainInfo.order)
+            if keep_finished else None)
+        # Recently deallocated domains: an id seen again is a later boot.
+        self._gone: "OrderedDict[Tuple, None]" = OrderedDict()
+        self._remember_gone = remember_gone
+        self._clocks: Dict[Optional[str], _NodeClock] = {}
+        self.on_finish = on_finish  # told of each domain as it is deallocated
+
+    # -- feeding ---------------------------------------------------------------
+
+    def observe(self, event: Event, denials: Iterable[Denial]) -> None:
+        """Account one event's Landlock records; attach domains to its denials
+        (which are the event's access records, in order)."""
+        pending = iter(denials)
+        for record in event.records:
+            if record.kind == ACCESS:
+                info = self._domain(record)
+                info.denials_logged += 1
+                stamp = record.time
+                if stamp is not None:
+                    if info.first_denial is None or stamp < info.first_denial:
+                        info.first_denial = stamp
+                    if info.last_denial is None or stamp > info.last_denial:
+                        info.last_denial = stamp
+                denial = next(pending, None)
+                if denial is not None:
+                    for blocker in denial.blockers:
+                        info.blockers[blocker] += 1
+                    denial.domain_info = info
+            elif record.kind == DOMAIN:
+                self._domain_record(record)
+            elif record.kind == DOMAIN_DROP:
+                self._deallocated(self._domain(record), record, None)
+
+    def _clock(self, record: Record) -> _NodeClock:
+        node = record.node
+        clock = self._clocks.get(node)
+        if clock is None:
+            clock = self._clocks[node] = _NodeClock()
+        serial, stamp = record.serial, record.time
+        if clock.first_serial is None and clock.first_time is None:
+            clock.first_serial, clock.first_time = serial, stamp
+        if serial is not None:
+            if (clock.serial is not None and serial + BOOT_SERIAL_FALL < clock.serial
+                    and _later(stamp, clock.time)):
+                self._new_boot(clock)
+            clock.serial = serial
+        if stamp is not None:
+            clock.time = stamp
+        return clock
+
+    @staticmethod
+    def _new_boot(clock: _NodeClock) -> None:
+        clock.boot += 1
+        clock.max_id = clock.max_id_time = None
+
+    def _domain(self, record: Record) -> DomainInfo:
+        domain_id = record.domain.lower()
+        node = record.node
+        clock = self._clock(record)
+        number = int(domain_id, 16)
+        if clock.first_id is None:
+            clock.first_id = number
+        stamp = record.time
+        if (clock.max_id is not None and number + BOOT_ID_JUMP < clock.max_id
+                and _later(stamp, clock.max_id_time)
+                and (node, clock.boot, domain_id) not in self.live):
+            self._new_boot(clock)
+        if clock.max_id is None or number > clock.max_id:
+            clock.max_id, clock.max_id_time = number, stamp
+        key = (node, clock.boot, domain_id)
+        info = self.live.get(key)
+        if info is None and key in self._gone:
+            # An id is never reused within a boot: this is a later boot.
+            self._new_boot(clock)
+            clock.max_id, clock.max_id_time = number, stamp
+            key = (node, clock.boot, domain_id)
+        if info is None:
+            info = self.live[key] = DomainInfo(domain_id, node, clock.boot)
+        info.carriers.add(record.carrier)
+        serial = record.serial
+        if serial is not None:
+            if info.first_serial is None:
+                info.first_serial = serial
+            info.last_serial = serial
+        return info
+
+    def _domain_record(self, record: Record) -> None:
+        fields = record.fields
+        status = decode_text(fields.get("status", "")) or ""
+        if status == DEALLOCATED:
+            info = self._domain(record)
+            self._deallocated(info, record, decode_int(fields.get("denials", "")))
+            return
+        info = self._domain(record)
+        if info.creator is not None:
+            info.duplicate_allocations += 1
+            return
+        interpreted = record.interpreted
+        creator: Dict[str, Any] = {}
+        for key in ("pid", "uid"):
+            if key in fields:
+                number = decode_int(fields[key])
+                creator[key] = number if number is not None else decode_text(fields[key])
+        for key in ("exe", "comm"):
+            if key in fields:
+                creator[key] = decode_untrusted(fields[key], interpreted)
+        info.creator = creator
+        mode = fields.get("mode")
+        if mode is not None:
+            # Released ausearch misreads mode=enforcing as a file mode.
+            info.mode = "enforcing" if mode == "000,000" else decode_text(mode)
+        creation = fields.get("creation")
+        if creation is not None:  # patch v3: creation=SECONDS.MILLIS
+            try:
+                info.creation_time = float(decode_text(creation) or "")
+            except ValueError:
+                pass
+        info.status = ALLOCATED
+        info.allocated_time = record.time
+
+    def _deallocated(self, info: DomainInfo, record: Record, denials: Optional[int]) -> None:
+        info.status = DEALLOCATED
+        info.deallocated_time = record.time
+        if denials is not None:
+            info.denials_reported = denials
+        key = (info.node, info.boot, info.id)
+        self.live.pop(key, None)
+        self._gone[key] = None
+        if len(self._gone) > self._remember_gone:
+            self._gone.popitem(last=False)
+        if self.finished is not None:
+            self.finished.add(key, info)
+        if self.on_finish is not None:
+            self.on_finish(info)
+
+    # -- reading ----------------------------------------------------------------
+
+    def get(self, key: Tuple[Optional[str], int, str]) -> Optional[DomainInfo]:
+        info = self.live.get(key)
+        if info is None and self.finished is not None:
+            info = self.finished.get(key)
+        return info
+
+    def __len__(self) -> int:
+        return len(self.live) + (len(self.finished) if self.finished is not None else 0)
+
+    def ordered(self) -> Iterator[DomainInfo]:
+        """Domains by node, boot and age (ids increase with age within a boot)."""
+        live = sorted(self.live.values(), key=DomainInfo.order)
+        if self.finished is None:
+            return iter(live)
+        return merged(iter(live), self.finished.ordered(), key=DomainInfo.order)
+
+    def close(self) -> None:
+        if self.finished is not None:
+            self.finished.close()
+
+    # -- parts read elsewhere (lldecode.analysis.tally) --------------------------------------
+
+    def clock_spans(self) -> Dict[Optional[str], tuple]:
+        """Per node: (first serial, first time, first domain id, last serial,
+        last time, largest domain id of the last boot, boots)."""
+        return {node: (c.first_serial, c.first_time, c.first_id, c.serial, c.time, c.max_id,
+                       c.boot) for node, c in self._clocks.items()}
+
+    def absorb(self, info: DomainInfo) -> None:
+        """Take a domain from a later part of the input (boot already mapped)."""
+        key = (info.node, info.boot, info.id)
+        known = self.live.pop(key, None)
+        if known is not None:
+            known.absorb(info)
+            info = known
+        if info.status == DEALLOCATED and self.finished is not None:
+            self.finished.add(key, info)
+        else:
+            self.live[key] = info
+
+
+def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:
+    """Why the input may hold fewer denials than the kernel counted.
+
+    Returns sentences for the likely causes the input shows; empty when the
+    logged and reported counts agree, or nothing explains the difference.
+    """
+    causes: List[str] = []
+    printk = "printk" in info.carriers
+    if info.missing is None:
+        if info.status != DEALLOCATED:
+            causes.append("no deallocation record in this input: the kernel's count is unknown")
+        if printk:
+            causes.append(_printk_note(stats))
+        return causes
+    if info.missing <= 0:
+        return causes
+    if printk:
+        causes.append(_printk_note(stats))
+    if stats.lost:
+        causes.append(f"the kernel lost {stats.lost} audit records (backlog overflow)")
+    else:
+        causes.append("the kernel drops records when its audit backlog is full (it says "
+                      "\"audit: backlog limit exceeded\" on the console; `auditctl -s` shows "
+                      "the lost count)")
+    if info.creator is None:
+        causes.append("the allocated record is not in this input: denials logged before "
+                      "the input starts are missing")
+    if stats.serial_gaps:
+        causes.append(f"{stats.serial_gaps} audit serials are missing from this input "
+                      "(events filtered out or lost)")
+    causes.append("denials are not logged after execve unless the sandbox asked for "
+                  "LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON; LOG_SAME_EXEC_OFF and "
+                  "LOG_SUBDOMAINS_OFF silence more, but the kernel still counts them")
+    return causes
+
+
+def _printk_note(stats: GroupingStats) -> str:
+    if stats.suppressed:
+        return (f"read from the kernel console, which is rate limited: "
+                f"{stats.suppressed} records were suppressed (kauditd_printk_skb)")
+    return ("read from the kernel console (printk), which the kernel rate limits "
+            "(kauditd_printk_skb): records may be missing")

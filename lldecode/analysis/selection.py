@@ -1,0 +1,188 @@
+"""Selection: which denials a reading command keeps.
+
+Every reading command takes the same options (``--domain``, ``--blocker``,
+``--exe``, ``--comm``, ``--pid``, ``--uid``, ``--path``, ``--syscall``,
+``--since``, ``--until``, ``--where``); a denial is selected when it matches
+every option given, and for a repeated option any of its values.
+
+Values are matched on what the log means, not on how it was spelled:
+decoded paths, dotted blocker names (``fs_ioctl_dev`` works too),
+syscall names or numbers.  ``--exe``/``--comm``/``--pid``/``--uid`` match
+the denied process (its SYSCALL record) and, when the event has none, the
+domain's creator.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from lldecode.landlock.access import normalize_blocker
+from lldecode.analysis.query import QueryError, compile_query
+from lldecode.analysis.timespec import parse_time
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_LEGACY_PREFIX = re.compile(r"^(fs|net|scope)_")
+
+
+def _text(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+def _process(denial, key: str) -> Any:
+    process = denial.process
+    if process and process.get(key) is not None:
+        return process.get(key)
+    info = denial.domain_info
+    if info is not None and info.creator and key in info.creator:
+        return info.creator[key]
+    return None
+
+
+def _port(denial) -> Optional[int]:
+    obj = denial.object
+    return obj.get("src") if obj.get("src") is not None else obj.get("dest")
+
+
+FIELDS: Dict[str, Callable[[Any], Any]] = {
+    "domain": lambda d: d.domain,
+    "blocker": lambda d: list(d.blockers),
+    "blockers": lambda d: ",".join(d.blockers),
+    "path": lambda d: _text(d.object.get("path") or d.object.get("name")),
+    "dev": lambda d: d.object.get("dev"),
+    "ino": lambda d: d.object.get("ino"),
+    "ioctlcmd": lambda d: d.object.get("ioctlcmd"),
+    "port": _port,
+    "addr": lambda d: d.object.get("saddr") or d.object.get("daddr"),
+    "opid": lambda d: d.object.get("opid"),
+    "ocomm": lambda d: _text(d.object.get("ocomm")),
+    "exe": lambda d: _text(_process(d, "exe")),
+    "comm": lambda d: _text(_process(d, "comm")),
+    "pid": lambda d: _process(d, "pid"),
+    "ppid": lambda d: (d.process or {}).get("ppid"),
+    "uid": lambda d: _process(d, "uid"),
+    "auid": lambda d: (d.process or {}).get("auid"),
+    "syscall": lambda d: (d.process or {}).get("syscall"),
+    "errno": lambda d: (d.process or {}).get("errno"),
+    "exit": lambda d: (d.process or {}).get("exit"),
+    "key": lambda d: (d.process or {}).get("key"),
+    "cwd": lambda d: _text((d.process or {}).get("cwd")),
+    "proctitle": lambda d: _text((d.process or {}).get("proctitle")),
+    "time": lambda d: d.time,
+    "serial": lambda d: d.serial,
+    "node": lambda d: d.node,
+    "status": lambda d: d.domain_info.status if d.domain_info else None,
+    "carrier": lambda d: d.record.carrier,
+    "file": lambda d: d.record.source,
+}
+
+
+# Fields read from the denied process's records (SYSCALL, PROCTITLE, CWD).
+PROCESS_FIELDS = frozenset({"exe", "comm", "pid", "ppid", "uid", "auid", "syscall", "errno",
+                            "exit", "key", "cwd", "proctitle"})
+
+
+def domain_id(text: str) -> str:
+    """A domain id as the kernel logs it: lower-case hex without 0x."""
+    text = text.strip().lower()
+    return text[2:] if text.startswith("0x") else text
+
+
+def normalize_blocker_pattern(pattern: str) -> str:
+    """``fs_ioctl_*`` -> ``fs.ioctl_*``; ``fs_ioctl_dev`` -> ``fs.ioctl_dev``."""
+    normalized = normalize_blocker(pattern)
+    if normalized != pattern:
+        return normalized
+    return _LEGACY_PREFIX.sub(r"\1.", pattern)
+
+
+def _path_matcher(pattern: str) -> Callable[[Optional[str]], bool]:
+    """A glob when it has glob characters, else the path or anything below it."""
+    if _GLOB_CHARS.search(pattern):
+        regex = re.compile(fnmatch.translate(pattern))
+        return lambda path: path is not None and regex.match(path) is not None
+    prefix = pattern.rstrip("/") or "/"
+    return lambda path: path is not None and (
+        path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"))
+
+
+def _ordered(field: str, value: str):
+    if field == "time":
+        return parse_time(value)
+    try:
+        return int(value, 0)
+    except ValueError:
+        return float(value)
+
+
+class Selection:
+    """The denials to keep; built from the command-line options."""
+
+    def __init__(self, domains: Sequence[str] = (), blockers: Sequence[str] = (),
+                 exes: Sequence[str] = (), comms: Sequence[str] = (),
+                 pids: Sequence[int] = (), uids: Sequence[int] = (),
+                 paths: Sequence[str] = (), syscalls: Sequence[str] = (),
+                 since: Optional[float] = None, until: Optional[float] = None,
+                 where: Optional[str] = None):
+        self.tests: List[Callable[[Any], bool]] = []
+        # Does choosing need the denied process (the event's SYSCALL record)?
+        self.needs_process = bool(exes or comms or pids or uids or syscalls)
+        if domains:
+            wanted = {domain_id(d) for d in domains}
+            self.tests.append(lambda d: d.domain.lower() in wanted)
+        if blockers:
+            patterns = [normalize_blocker_pattern(b) for b in blockers]
+            self.tests.append(lambda d: any(fnmatch.fnmatchcase(b, p)
+                                            for b in d.blockers for p in patterns))
+        for values, field in ((exes, "exe"), (comms, "comm")):
+            if values:
+                self.tests.append(self._glob_test(FIELDS[field], values))
+        for numbers, field in ((pids, "pid"), (uids, "uid")):
+            if numbers:
+                self.tests.append(lambda d, get=FIELDS[field], wanted=set(numbers):
+                                  get(d) in wanted)
+        if paths:
+            matchers = [_path_matcher(p) for p in paths]
+            self.tests.append(lambda d: any(m(FIELDS["path"](d)) for m in matchers))
+        if syscalls:
+            wanted_sc = set(syscalls)
+            self.tests.append(lambda d: d.process is not None and (
+                d.process.get("syscall") in wanted_sc
+                or str(d.process.get("syscall_nr")) in wanted_sc))
+        if since is not None:
+            self.tests.append(lambda d: d.time is not None and d.time >= since)
+        if until is not None:
+            self.tests.append(lambda d: d.time is not None and d.time <= until)
+        if where:
+            query = compile_query(where, FIELDS, _ordered)
+            self.tests.append(query)
+            self.needs_process = self.needs_process or bool(query.fields & PROCESS_FIELDS)
+
+    @staticmethod
+    def _glob_test(get, patterns):
+        def test(denial):
+            value = get(denial)
+            if value is None:
+                return False
+            base = value.rsplit("/", 1)[-1]
+            return any(fnmatch.fnmatchcase(value, p) or fnmatch.fnmatchcase(base, p)
+                       for p in patterns)
+        return test
+
+    @property
+    def empty(self) -> bool:
+        return not self.tests
+
+    def __call__(self, denial) -> bool:
+        for test in self.tests:
+            if not test(denial):
+                return False
+        return True
+
+
+__all__ = ["FIELDS", "QueryError", "Selection", "normalize_blocker_pattern"]

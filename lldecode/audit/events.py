@@ -1,0 +1,283 @@
+"""Events: the records of one audit event, reassembled from the stream.
+
+An audit event is every record with the same ``msg=audit(TIME:SERIAL)`` on
+the same node.  Records of different events interleave, plain log files have
+no EOE record, and ``ausearch`` prints events whole between ``----`` lines
+(records reversed).  :class:`EventGrouper` keeps the events that hold a
+Landlock record open until they are complete:
+
+* on their EOE record;
+* on an ``ausearch`` separator;
+* when the stream has moved on: a record more than ``timeout`` seconds later
+  or ``serial_window`` serials away (like ausearch's end-of-event timeout);
+* at the end of the input.
+
+Only events holding a Landlock record are kept.  The kernel writes an
+event's Landlock records before its SYSCALL, PATH and PROCTITLE records, so
+in kernel-ordered carriers any other record is dropped at once; ``ausearch
+-i`` output, which reverses events, gets a small look-back window.  Memory
+stays bounded however long the input is.  A record that arrives after its
+event was flushed is counted as late; a late Landlock record still makes an
+event of its own, so that no denial is lost.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from lldecode.audit.syntax import OTHER
+from lldecode.audit.records import Notice, Record
+
+EventKey = Tuple[Optional[str], int]
+
+
+class Event:
+    """The records of one event, in the order they were read."""
+
+    __slots__ = ("key", "records", "late")
+
+    def __init__(self, key: Optional[EventKey], records: List[Record], late: bool = False):
+        self.key = key
+        self.records = records
+        self.late = late
+
+    @property
+    def serial(self) -> Optional[int]:
+        return self.key[1] if self.key else None
+
+    @property
+    def node(self) -> Optional[str]:
+        return self.key[0] if self.key else None
+
+    @property
+    def time(self) -> Optional[float]:
+        return self.records[0].time
+
+    def landlock_records(self) -> List[Record]:
+        return [r for r in self.records if r.kind is not OTHER]
+
+    def first(self, joined_type: str) -> Optional[Record]:
+        for record in self.records:
+            if record.joined_type == joined_type:
+                return record
+        return None
+
+    def all(self, joined_type: str) -> List[Record]:
+        return [r for r in self.records if r.joined_type == joined_type]
+
+    def __repr__(self) -> str:
+        return f"Event({self.key}, {len(self.records)} records)"
+
+
+class GroupingStats:
+    """What the grouper saw: for gap analysis and the closing summary."""
+
+    __slots__ = ("records", "events", "late_records", "serial_gaps", "suppressed",
+                 "lost", "notices", "evicted", "duplicates")
+
+    def __init__(self) -> None:
+        self.records = 0          # records read
+        self.events = 0           # Landlock events emitted
+        self.late_records = 0     # non-Landlock records after their event was flushed
+        self.serial_gaps = 0      # serials skipped inside one boot's stream
+        self.suppressed = 0       # records printk said it suppressed
+        self.lost = 0             # records the kernel said it lost
+        self.notices: List[Notice] = []
+        self.evicted = 0          # events flushed early because too many were open
+        self.duplicates = 0       # second copies of records (journald keeps two)
+
+
+# Notices (rate limiting, lost records) kept for the report.
+KEEP_NOTICES = 1000
+
+# Where journald's second copies come from: its audit transport (journal,
+# journal-json) and the kernel console it also reads (printk).
+_COPIED_CARRIERS = frozenset({"journal", "journal-json", "printk"})
+
+
+def _repeats(event: Event, record: Record) -> bool:
+    """Does the event already hold this record (a second copy of it)?"""
+    kind = record.joined_type or record.type
+    body = record.body
+    return any(r.body == body and (r.joined_type or r.type) == kind for r in event.records)
+
+
+class EventGrouper:
+    """Reassemble a stream of records into the events that hold Landlock records."""
+
+    def __init__(self, timeout: float = 2.0, serial_window: int = 1000,
+                 lookback: int = 64, max_open: int = 10000, remember: int = 4096,
+                 keep_notices: int = KEEP_NOTICES, count_serial_gaps: bool = True):
+        self.timeout = timeout
+        self.serial_window = serial_window
+        self.lookback = lookback
+        self.max_open = max_open
+        self.remember = remember
+        self.keep_notices = keep_notices
+        self.count_serial_gaps = count_serial_gaps
+        self.open: "OrderedDict[EventKey, Event]" = OrderedDict()
+        self.recent: "OrderedDict[EventKey, List[Record]]" = OrderedDict()
+        self.flushed: "OrderedDict[EventKey, None]" = OrderedDict()
+        self._seen: "OrderedDict[Tuple[str, str], List[Tuple[Optional[int], Optional[float]]]]" = OrderedDict()
+        self.stats = GroupingStats()
+        self._clock_serial: Optional[int] = None
+        self._clock_time: Optional[float] = None
+        self._last_serial: Dict[Optional[str], int] = {}
+
+    # -- feeding -------------------------------------------------------------
+
+    def feed(self, item: Union[Record, Notice]) -> List[Event]:
+        """Take one record or notice; return the events it completes."""
+        if item.__class__ is Notice:
+            return self._notice(item)
+        record = item
+        stats = self.stats
+        stats.records += 1
+        serial = record.serial
+        landlock = record.kind is not OTHER
+        if serial is None:  # journald short output: every record stands alone
+            if landlock and not self._duplicate(record):
+                return [self._emit(Event(None, [record]))]
+            return []
+        if landlock and record.carrier in _COPIED_CARRIERS and self._duplicate(record):
+            return []
+        node = record.node
+        key = (node, serial)
+        last = self._last_serial.get(node)
+        if last is None or serial > last:
+            if self.count_serial_gaps and last is not None and serial <= last + self.serial_window:
+                stats.serial_gaps += serial - last - 1
+            self._last_serial[node] = serial
+        elif last - serial > self.serial_window:
+            self._last_serial[node] = serial
+        done: List[Event] = []
+        open_events = self.open
+        event = open_events.get(key)
+        if event is not None:
+            if not landlock and _repeats(event, record):
+                stats.duplicates += 1
+                return done
+            event.records.append(record)
+            if record.joined_type == "EOE":
+                del open_events[key]
+                done.append(self._emit(event))
+        elif landlock:
+            held = self.recent.pop(key, None) if self.recent else None
+            event = Event(key, held + [record] if held else [record], late=key in self.flushed)
+            open_events[key] = event
+            if len(open_events) > self.max_open:
+                stats.evicted += 1
+                done.append(self._emit(open_events.popitem(last=False)[1]))
+        elif key in self.flushed:
+            stats.late_records += 1
+        elif record.carrier == "interpreted":
+            # ausearch -i prints an event's records reversed: hold them until
+            # its Landlock record (the last one) or the next separator.
+            held = self.recent.get(key)
+            if held is None:
+                self.recent[key] = [record]
+                if len(self.recent) > self.lookback:
+                    self.recent.popitem(last=False)
+            else:
+                held.append(record)
+        # else: kernel-ordered carriers write Landlock records before the
+        # other records of their event, so this record is not ours.
+
+        # The stream's clock; when it has not moved (another record of the
+        # same event), nothing more can have gone stale.
+        moved = serial != self._clock_serial
+        self._clock_serial = serial
+        stamp = record.time
+        if stamp is not None and stamp != self._clock_time:
+            self._clock_time = stamp
+            moved = True
+        if open_events and moved:
+            self._flush_stale(done)
+        return done
+
+    def finish(self) -> List[Event]:
+        """Flush every open event (end of input)."""
+        done = [self._emit(event) for event in self.open.values()]
+        self.open.clear()
+        self.recent.clear()
+        return done
+
+    def run(self, items: Iterable[Union[Record, Notice]]) -> Iterator[Event]:
+        feed = self.feed
+        for item in items:
+            done = feed(item)
+            if done:
+                yield from done
+        yield from self.finish()
+
+    # -- internals -----------------------------------------------------------
+
+    def _notice(self, notice: Notice) -> List[Event]:
+        if notice.kind == Notice.SEPARATOR:
+            return self.finish()
+        if notice.kind == Notice.SUPPRESSED:
+            self.stats.suppressed += notice.count or 0
+        elif notice.kind == Notice.LOST:
+            self.stats.lost += notice.count or 0
+        if len(self.stats.notices) < self.keep_notices:
+            self.stats.notices.append(notice)
+        return []
+
+    def _duplicate(self, record: Record) -> bool:
+        """Is this Landlock record a second copy of one already read?
+
+        journald stores the kernel's audit records twice when no auditd
+        runs: once from the audit socket (in short output without a serial)
+        and once from the kernel console.  Copies have the same kind and
+        body, and either the same serial and time or, when one of them has
+        no serial, times less than ``timeout`` apart.  Genuine repeats differ
+        in serial, and a later boot's records in time.
+        """
+        signature = (record.kind, record.body)
+        copies = self._seen.get(signature)
+        if copies is None:
+            self._seen[signature] = [(record.serial, record.time)]
+            if len(self._seen) > self.remember:
+                self._seen.popitem(last=False)
+            return False
+        for i, (serial, stamp) in enumerate(copies):
+            if serial is not None and serial == record.serial:
+                same = (stamp is None or record.time is None
+                        or abs(stamp - record.time) < 0.002)
+            elif (serial is None) != (record.serial is None):
+                same = (stamp is None or record.time is None
+                        or abs(stamp - record.time) <= self.timeout)
+            else:
+                same = False
+            if same:
+                del copies[i]
+                self.stats.duplicates += 1
+                return True
+        copies.append((record.serial, record.time))
+        if len(copies) > 64:
+            del copies[0]
+        return False
+
+    def _flush_stale(self, done: List[Event]) -> None:
+        """Flush the open events the stream has moved away from (oldest first)."""
+        open_events = self.open
+        clock_serial, clock_time = self._clock_serial, self._clock_time
+        window, timeout = self.serial_window, self.timeout
+        while open_events:
+            key = next(iter(open_events))
+            event = open_events[key]
+            stamp = event.records[0].time
+            if (-window <= clock_serial - key[1] <= window
+                    and (stamp is None or clock_time is None or clock_time - stamp <= timeout)):
+                return
+            del open_events[key]
+            done.append(self._emit(event))
+
+    def _emit(self, event: Event) -> Event:
+        self.stats.events += 1
+        if event.key is not None:
+            self.flushed[event.key] = None
+            if len(self.flushed) > self.remember:
+                self.flushed.popitem(last=False)
+        return event

@@ -1,0 +1,294 @@
+"""Records: lines read as audit records, in whatever carrier they came.
+
+:func:`read_records` turns the lines of the sources into :class:`Record`
+objects (Landlock records and the other records of the same events, such as
+SYSCALL, PROCTITLE, CWD and PATH) and :class:`Notice` objects for the lines
+that say something about the log itself: printk rate limiting, lost records,
+``ausearch`` event separators.  A line that looks like a Landlock record but
+does not parse is reported to the :class:`Diagnostics` with its file and
+line number, and reading goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, Union
+
+from lldecode.audit import syntax as fastpath
+from lldecode.audit.syntax import ACCESS, DOMAIN, LANDLOCK_TYPES, OTHER, Header
+from lldecode.audit.sources import Source, SourceError
+from lldecode.audit.values import decode_untrusted
+
+# Record types the event stage joins, in every spelling, by canonical name.
+JOINED_TYPES = {
+    "SYSCALL": "SYSCALL", "1300": "SYSCALL",
+    "PATH": "PATH", "1302": "PATH",
+    "SOCKADDR": "SOCKADDR", "1306": "SOCKADDR",
+    "CWD": "CWD", "1307": "CWD",
+    "OBJ_PID": "OBJ_PID", "1318": "OBJ_PID",
+    "EOE": "EOE", "1320": "EOE",
+    "PROCTITLE": "PROCTITLE", "1327": "PROCTITLE",
+}
+for _spelling in ("AUDIT1300", "AUDIT1302", "AUDIT1306", "AUDIT1307", "AUDIT1318",
+                  "AUDIT1320", "AUDIT1327"):
+    JOINED_TYPES[_spelling] = JOINED_TYPES[_spelling[5:]]
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_DOMAIN_ID_RE = re.compile(r"[0-9a-fA-F]{1,16}\Z")
+_BLOCKERS_RE = re.compile(r"[^ \t,=\"']+(?:,[^ \t,=\"']+)*\Z")
+_SUPPRESSED_RE = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
+_LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
+
+
+class Record:
+    """One audit record: its header fields, its raw body and where it was read."""
+
+    __slots__ = ("kind", "carrier", "node", "type", "time", "serial", "body",
+                 "enrichment", "pid", "joined_type", "source", "lineno", "line", "_fields",
+                 "domain", "blockers")
+
+    def __init__(self, header: Header, source: str, lineno: int, line: str,
+                 fields: Optional[Dict[str, str]] = None):
+        self.carrier = header.carrier
+        self.node = header.node
+        self.type = header.type
+        self.time = header.time
+        self.serial = header.serial
+        self.body = header.body
+        self.enrichment = header.enrichment
+        self.pid = header.pid
+        self.kind = LANDLOCK_TYPES.get(header.type, OTHER)
+        self.joined_type = JOINED_TYPES.get(header.type)
+        self.source = source
+        self.lineno = lineno
+        self.line = line
+        self._fields = fields
+        # A Landlock record's domain id and blockers= text, as logged.
+        self.domain: Optional[str] = fields.get("domain") if fields else None
+        self.blockers: Optional[str] = fields.get("blockers") if fields else None
+
+    @classmethod
+    def from_raw_match(cls, m: "re.Match[str]", line: str, source: str,
+                       lineno: int) -> "Record":
+        """A record of the auditd raw dialect, straight from fastpath.RAW_RE
+        (the hot path: no intermediate Header)."""
+        self = cls.__new__(cls)
+        node, type_token, sec, ms, serial = m.groups()
+        body = line[m.end():]
+        cut = body.find("\x1d")
+        if cut < 0:
+            self.carrier = "raw"
+            self.enrichment = None
+        else:
+            self.carrier = "enriched"
+            body, self.enrichment = body[:cut], body[cut + 1:].rstrip(" \t\r")
+        self.body = body.rstrip(" \t\r")
+        self.node = node
+        self.type = type_token
+        self.time = int(sec) + int(ms) / 10 ** len(ms)
+        self.serial = int(serial)
+        self.pid = None
+        self.kind = LANDLOCK_TYPES.get(type_token, OTHER)
+        self.joined_type = JOINED_TYPES.get(type_token)
+        self.source = source
+        self.lineno = lineno
+        self.line = line
+        self._fields = None
+        self.domain = self.blockers = None
+        return self
+
+    @property
+    def interpreted(self) -> bool:
+        return self.carrier == "interpreted"
+
+    @property
+    def fields(self) -> Dict[str, str]:
+        """Field name -> value as written (quotes kept, not decoded)."""
+        if self._fields is None:
+            self._fields = dict(split_body(self.body, self.carrier == "interpreted"))
+        return self._fields
+
+    def untrusted(self, key: str) -> Optional[bytes]:
+        value = self.fields.get(key)
+        return None if value is None else decode_untrusted(value, self.carrier == "interpreted")
+
+    def __repr__(self) -> str:
+        return f"Record({self.type} {self.carrier} {self.serial} {self.source}:{self.lineno})"
+
+
+class Notice:
+    """A line about the log itself: lost or suppressed records, a separator."""
+
+    __slots__ = ("kind", "count", "source", "lineno", "line")
+
+    SUPPRESSED = "suppressed"   # printk rate limiting: N records not printed
+    LOST = "lost"               # the kernel's audit backlog overflowed
+    SEPARATOR = "separator"     # ausearch's "----" between events
+
+    def __init__(self, kind: str, count: Optional[int], source: str, lineno: int, line: str):
+        self.kind = kind
+        self.count = count
+        self.source = source
+        self.lineno = lineno
+        self.line = line
+
+
+def split_body(body: str, interpreted: bool = False) -> List[Tuple[str, str]]:
+    if interpreted:
+        return fastpath.split_interpreted_fields(body)
+    return fastpath.split_fields(body)
+
+
+class Diagnostics:
+    """Problems met while reading, reported on stderr as ``FILE:LINE: reason``."""
+
+    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False):
+        self.stream = stream
+        self.quiet = quiet
+        self.malformed = 0      # Landlock-looking lines that did not parse
+        self.errors = 0         # inputs that could not be read
+        self.notes = 0
+
+    def _write(self, text: str) -> None:
+        if self.quiet:
+            return
+        from lldecode.output.escape import escape_text
+
+        stream = self.stream if self.stream is not None else sys.stderr
+        stream.write(escape_text(text) + "\n")
+
+    def report_malformed(self, source: str, lineno: int, reason: str) -> None:
+        self.malformed += 1
+        self._write(f"{source}:{lineno}: {reason}")
+
+    def report_error(self, message: str) -> None:
+        self.errors += 1
+        self._write(message)
+
+    def report_note(self, source: str, lineno: int, message: str) -> None:
+        self.notes += 1
+        self._write(f"{source}:{lineno}: note: {message}")
+
+
+def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], list]:
+    """(why a Landlock record's body is not well-formed or None, its fields)."""
+    interpreted = carrier == "interpreted"
+    if not interpreted and not fastpath.body_is_well_formed(body, strict=True):
+        if _CONTROL_RE.search(body):
+            return "control character inside a Landlock record", []
+        return "malformed key=value fields", []
+    fields = split_body(body, interpreted)
+    if not fields or fields[0][0] != "domain" or (interpreted and not body.startswith("domain=")):
+        return "Landlock record not starting with domain=", fields
+    domain = fields[0][1]
+    if not _DOMAIN_ID_RE.match(domain):
+        return f"domain={domain[:40]} is not a hexadecimal domain id", fields
+    kind = LANDLOCK_TYPES.get(type_token, OTHER)
+    if kind == ACCESS:
+        if len(fields) < 2 or fields[1][0] != "blockers":
+            return "LANDLOCK_ACCESS record without blockers= after domain=", fields
+        if not _BLOCKERS_RE.match(fields[1][1]):
+            return f"blockers={fields[1][1][:40]} is not a comma-separated list", fields
+    elif kind == DOMAIN and len(fields) < 2:
+        return "LANDLOCK_DOMAIN record with nothing but domain=", fields
+    return None, fields
+
+
+def landlock_problem(header) -> Optional[str]:
+    """Why a Landlock record's body is not well-formed (None when it is)."""
+    return check_landlock(header.type, header.carrier, header.body)[0]
+
+
+def _diagnose(line: str) -> str:
+    from lldecode.audit import grammar
+
+    return grammar.diagnose(line)
+
+
+def _may_concern_landlock(line: str) -> bool:
+    """Could the line be a Landlock record or a notice about lost records?
+    (A few substring tests: much cheaper than parsing every line.)"""
+    return ("142" in line or "LANDLOCK_" in line or "LL_D" in line or "suppressed" in line
+            or "audit_lost" in line or "backlog" in line or line.startswith("----"))
+
+
+def read_lines(source: Source, diagnostics: Diagnostics,
+               landlock_only: bool = False) -> Iterator[Union[Record, Notice]]:
+    """Records and notices of one source, reporting what does not parse.
+
+    ``landlock_only`` skips, unparsed, the lines that cannot be Landlock
+    records or notices: for analyses that need no SYSCALL, PATH or
+    PROCTITLE context.
+    """
+    raw_match = fastpath.RAW_RE.match
+    from_raw = Record.from_raw_match
+    find_record = fastpath.find_record
+    plain_body = fastpath.plain_landlock_body
+    hint = fastpath.LANDLOCK_HINT_RE.search
+    landlock = LANDLOCK_TYPES
+    name = source.name
+    lineno = 0
+    lines = source.lines()
+    for lineno, line in enumerate(lines, source.first_lineno):
+        if landlock_only and not _may_concern_landlock(line):
+            continue
+        m = raw_match(line) if "\x1b" not in line else None
+        if m is not None:
+            record = from_raw(m, line, name, lineno)
+        else:
+            header = find_record(line) if ("audit" in line or "type=" in line) else None
+            if header is None:
+                notice = _notice(line, name, lineno)
+                if notice is not None:
+                    yield notice
+                elif hint(line) and fastpath.LANDLOCK_LOOKS_RE.search(line):
+                    diagnostics.report_malformed(name, lineno, _diagnose(line))
+                continue
+            record = Record(header, name, lineno, line)
+        kind = landlock.get(record.type)
+        if kind is not None:
+            lead = plain_body(kind, record.body) if record.carrier != "interpreted" else None
+            if lead is not None:
+                # The usual shape: domain and blockers are its first words;
+                # the other fields are read when someone asks for them.
+                record.domain, record.blockers = lead
+            else:
+                problem, fields = check_landlock(record.type, record.carrier, record.body)
+                if problem is not None:
+                    diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
+                    continue
+                record._fields = dict(fields)
+                record.domain = record._fields["domain"]
+                record.blockers = record._fields.get("blockers")
+        elif landlock_only:
+            continue
+        yield record
+    if source.truncated_last_line and lineno:
+        diagnostics.report_note(name, lineno, "last line has no line terminator "
+                                              "(the log may have been cut while written)")
+
+
+def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
+    if line.startswith("----"):
+        return Notice(Notice.SEPARATOR, None, source, lineno, line)
+    if "audit" not in line:
+        return None
+    m = _SUPPRESSED_RE.search(line)
+    if m:
+        return Notice(Notice.SUPPRESSED, int(m.group(1)), source, lineno, line)
+    m = _LOST_RE.search(line)
+    if m:
+        count = int(m.group(1)) if m.group(1) else None
+        return Notice(Notice.LOST, count, source, lineno, line)
+    return None
+
+
+def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
+                 landlock_only: bool = False) -> Iterator[Union[Record, Notice]]:
+    """Records and notices of all sources in order; unreadable ones reported."""
+    for source in sources:
+        try:
+            yield from read_lines(source, diagnostics, landlock_only)
+        except SourceError as exc:
+            diagnostics.report_error(f"lldecode: {exc}")

@@ -1,0 +1,358 @@
+"""Landlock policies: landlockconfig documents (TOML or JSON), one per layer.
+
+A policy is the list of rulesets a process enforced, oldest first; each is
+described by one landlockconfig file:
+
+    abi = 4                                  # needed by the abi.* groups
+    [[variable]]
+    name = "home"
+    literal = ["/home/alice", "/home/bob"]
+    [[ruleset]]
+    handled_access_fs = ["abi.read_write"]
+    handled_access_net = ["bind_tcp"]
+    scoped = ["signal"]
+    [[path_beneath]]
+    allowed_access = ["read_file", "read_dir"]
+    parent = ["/usr", "${home}/src"]
+    [[net_port]]
+    allowed_access = ["bind_tcp"]
+    port = [8080]
+
+JSON spells the keys as landlockconfig's JSON does (``handledAccessFs``,
+``pathBeneath``, ``allowedAccess``, ``netPort``); both spellings are accepted
+in both formats.  Access names are landlockconfig's bare names; the dotted
+(``fs.read_file``) and legacy (``fs_read_file``) spellings are accepted too.
+
+As landlockconfig does, every ``[[ruleset]]`` of a file is merged into one
+layer, and the rights a rule allows are added to the layer's handled rights.
+Rule paths are made absolute against the current directory and normalized
+lexically (``a/../b`` is ``b``); nothing here touches the filesystem.
+
+Errors raise :class:`PolicyError`, whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from lldecode.landlock.access import all_mask, lookup, rights_of
+from lldecode.landlock.layers import MAX_LAYERS
+
+# other spelling -> the TOML spelling used internally
+_KEY_ALIASES = {
+    "handledAccessFs": "handled_access_fs",
+    "handledAccessNet": "handled_access_net",
+    "pathBeneath": "path_beneath",
+    "netPort": "net_port",
+    "allowedAccess": "allowed_access",
+}
+_TOP_KEYS = ("abi", "variable", "ruleset", "path_beneath", "net_port")
+_RULESET_KEYS = {"handled_access_fs": "fs", "handled_access_net": "net", "scoped": "scope"}
+_VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+MAX_PORT = 65535
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One enforced ruleset, as read from one policy file."""
+
+    source: str
+    abi: Optional[int]
+    handled_fs: int
+    handled_net: int
+    scoped: int
+    # normalized absolute path -> allowed fs access bits
+    path_rules: Dict[str, int] = field(default_factory=dict, hash=False)
+    # TCP port -> allowed net access bits
+    port_rules: Dict[int, int] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The layers of a domain, oldest (first enforced) first."""
+
+    layers: Tuple[Layer, ...]
+
+    @property
+    def sources(self) -> List[str]:
+        return [layer.source for layer in self.layers]
+
+
+def normalize_path(path: str, cwd: Optional[str] = None) -> str:
+    """An absolute, lexically normalized path (no filesystem access)."""
+    if not path:
+        raise ValueError("empty path")
+    if not path.startswith("/"):
+        path = posixpath.join(cwd if cwd is not None else os.getcwd(), path)
+    path = posixpath.normpath(path)
+    return "/" + path.lstrip("/")
+
+
+def load_policy(paths: Sequence[str], cwd: Optional[str] = None) -> Policy:
+    """Read one policy file per layer, in enforcement order."""
+    if not paths:
+        raise PolicyError("a policy needs at least one layer file")
+    if len(paths) > MAX_LAYERS:
+        raise PolicyError(f"{len(paths)} layers: Landlock stacks at most {MAX_LAYERS}")
+    return Policy(tuple(load_layer(path, cwd) for path in paths))
+
+
+def load_layer(path: str, cwd: Optional[str] = None) -> Layer:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read: {exc}") from None
+    return parse_layer(text, path, _format_of(path, text), cwd)
+
+
+def _format_of(path: str, text: str) -> str:
+    suffix = posixpath.splitext(path)[1].lower()
+    if suffix in (".json", ".toml"):
+        return suffix[1:]
+    return "json" if text.lstrip().startswith("{") else "toml"
+
+
+def parse_layer(text: str, source: str, fmt: str = "toml",
+                cwd: Optional[str] = None) -> Layer:
+    """Build a layer from the text of a landlockconfig document."""
+    if fmt == "toml":
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"{source}: invalid TOML: {exc}") from None
+    elif fmt == "json":
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PolicyError(f"{source}: invalid JSON: {exc}") from None
+    else:
+        raise PolicyError(f"{source}: unknown policy format {fmt!r} (toml or json)")
+    return _Reader(source, cwd).layer(document)
+
+
+class _Reader:
+    """Walks one document, keeping the file name for error messages."""
+
+    def __init__(self, source: str, cwd: Optional[str]) -> None:
+        self.source = source
+        self.cwd = cwd
+
+    def error(self, where: str, message: str) -> PolicyError:
+        return PolicyError(f"{self.source}: {where}: {message}" if where
+                           else f"{self.source}: {message}")
+
+    def table(self, value: object, where: str, allowed: Iterable[str]) -> Dict[str, object]:
+        if not isinstance(value, dict):
+            raise self.error(where, f"expected a table, got {_kind(value)}")
+        allowed = tuple(allowed)
+        result: Dict[str, object] = {}
+        for key, item in value.items():
+            name = _KEY_ALIASES.get(key, key)
+            if name not in allowed:
+                raise self.error(_join(where, key), "unknown key (expected one of: "
+                                 + ", ".join(allowed) + ")")
+            if name in result:
+                raise self.error(_join(where, key), "given twice (in two spellings)")
+            result[name] = (key, item)
+        return result
+
+    def array(self, value: object, where: str) -> list:
+        if not isinstance(value, list):
+            raise self.error(where, f"expected an array, got {_kind(value)}")
+        if not value:
+            raise self.error(where, "must not be empty")
+        return value
+
+    def layer(self, document: object) -> Layer:
+        top = self.table(document, "", _TOP_KEYS)
+        if not any(name in top for name in _TOP_KEYS if name != "abi"):
+            raise self.error("", "empty configuration (no ruleset, path_beneath, "
+                             "net_port or variable)")
+        abi = None
+        if "abi" in top:
+            key, value = top["abi"]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+                raise self.error(key, f"ABI version must be an integer >= 1, got {value!r}")
+            abi = value
+        variables = self.variables(top.get("variable"))
+        handled = {"fs": 0, "net": 0, "scope": 0}
+        if "ruleset" in top:
+            key, rulesets = top["ruleset"]
+            for index, entry in enumerate(self.array(rulesets, key)):
+                where = f"{key}[{index}]"
+                ruleset = self.table(entry, where, _RULESET_KEYS)
+                if not ruleset:
+                    raise self.error(where, "empty ruleset")
+                for name, (spelled, items) in ruleset.items():
+                    kind = _RULESET_KEYS[name]
+                    handled[kind] |= self.access(kind, items, abi, _join(where, spelled))
+        path_rules: Dict[str, int] = {}
+        if "path_beneath" in top:
+            key, entries = top["path_beneath"]
+            for index, entry in enumerate(self.array(entries, key)):
+                where = f"{key}[{index}]"
+                rule = self.required(entry, where, ("allowed_access", "parent"))
+                spelled, items = rule["allowed_access"]
+                allowed = self.access("fs", items, abi, _join(where, spelled))
+                handled["fs"] |= allowed
+                for path in self.parents(rule["parent"], where, variables):
+                    path_rules[path] = path_rules.get(path, 0) | allowed
+        port_rules: Dict[int, int] = {}
+        if "net_port" in top:
+            key, entries = top["net_port"]
+            for index, entry in enumerate(self.array(entries, key)):
+                where = f"{key}[{index}]"
+                rule = self.required(entry, where, ("allowed_access", "port"))
+                spelled, items = rule["allowed_access"]
+                allowed = self.access("net", items, abi, _join(where, spelled))
+                handled["net"] |= allowed
+                for port in self.ports(rule["port"], where):
+                    port_rules[port] = port_rules.get(port, 0) | allowed
+        if not any(handled.values()):
+            raise self.error("", "handles no access right: the kernel refuses such a "
+                             "ruleset (ENOMSG)")
+        return Layer(self.source, abi, handled["fs"], handled["net"], handled["scope"],
+                     path_rules, port_rules)
+
+    def required(self, entry: object, where: str, keys: Tuple[str, ...]) -> Dict[str, object]:
+        table = self.table(entry, where, keys)
+        for key in keys:
+            if key not in table:
+                raise self.error(where, f"missing key {key!r}")
+        return table
+
+    def access(self, kind: str, items: object, abi: Optional[int], where: str) -> int:
+        mask = 0
+        for index, name in enumerate(self.array(items, where)):
+            item_where = f"{where}[{index}]"
+            if not isinstance(name, str):
+                raise self.error(item_where, f"expected an access name, got {_kind(name)}")
+            if name.startswith("abi."):
+                mask |= self.group(kind, name, abi, item_where)
+                continue
+            found = lookup(kind, name)
+            if found is None:
+                known = ", ".join(r.name for r in rights_of(kind))
+                raise self.error(item_where, f"unknown {kind} access right {name!r} "
+                                 f"(known: {known}, or an abi.* group)")
+            mask |= found.mask
+        return mask
+
+    def group(self, kind: str, name: str, abi: Optional[int], where: str) -> int:
+        if abi is None:
+            raise self.error(where, f"{name!r} needs a top-level 'abi' version")
+        everything = all_mask(kind, abi)
+        if name == "abi.all":
+            return everything
+        if kind == "fs" and name == "abi.read_execute":
+            read_execute = ("execute", "read_file", "read_dir", "refer")
+            return everything & sum(lookup("fs", n).mask for n in read_execute)
+        if kind == "fs" and name == "abi.read_write":
+            return everything & ~lookup("fs", "execute").mask
+        groups = "abi.all, abi.read_execute, abi.read_write" if kind == "fs" else "abi.all"
+        raise self.error(where, f"unknown {kind} access group {name!r} (known: {groups})")
+
+    def variables(self, entry: Optional[Tuple[str, object]]) -> Dict[str, List[str]]:
+        variables: Dict[str, List[str]] = {}
+        if entry is None:
+            return variables
+        key, items = entry
+        for index, item in enumerate(self.array(items, key)):
+            where = f"{key}[{index}]"
+            table = self.table(item, where, ("name", "literal"))
+            if "name" not in table:
+                raise self.error(where, "missing key 'name'")
+            name = table["name"][1]
+            if not isinstance(name, str) or not _VARIABLE_NAME.match(name):
+                raise self.error(_join(where, "name"), f"invalid variable name {name!r} "
+                                 "(ASCII letter, then letters, digits or '_')")
+            values = variables.setdefault(name, [])
+            if "literal" in table:
+                literal_key, literal = table["literal"]
+                for value_index, value in enumerate(self.array(literal, _join(where, literal_key))):
+                    if not isinstance(value, str):
+                        raise self.error(f"{_join(where, literal_key)}[{value_index}]",
+                                         f"expected a string, got {_kind(value)}")
+                    if value not in values:
+                        values.append(value)
+        return variables
+
+    def parents(self, entry: Tuple[str, object], where: str,
+                variables: Dict[str, List[str]]) -> List[str]:
+        key, items = entry
+        paths: List[str] = []
+        for index, template in enumerate(self.array(items, _join(where, key))):
+            item_where = f"{_join(where, key)}[{index}]"
+            if not isinstance(template, str):
+                raise self.error(item_where, f"expected a path, got {_kind(template)}")
+            for expanded in self.expand(template, variables, item_where):
+                try:
+                    paths.append(normalize_path(expanded, self.cwd))
+                except ValueError as exc:
+                    raise self.error(item_where, str(exc)) from None
+        return paths
+
+    def expand(self, template: str, variables: Dict[str, List[str]], where: str) -> List[str]:
+        """All the strings a ``${var}`` template stands for ($$ is a dollar)."""
+        pieces: List[List[str]] = []
+        text = []
+        position = 0
+        while position < len(template):
+            char = template[position]
+            following = template[position + 1: position + 2]
+            if char == "$" and following == "$":
+                text.append("$")
+                position += 2
+            elif char == "$" and following == "{":
+                end = template.find("}", position + 2)
+                if end < 0:
+                    raise self.error(where, f"unclosed variable reference at position {position}")
+                name = template[position + 2: end]
+                if not _VARIABLE_NAME.match(name):
+                    raise self.error(where, f"invalid variable name {name!r} at position {position}")
+                if name not in variables:
+                    raise self.error(where, f"undefined variable {name!r}")
+                pieces.append(["".join(text)])
+                pieces.append(variables[name])
+                text = []
+                position = end + 1
+            else:
+                text.append(char)
+                position += 1
+        pieces.append(["".join(text)])
+        return ["".join(parts) for parts in itertools.product(*pieces)]
+
+    def ports(self, entry: Tuple[str, object], where: str) -> List[int]:
+        key, items = entry
+        ports = []
+        for index, port in enumerate(self.array(items, _join(where, key))):
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+                raise self.error(f"{_join(where, key)}[{index}]",
+                                 f"expected a port number 0..{MAX_PORT}, got {port!r}")
+            ports.append(port)
+        return ports
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(value: object) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)

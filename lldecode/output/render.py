@@ -1,0 +1,319 @@
+"""Renderers: tables, CSV, JSON, NDJSON and styled text.
+
+Everything written to a terminal or a text file goes through :func:`cell`
+(tables, CSV) or :func:`safe` (text), which escape the control characters an
+attacker could hide in a path, comm or exe (see :mod:`lldecode.output.escape`).
+JSON escapes them by its own rules and keeps every byte (see
+:mod:`lldecode.output.jsonable`).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
+
+from lldecode.output.escape import escape_bytes, escape_text
+
+TABLE_FORMATS_HELP = "any tabulate format: simple, github, plain, grid, pipe, rst, ..."
+
+
+def format_time(stamp: Optional[float], utc: bool = False) -> str:
+    """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm`` (local time by default)."""
+    if stamp is None:
+        return Safe("-")
+    second = int(stamp)
+    millis = int(round((stamp - second) * 1000))
+    if millis == 1000:
+        second, millis = second + 1, 0
+    return Safe(f"{_format_second(second, utc)}.{millis:03d}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_second(second: int, utc: bool) -> str:
+    moment = time.gmtime(second) if utc else time.localtime(second)
+    return time.strftime("%Y-%m-%d %H:%M:%S", moment)
+
+
+class Safe(str):
+    """Text already made terminal-safe: not escaped again."""
+
+
+def safe(value: Any) -> str:
+    """Any value as terminal-safe text (escaped once, whatever the nesting)."""
+    kind = value.__class__
+    if kind is Safe:
+        return value
+    if kind is int or kind is float:
+        return str(value)
+    if value is None:
+        return Safe("-")
+    if isinstance(value, bytes):
+        return Safe(escape_bytes(value))
+    if isinstance(value, (list, tuple)):
+        return Safe(", ".join(safe(v) for v in value))
+    return Safe(escape_text(str(value)))
+
+
+cell = safe
+
+
+def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]],
+                tablefmt: str = "simple", batch: int = 2000) -> None:
+    """A tabulate table, streamed: memory stays bounded however many rows.
+
+    The rows are read once: their cells are made safe and measured, and a
+    large table is spooled to a temporary file; then each row is drawn like
+    the row tabulate draws for a probe table of the same column widths
+    (checked to be identical), or tabulate draws them in batches.
+    """
+    from tabulate import tabulate
+
+    def draw(body):
+        return tabulate(body, headers=list(headers), tablefmt=tablefmt, disable_numparse=True)
+
+    widths = [len(cell(h)) for h in headers]
+    spool = _Spool(batch)
+    for row in rows:
+        cells = [cell(v) for v in row]
+        for i, text in enumerate(cells):
+            if len(text) > widths[i]:
+                widths[i] = len(text)
+        spool.append(cells)
+    if len(spool) <= batch:
+        out.write(draw(list(spool)) + "\n")
+        return
+    layout = _TableLayout.probe(draw, widths)
+    if layout is not None:
+        layout.write(out, spool)
+    else:
+        _write_batches(out, draw, widths, spool, batch)
+    spool.close()
+
+
+class _Spool:
+    """Rows of text kept in memory up to ``limit``, then in a temporary file
+    (in marshalled batches: one load per thousand rows)."""
+
+    BATCH = 1024
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.rows: List[List[str]] = []
+        self.file = None
+        self.count = 0
+
+    def append(self, cells: List[str]) -> None:
+        self.count += 1
+        self.rows.append(cells)
+        if len(self.rows) > self.limit or (self.file is not None
+                                           and len(self.rows) >= self.BATCH):
+            self._flush()
+
+    def _flush(self) -> None:
+        from lldecode.spill import dump_batches
+
+        if self.file is None:
+            import tempfile
+
+            self.file = tempfile.TemporaryFile()
+        dump_batches(([str(text) for text in row] for row in self.rows), self.file,
+                     self.BATCH)
+        self.rows = []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[List[str]]:
+        if self.file is None:
+            yield from self.rows
+            return
+        from lldecode.spill import load_batches
+
+        self._flush()
+        self.file.seek(0)
+        yield from load_batches(self.file)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class _TableLayout:
+    """How a tabulate format lays out rows, learnt from a probe table.
+
+    A probe with a full-width row and a row of short cells gives the header
+    lines, the text around and between cells, the lines after each row and
+    the tail; the layout is used only if it redraws the probe exactly.
+    """
+
+    def __init__(self, head: List[str], around: List[str], after_row: List[str],
+                 last_after: List[str], widths: List[int], strip: bool):
+        self.head, self.around, self.after_row = head, around, after_row
+        self.last_after, self.widths, self.strip = last_after, widths, strip
+        # around[0] cell0 around[1] cell1 ... as one format (cells left-aligned,
+        # padded to the column width, as str.ljust pads them)
+        pieces = [_literal(around[0])]
+        for i, width in enumerate(widths):
+            pieces.append(f"{{{i}:<{width}}}" if width else f"{{{i}}}")
+            pieces.append(_literal(around[i + 1]))
+        self._format = "".join(pieces).format
+
+    def line(self, cells: List[str]) -> str:
+        text = self._format(*cells)
+        return text.rstrip() if self.strip else text
+
+    def lines(self, rows: Iterable[List[str]]) -> Iterator[str]:
+        yield from self.head
+        previous = None
+        for cells in rows:
+            if previous is not None:
+                yield self.line(previous)
+                yield from self.after_row
+            previous = cells
+        if previous is not None:
+            yield self.line(previous)
+            yield from self.last_after
+
+    def write(self, out: TextIO, rows: Iterable[List[str]]) -> None:
+        pending: List[str] = []
+        for text in self.lines(rows):
+            pending.append(text)
+            if len(pending) >= 512:  # one write per 512 lines
+                pending.append("")
+                out.write("\n".join(pending))
+                pending = []
+        if pending:
+            pending.append("")
+            out.write("\n".join(pending))
+
+    @classmethod
+    def probe(cls, draw: Callable, widths: List[int]) -> "Optional[_TableLayout]":
+        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        full = [letters[i % len(letters)] * w for i, w in enumerate(widths)]
+        short = [letters[(i + 1) % len(letters)] for i in range(len(widths))]
+        # cells holding what some formats escape (html, latex): kept verbatim?
+        specials = ["<&%_$#\\{}~^|"[i % 12] for i in range(len(widths))]
+        expected = draw([full, short, specials, full]).split("\n")
+        try:
+            row_at = next(i for i, text in enumerate(expected) if full[0] in text
+                          and all(f in text for f in full))
+            data = expected[row_at]
+            around, position = [], 0
+            for value in full:
+                start = data.index(value, position)
+                around.append(data[position:start])
+                position = start + len(value)
+            around.append(data[position:])
+            short_at = next(i for i in range(row_at + 1, len(expected))
+                            if all(s in expected[i] for s in short))
+        except (StopIteration, ValueError):
+            return None
+        per_row = short_at - row_at
+        after_row = expected[row_at + 1: short_at]
+        last_at = short_at + 2 * per_row
+        for strip in (False, True):
+            layout = cls(expected[:row_at], around, after_row, expected[last_at + 1:],
+                         widths, strip)
+            if list(layout.lines([full, short, specials, full])) == expected:
+                return layout
+        return None
+
+
+def _literal(text: str) -> str:
+    """``text`` as a literal part of a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _write_batches(out: TextIO, draw: Callable, widths: List[int],
+                   rows: Iterable[List[str]], batch: int) -> None:
+    """Tabulate in batches, each led by a full-width row that fixes the columns."""
+    filler = ["x" * w for w in widths]
+    one, two = draw([filler]).split("\n"), draw([filler, filler]).split("\n")
+    per_row = len(two) - len(one)
+    head = next(i for i, line in enumerate(one) if "x" * max(widths) in line)
+    tail = len(one) - head - per_row
+    pending: List[List[str]] = []
+    first = True
+
+    def flush(batch_rows: List[List[str]], last: bool) -> None:
+        nonlocal first
+        lines = draw([filler] + batch_rows).split("\n")
+        body = lines[head + per_row: len(lines) - tail]
+        if not last and per_row > 1:
+            # the last row's closing lines are the bottom border: use the
+            # separator that follows the filler row instead
+            body[len(body) - (per_row - 1):] = lines[head + 1: head + per_row]
+        parts = (lines[:head] if first else []) + body + (lines[len(lines) - tail:] if last else [])
+        out.write("\n".join(parts) + "\n")
+        first = False
+
+    for cells in rows:
+        pending.append(cells)
+        if len(pending) > batch:
+            flush(pending[:batch], last=False)
+            del pending[:batch]
+    flush(pending, last=True)
+
+
+def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+
+
+def write_json(out: TextIO, value: Any) -> None:
+    json.dump(value, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
+    """A JSON list written item by item (never held whole in memory)."""
+    out.write("[")
+    empty = True
+    for item in items:
+        out.write("\n  " if empty else ",\n  ")
+        out.write(json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        empty = False
+    out.write("]\n" if empty else "\n]\n")
+
+
+def write_ndjson_line(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+class Style:
+    """ANSI styling, on only when asked for or when writing to a terminal.
+
+    ``--color auto`` (the default) colours a terminal unless NO_COLOR is set;
+    ``always`` and ``never`` do what they say.
+    """
+
+    CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33",
+             "blue": "34", "magenta": "35", "cyan": "36"}
+
+    def __init__(self, mode: str = "auto", stream: Optional[TextIO] = None):
+        stream = stream if stream is not None else sys.stdout
+        if mode == "always":
+            self.enabled = True
+        elif mode == "never":
+            self.enabled = False
+        else:
+            self.enabled = (not os.environ.get("NO_COLOR")
+                            and hasattr(stream, "isatty") and stream.isatty())
+
+    def __call__(self, text: str, *styles: str) -> str:
+        """``text`` (already safe) wrapped in the given styles."""
+        if not self.enabled or not styles:
+            return text
+        codes = ";".join(self.CODES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def columns(rows: List[dict], keys: Sequence[str]) -> List[List[Any]]:
+    return [[row.get(k) for k in keys] for row in rows]

@@ -1,0 +1,82 @@
+"""Reading in parallel gives exactly what one pass gives."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from bench.loggen import generate
+from lldecode.analysis import parallel
+from lldecode.cli import cli
+from tests.conftest import SAMPLES
+
+RAW = SAMPLES / "kernel-6.18-raw-audit.log"
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PART", 64 << 10)
+
+
+@pytest.fixture(scope="module")
+def mixed_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("logs") / "mixed.log"
+    with open(path, "w", encoding="latin-1") as out:
+        generate(out, "mixed", size=3 << 20)
+    return path
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], env={"TZ": "UTC"})
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["filter", "--count"],
+    ["summarize", "-f", "json"],
+    ["summarize", "--by", "blocker,exe", "-f", "json"],
+    ["summarize", "--by", "domain,path", "--blocker", "fs.*", "-f", "json"],
+    ["domains", "-f", "json"],
+    ["domains", "--blocker", "fs.truncate", "-f", "json"],
+])
+def test_parts_give_the_same_report(small_parts, mixed_log, command):
+    parts = parallel.plan([str(mixed_log)], 2)
+    assert parts is not None and len(parts) == 2
+    assert run(*command, "--jobs", "2", mixed_log) == run(*command, "--jobs", "1", mixed_log)
+
+
+def test_several_files_and_a_reboot_between_them(small_parts, tmp_path, mixed_log):
+    """Each file is a part; the second boot's serials restart low."""
+    lines = RAW.read_text("latin-1").splitlines()
+    shifted = [re.sub(r"audit\((\d+)\.(\d+):(\d+)\)",
+                      lambda m: f"audit({int(m.group(1)) + 4_400_000}.{m.group(2)}:"
+                                f"{int(m.group(3)) - 41000})",
+                      line.replace("domain=17fc", "domain=12ab")) for line in lines]
+    second = tmp_path / "boot2.log"
+    second.write_text("\n".join(shifted) + "\n", "latin-1")
+    for command in (["domains", "-f", "json"], ["summarize", "-f", "json"]):
+        one = run(*command, "--jobs", "1", mixed_log, second)
+        two = run(*command, "--jobs", "2", mixed_log, second)
+        assert one == two
+    boots = {row["boot"] for row in json.loads(run("domains", "-f", "json", "-j", "2",
+                                                    mixed_log, second)[1])}
+    assert boots == {0, 1}
+
+
+def test_diagnostics_keep_their_line_numbers(small_parts, tmp_path, mixed_log):
+    lines = mixed_log.read_text("latin-1").splitlines()
+    where = len(lines) * 3 // 4
+    lines.insert(where, "type=UNKNOWN[1423] msg=audit(1800000000.000:1): domain=xyz blockers=a")
+    damaged = tmp_path / "damaged.log"
+    damaged.write_text("\n".join(lines) + "\n", "latin-1")
+    code, output = run("filter", "--count", "-j", "2", damaged)
+    assert f"{damaged}:{where + 1}: column" in output
+
+
+def test_small_inputs_are_read_in_one_pass(mixed_log):
+    assert parallel.plan([str(mixed_log)], 2) is None
+    assert parallel.plan([str(mixed_log)], 1) is None
+    assert parallel.plan(["-"], 4) is None
