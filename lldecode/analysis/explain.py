@@ -205,7 +205,7 @@ def _text_object(obj: Dict[str, Any]) -> Dict[str, Any]:
 def against_policy(paragraph: Paragraph, policy) -> Dict[str, Any]:
     """What the policy says: the layer and file blamed, the missing rule, and
     whether the log can have come from the policy (lldecode.landlock.simulate)."""
-    from lldecode.landlock.simulate import explain_denial
+    from lldecode.landlock.blame import explain_denial
 
     first = paragraph.first
     process = first.process or {}

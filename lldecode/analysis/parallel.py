@@ -15,10 +15,8 @@ in all, everything is read in this process.
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import sys
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -99,21 +97,21 @@ def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
 
 def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
     """Worker: read one part, return its tally as plain values."""
-    from lldecode.cli.common import build_selection
     from lldecode.analysis.pipeline import Reading
+    from lldecode.analysis.selection import Selection
 
     (path, start, end), options, scratch = job
     source = (sources.file_source(path) if start is None
               else sources.RangeSource(path, start, end))
-    messages = io.StringIO()
-    diagnostics = Diagnostics(stream=messages)
-    selection = build_selection(**options["selection"])
-    reading = Reading([], diagnostics, context=options["context"], given_sources=[source])
+    messages: List[str] = []
+    diagnostics = Diagnostics(sink=messages.append)
+    selection = Selection.from_options(**options["selection"])
     tally = Tally(options["by"], options["per_domain"], options["keep_domains"])
-    reading.registry = tally.registry
+    reading = Reading([], diagnostics, context=options["context"], given_sources=[source],
+                      registry=tally.registry)
     tally.consume(reading, selection)
     part = tally.partial(scratch)
-    part["diagnostics"] = (messages.getvalue(), diagnostics.malformed, diagnostics.errors,
+    part["diagnostics"] = (messages, diagnostics.malformed, diagnostics.errors,
                            diagnostics.notes)
     tally.registry.close()
     return part
@@ -133,11 +131,9 @@ def tally(parts: List[Part], options: Dict[str, Any], jobs: int,
     with scratch, context.Pool(processes=max(1, min(jobs - 1, len(parts) - 1))) as pool:
         others = pool.imap(_read_part, work[1:])
         for part in itertools.chain([_read_part(work[0])], others):
-            text, malformed, errors, notes = part.pop("diagnostics")
-            if text and not diagnostics.quiet:
-                (diagnostics.stream or sys.stderr).write(text)
-            diagnostics.malformed += malformed
-            diagnostics.errors += errors
-            diagnostics.notes += notes
+            messages, malformed, errors, notes = part.pop("diagnostics")
+            for message in messages:
+                diagnostics.emit(message)
+            diagnostics.add_counts(malformed, errors, notes)
             merged.absorb(part)
     return merged

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from lldecode.landlock.access import normalize_blocker
 from lldecode.analysis.query import QueryError, compile_query
-from lldecode.analysis.timespec import parse_time
+from lldecode.analysis.timespec import TimeSpecError, parse_time
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _LEGACY_PREFIX = re.compile(r"^(fs|net|scope)_")
@@ -120,8 +120,47 @@ def _ordered(field: str, value: str):
         return float(value)
 
 
+class SelectionError(ValueError):
+    """Options that cannot select anything as asked: the message names the
+    option; ``pointer`` is a caret under the fault of a ``--where`` query."""
+
+    def __init__(self, message: str, pointer: Optional[str] = None):
+        super().__init__(message)
+        self.pointer = pointer
+
+
 class Selection:
-    """The denials to keep; built from the command-line options."""
+    """The denials to keep; built from the command-line options.
+
+    >>> from lldecode.analysis.selection import Selection
+    >>> Selection.from_options(blockers=["fs.truncate"]).empty
+    False
+    >>> Selection().empty
+    True
+    """
+
+    @classmethod
+    def from_options(cls, domains: Sequence[str] = (), blockers: Sequence[str] = (),
+                     exes: Sequence[str] = (), comms: Sequence[str] = (),
+                     pids: Sequence[int] = (), uids: Sequence[int] = (),
+                     paths: Sequence[str] = (), syscalls: Sequence[str] = (),
+                     since: Optional[str] = None, until: Optional[str] = None,
+                     where: Optional[str] = None) -> "Selection":
+        """A selection from the options as written (times as text): raises
+        :class:`SelectionError` with a message naming the option at fault."""
+        try:
+            start = parse_time(since) if since else None
+            end = parse_time(until) if until else None
+        except TimeSpecError as exc:
+            raise SelectionError(f"--since/--until: {exc}") from None
+        try:
+            return cls(domains=domains, blockers=blockers, exes=exes, comms=comms,
+                       pids=pids, uids=uids, paths=paths, syscalls=syscalls,
+                       since=start, until=end, where=where)
+        except QueryError as exc:
+            raise SelectionError(f"--where: {exc}", exc.pointer()) from None
+        except ValueError as exc:
+            raise SelectionError(f"--where: {exc}") from None
 
     def __init__(self, domains: Sequence[str] = (), blockers: Sequence[str] = (),
                  exes: Sequence[str] = (), comms: Sequence[str] = (),
@@ -185,4 +224,4 @@ class Selection:
         return True
 
 
-__all__ = ["FIELDS", "QueryError", "Selection", "normalize_blocker_pattern"]
+__all__ = ["FIELDS", "QueryError", "Selection", "SelectionError", "normalize_blocker_pattern"]

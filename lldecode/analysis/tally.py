@@ -76,17 +76,19 @@ class Tally:
         self.summary = Summary(by) if by else None
         self.selected: Optional[Counter] = Counter() if per_domain else None
         self.keep_domains = keep_domains
-        self.registry = DomainRegistry(keep_finished=keep_domains)
+        self.registry = DomainRegistry(keep_finished=keep_domains, on_finish=(
+            self.summary.account if self.summary is not None and self.summary.accounting
+            else None))
         self.stats = GroupingStats()
         self._boot_offset: Dict[Optional[str], int] = {}
         self._last_seen: Dict[Optional[str], tuple] = {}
 
     def consume(self, reading, selection) -> None:
-        """Tally the selected denials of ``reading`` (its registry and stats
-        become this tally's)."""
+        """Tally the selected denials of ``reading``, a reading made with
+        this tally's registry (its grouping statistics become this tally's)."""
+        if reading.registry is not self.registry:
+            raise ValueError("Tally.consume: the reading must use the tally's registry")
         summary, selected = self.summary, self.selected
-        if summary is not None and summary.accounting:
-            reading.registry.on_finish = summary.account
         for denial in reading.denials():
             if not selection.empty and not selection(denial):
                 continue
@@ -99,7 +101,6 @@ class Tally:
         if summary is not None:
             for info in reading.registry.live.values():
                 summary.account(info)
-        self.registry = reading.registry
         self.stats = reading.grouper.stats
 
     # -- parts read elsewhere ---------------------------------------------------------

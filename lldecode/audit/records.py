@@ -12,8 +12,7 @@ line number, and reading goes on.
 from __future__ import annotations
 
 import re
-import sys
-from typing import Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from lldecode.audit import syntax as fastpath
 from lldecode.audit.syntax import ACCESS, DOMAIN, LANDLOCK_TYPES, OTHER, Header
@@ -141,34 +140,52 @@ def split_body(body: str, interpreted: bool = False) -> List[Tuple[str, str]]:
 
 
 class Diagnostics:
-    """Problems met while reading, reported on stderr as ``FILE:LINE: reason``."""
+    """Problems met while reading, as ``FILE:LINE: reason`` messages.
 
-    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False):
-        self.stream = stream
+    The counts are exact.  Each message goes to ``sink`` when one is given
+    (the command line writes them, escaped, to stderr); otherwise the first
+    ``KEEP`` messages are kept in :attr:`messages` for the caller to read.
+    ``quiet`` drops the messages and keeps only the counts.
+    """
+
+    # A damaged log can hold millions of bad lines: the first thousand
+    # messages tell the story, the counts say how many there were.
+    KEEP = 1000
+
+    def __init__(self, sink: Optional[Callable[[str], None]] = None, quiet: bool = False):
+        self.sink = sink
         self.quiet = quiet
+        self.messages: List[str] = []
         self.malformed = 0      # Landlock-looking lines that did not parse
         self.errors = 0         # inputs that could not be read
         self.notes = 0
 
-    def _write(self, text: str) -> None:
+    def emit(self, text: str) -> None:
+        """Pass one message on (to the sink, or to :attr:`messages`), uncounted."""
         if self.quiet:
             return
-        from lldecode.output.escape import escape_text
-
-        stream = self.stream if self.stream is not None else sys.stderr
-        stream.write(escape_text(text) + "\n")
+        if self.sink is not None:
+            self.sink(text)
+        elif len(self.messages) < self.KEEP:
+            self.messages.append(text)
 
     def report_malformed(self, source: str, lineno: int, reason: str) -> None:
         self.malformed += 1
-        self._write(f"{source}:{lineno}: {reason}")
+        self.emit(f"{source}:{lineno}: {reason}")
 
     def report_error(self, message: str) -> None:
         self.errors += 1
-        self._write(message)
+        self.emit(message)
 
     def report_note(self, source: str, lineno: int, message: str) -> None:
         self.notes += 1
-        self._write(f"{source}:{lineno}: note: {message}")
+        self.emit(f"{source}:{lineno}: note: {message}")
+
+    def add_counts(self, malformed: int, errors: int, notes: int) -> None:
+        """Add the counts of diagnostics met elsewhere (a part read by a worker)."""
+        self.malformed += malformed
+        self.errors += errors
+        self.notes += notes
 
 
 def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], list]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 import click
 
@@ -123,110 +123,59 @@ def _silence_stdout() -> None:
         pass
 
 
-def fail(message: str) -> None:
-    """A usage error: one line on stderr, exit status 2."""
-    click.echo(f"lldecode: {message}", err=True)
+def fail(message: str, pointer: Optional[str] = None) -> NoReturn:
+    """A usage error: one line on stderr (and a caret pointer), exit status 2."""
+    click.echo(f"lldecode: {message}" + (f"\n{pointer}" if pointer else ""), err=True)
     sys.exit(EXIT_ERROR)
 
 
-def build_selection(domains=(), blockers=(), exes=(), comms=(), pids=(), uids=(), paths=(),
-                    syscalls=(), since=None, until=None, where=None):
-    from lldecode.analysis.query import QueryError
-    from lldecode.analysis.selection import Selection
-    from lldecode.analysis.timespec import TimeSpecError, parse_time
+def stderr_sink(message: str) -> None:
+    """Where the reading commands' diagnostics go: stderr, terminal-safe."""
+    from lldecode.output.escape import escape_text
 
-    try:
-        start = parse_time(since) if since else None
-        end = parse_time(until) if until else None
-    except TimeSpecError as exc:
-        fail(f"--since/--until: {exc}")
-    try:
-        return Selection(domains=domains, blockers=blockers, exes=exes, comms=comms,
-                         pids=pids, uids=uids, paths=paths, syscalls=syscalls,
-                         since=start, until=end, where=where)
-    except QueryError as exc:
-        click.echo(f"lldecode: --where: {exc}\n{exc.pointer()}", err=True)
-        sys.exit(EXIT_ERROR)
-    except (TimeSpecError, ValueError) as exc:
-        fail(f"--where: {exc}")
-
-
-def _tune_gc() -> None:
-    """A stream makes and drops several objects per line, none in cycles
-    worth chasing often: collect the youngest generation every 50,000
-    allocations rather than 700, and leave the modules loaded so far out of
-    the collections (memory stays bounded; about 10% less time on a
-    log of Landlock denials)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50000, 20, 100)
+    sys.stderr.write(escape_text(message) + "\n")
 
 
 class Run:
-    """One reading command's pass over its inputs."""
+    """One reading command's pass: a :class:`~lldecode.analysis.pipeline.Query`
+    built from the options, and the command's exit status."""
 
-    def __init__(self, files, strict: bool, netlink_idle: Optional[float],
-                 progress: Optional[bool], selection_kwargs: dict, context: bool = True,
-                 keep_domains: bool = False, jobs: Optional[int] = None):
-        """``context``: the command shows or groups by the denied process;
-        without it (and a selection that needs it) only Landlock records
-        are read, which is several times faster.  ``keep_domains``: the
-        command reports on every domain at the end (finished ones are kept)."""
-        from lldecode.analysis.domains import DomainRegistry
-        from lldecode.analysis.pipeline import Reading
+    def __init__(self, files: Sequence[str], strict: bool, netlink_idle: Optional[float],
+                 progress: Optional[bool], selection_options: Dict[str, Any],
+                 context: bool = True, keep_domains: bool = False,
+                 jobs: Optional[int] = None):
+        from lldecode.analysis.pipeline import Query, tune_gc
+        from lldecode.analysis.selection import Selection, SelectionError
         from lldecode.audit.records import Diagnostics
 
-        _tune_gc()
+        tune_gc()
         self.strict = strict
-        self.files = list(files)
-        self.jobs = jobs
-        self.selection_kwargs = selection_kwargs
-        self.selection = build_selection(**selection_kwargs)
-        self.context = context or self.selection.needs_process
-        self.keep_domains = keep_domains
-        self.diagnostics = Diagnostics()
-        self.reading = Reading(files, self.diagnostics, netlink_idle=netlink_idle,
-                               context=self.context,
-                               registry=DomainRegistry(keep_finished=keep_domains))
-        show = sys.stderr.isatty() if progress is None else progress
-        self.reading.progress = show
+        try:
+            selection = Selection.from_options(**selection_options)
+        except SelectionError as exc:
+            fail(str(exc), exc.pointer)
+        watcher = None
+        if (sys.stderr.isatty() if progress is None else progress):
+            from lldecode.output.progress import Progress
 
-    def tally(self, by=None, per_domain: bool = False):
-        """Aggregate the selected denials (lldecode.analysis.tally), on several
-        processes when the input is large enough (lldecode.analysis.parallel)."""
-        from lldecode.analysis import parallel
-        from lldecode.analysis.tally import Tally
+            watcher = Progress()
+        self.query = Query(files, selection, Diagnostics(sink=stderr_sink),
+                           netlink_idle=netlink_idle, context=context,
+                           keep_domains=keep_domains, jobs=jobs, watcher=watcher,
+                           selection_options=selection_options)
+        self.selection = selection
+        self.diagnostics = self.query.diagnostics
 
-        jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
-        parts = parallel.plan(self.files, jobs)
-        if parts is not None:
-            options = {"selection": self.selection_kwargs, "context": self.context,
-                       "by": by, "per_domain": per_domain, "keep_domains": self.keep_domains}
-            return parallel.tally(parts, options, jobs, self.diagnostics)
-        result = Tally(by, per_domain, self.keep_domains)
-        result.registry = self.reading.registry
-        result.consume(self.reading, self.selection)
-        return result
+    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Any:
+        return self.query.tally(by, per_domain)
 
-    def denials(self):
-        """The selected denials, in log order."""
-        select = self.selection
-        denials = self.reading.denials()
-        if select.empty:
-            return denials
-        return (d for d in denials if select(d))
+    def denials(self) -> Iterator[Any]:
+        return self.query.denials()
 
-    def events(self):
-        """(event, selected denials) for events with a selected denial."""
-        select = self.selection
-        for event, denials in self.reading.events():
-            chosen = [d for d in denials if select(d)] if not select.empty else denials
-            if chosen:
-                yield event, chosen
+    def events(self) -> Iterator[Any]:
+        return self.query.events()
 
-    def exit(self, selected: bool) -> None:
+    def exit(self, selected: bool) -> NoReturn:
         diagnostics = self.diagnostics
         if diagnostics.errors or (self.strict and diagnostics.malformed):
             sys.exit(EXIT_ERROR)

@@ -59,7 +59,7 @@ Rule = Dict[int, int]
 
 
 @dataclass(frozen=True)
-class Denied:
+class LayerDenial:
     """A denial the kernel logs: the youngest denying layer and its missing rights."""
 
     layer: int
@@ -203,12 +203,12 @@ class Domain:
         log2 = None if allowed2 or masks2 is None else (masked2, masks2)
         return allowed1 and allowed2, log1, log2
 
-    def denied(self, log: Tuple[int, LayerMasks]) -> Denied:
+    def denied(self, log: Tuple[int, LayerMasks]) -> LayerDenial:
         access, masks = log
         layer, missing = get_denied_layer(access, masks, self.num_layers)
-        return Denied(layer, missing)
+        return LayerDenial(layer, missing)
 
-    def check_path(self, path: str, access: int) -> Optional[Denied]:
+    def check_path(self, path: str, access: int) -> Optional[LayerDenial]:
         """current_check_access_path: make_*, remove_*, truncate(2), ..."""
         if not self.applies_to_fs(access):
             return None
@@ -217,7 +217,7 @@ class Domain:
         return None if allowed else self.denied(log)
 
     def open_file(self, path: str, open_access: int,
-                  is_device: bool) -> Tuple[int, int, Optional[Denied]]:
+                  is_device: bool) -> Tuple[int, int, Optional[LayerDenial]]:
         """hook_file_open: (rights kept by the open file, deny masks, denial)."""
         if not self.applies_to_fs(ALL_FS):
             return ALL_FS, 0, None
@@ -233,7 +233,7 @@ class Domain:
         if open_access & kept == open_access:
             return kept, deny_masks, None
         layer, missing = get_denied_layer(open_access, masks, self.num_layers)
-        return kept, deny_masks, Denied(layer, missing)
+        return kept, deny_masks, LayerDenial(layer, missing)
 
     def collect(self, mount_root: str, directory: str) -> Tuple[bool, LayerMasks]:
         """collect_domain_accesses: walk from ``directory`` up to the mount root."""
@@ -247,7 +247,7 @@ class Domain:
 
     def check_refer(self, old: str, old_kind: str, new: str, new_kind: Optional[str],
                     removable: bool, exchange: bool, mount_root: str = "/",
-                    ) -> Tuple[Optional[str], List[Tuple[str, Denied]]]:
+                    ) -> Tuple[Optional[str], List[Tuple[str, LayerDenial]]]:
         """current_check_refer_path for link (removable False) and rename.
 
         ``new_kind`` is the kind of an existing destination (None: absent).
@@ -287,7 +287,7 @@ class Domain:
 
     # -- network -----------------------------------------------------------
 
-    def check_port(self, port: int, access: int) -> Optional[Denied]:
+    def check_port(self, port: int, access: int) -> Optional[LayerDenial]:
         """TCP bind or connect to ``port``."""
         if not any(layer.handled_net for layer in self.layers):
             return None

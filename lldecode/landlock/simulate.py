@@ -6,9 +6,8 @@ denial records it logs: the 1-based layer (the order of the policy files),
 its file, the blockers and the object, one record per denial (two for a
 rename or link across directories, as the kernel logs them).
 
-:func:`explain_denial` goes the other way: given one logged denial, it names
-the layer and file responsible, the missing rule (as a sentence and as a
-landlockconfig snippet), and whether the log can have come from the policy.
+:mod:`lldecode.landlock.blame` goes the other way, from a logged denial
+back to the layer and rule responsible.
 
 The model is lexical (see :mod:`lldecode.landlock.checks`): paths are not
 looked up unless ``resolve`` is asked for, in which case symbolic links are
@@ -31,7 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from lldecode import syscalls
 from lldecode.landlock.access import lookup, mask_to_names, normalize_blocker, right
-from lldecode.landlock.checks import FILE_KINDS, MAKE_RIGHT, Denied, Domain, ancestors
+from lldecode.landlock.checks import FILE_KINDS, MAKE_RIGHT, LayerDenial, Domain, ancestors
 from lldecode.landlock.layers import IOCTL_DEV, OPTIONAL_ACCESS, TRUNCATE, layer_from_deny_masks
 from lldecode.landlock.policy import MAX_PORT, Layer, Policy, normalize_path
 
@@ -67,8 +66,9 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Denial:
-    """One denial record the kernel logs."""
+class PredictedDenial:
+    """One denial record the kernel would log (predicted; the logged kind is
+    :class:`lldecode.analysis.denials.Denial`)."""
 
     layer: int                  # 1-based, the order of the policy files
     policy: str
@@ -84,7 +84,7 @@ class Denial:
 class Outcome:
     allowed: bool
     errno: Optional[str]
-    denials: Tuple[Denial, ...]
+    denials: Tuple[PredictedDenial, ...]
 
     def as_dict(self) -> Dict[str, Any]:
         return {"allowed": self.allowed, "errno": self.errno,
@@ -237,12 +237,12 @@ class _Simulation:
 
     # -- results -----------------------------------------------------------
 
-    def denial(self, denied: Denied, kind: str, obj: Dict[str, Any]) -> Denial:
+    def denial(self, denied: LayerDenial, kind: str, obj: Dict[str, Any]) -> PredictedDenial:
         blockers = tuple(mask_to_names(kind, denied.missing))
-        return Denial(denied.layer + 1, self.policy.sources[denied.layer], blockers, obj)
+        return PredictedDenial(denied.layer + 1, self.policy.sources[denied.layer], blockers, obj)
 
-    def scope_denial(self, layer: int, blocker: str, obj: Dict[str, Any]) -> Denial:
-        return Denial(layer + 1, self.policy.sources[layer], (blocker,), obj)
+    def scope_denial(self, layer: int, blocker: str, obj: Dict[str, Any]) -> PredictedDenial:
+        return PredictedDenial(layer + 1, self.policy.sources[layer], (blocker,), obj)
 
     # -- operations --------------------------------------------------------
 
@@ -262,7 +262,7 @@ class _Simulation:
                                              self.is_device(path, False))
         return self.fs_outcome(denied, path)
 
-    def fs_outcome(self, denied: Optional[Denied], path: str,
+    def fs_outcome(self, denied: Optional[LayerDenial], path: str,
                    extra: Optional[Dict[str, Any]] = None) -> Outcome:
         if denied is None:
             return ALLOWED
@@ -302,11 +302,11 @@ class _Simulation:
             if kept & IOCTL_DEV or not device or syscalls.is_always_allowed_ioctl(cmd):
                 return ALLOWED
             layer, missing = layer_from_deny_masks(IOCTL_DEV, deny_masks)
-            return self.fs_outcome(Denied(layer, missing), path, {"ioctlcmd": f"{cmd:#x}"})
+            return self.fs_outcome(LayerDenial(layer, missing), path, {"ioctlcmd": f"{cmd:#x}"})
         if kept & TRUNCATE:
             return ALLOWED
         layer, missing = layer_from_deny_masks(TRUNCATE, deny_masks)
-        return self.fs_outcome(Denied(layer, missing), path)
+        return self.fs_outcome(LayerDenial(layer, missing), path)
 
     def refer(self, operation: str, args: List[str]) -> Outcome:
         old = self.path(args[0], follow=False)
@@ -378,361 +378,3 @@ def parse_ioctl_cmd(text: str) -> int:
     if not 0 <= value < 1 << 32:
         raise SimulationError(f"ioctl command {text} does not fit in 32 bits")
     return value
-
-
-# -- explaining logged denials ---------------------------------------------
-
-# Syscall names that tell a rename from a link (otherwise the blockers do).
-RENAME_SYSCALLS = ("rename", "renameat", "renameat2")
-LINK_SYSCALLS = ("link", "linkat")
-# A name no rule can hold, standing for the unknown entry a reparenting
-# record's directory held (the kernel logs only the directory).
-_UNKNOWN_ENTRY = "\0entry"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What the policy says about one logged record."""
-
-    layer: Optional[int]            # 1-based layer the simulator blames
-    policy: Optional[str]
-    missing: Tuple[str, ...]        # rights that layer lacks (dotted names)
-    object: Dict[str, Any] = field(hash=False)
-    also_denied_by: Tuple[int, ...] = ()   # older layers that lack them too
-    sentence: str = ""
-    toml: str = ""
-
-    def as_dict(self) -> Dict[str, Any]:
-        return {"layer": self.layer, "policy": self.policy, "missing": list(self.missing),
-                "object": dict(self.object), "also_denied_by": list(self.also_denied_by),
-                "sentence": self.sentence, "toml": self.toml}
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """The answer of :func:`explain_denial`.
-
-    ``findings`` has one entry per record given (two for a reparenting
-    pair); ``layer``, ``policy``, ``sentence`` and ``toml`` summarize them.
-    ``consistent`` is False, with a ``reason``, when the logged record(s)
-    cannot have come from the policy (or cannot be checked).
-    """
-
-    consistent: bool
-    reason: Optional[str]
-    findings: Tuple[Finding, ...]
-
-    @property
-    def layer(self) -> Optional[int]:
-        return self.findings[0].layer if self.findings else None
-
-    @property
-    def policy(self) -> Optional[str]:
-        return self.findings[0].policy if self.findings else None
-
-    @property
-    def sentence(self) -> str:
-        return " ".join(f.sentence for f in self.findings if f.sentence)
-
-    @property
-    def toml(self) -> str:
-        return "\n".join(f.toml for f in self.findings if f.toml)
-
-    def as_dict(self) -> Dict[str, Any]:
-        return {"consistent": self.consistent, "reason": self.reason,
-                "layer": self.layer, "policy": self.policy, "sentence": self.sentence,
-                "toml": self.toml, "findings": [f.as_dict() for f in self.findings]}
-
-
-LoggedRecord = Tuple[Sequence[str], Mapping[str, Any]]
-
-
-def explain_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, Any],
-                   syscall: Optional[str] = None,
-                   destination: Optional[LoggedRecord] = None,
-                   logged_layer: Optional[int] = None) -> Explanation:
-    """Explain one logged Landlock denial with ``policy``.
-
-    Arguments:
-      policy       -- the parsed policy (:func:`lldecode.landlock.policy.load_policy`).
-      blockers     -- the record's ``blockers=`` as a list; legacy spellings
-                      (``fs_write_file``) are accepted.
-      obj          -- the record's object fields: ``path`` (decoded, for fs
-                      rights and abstract sockets), ``ioctlcmd`` (``"0x541b"``
-                      or an int), ``src`` (bind port), ``dest`` (connect
-                      port), ``opid``...
-      syscall      -- the syscall name when known (``renameat2``, ``linkat``...);
-                      it tells a rename from a link.
-      destination  -- for a rename or link across directories, the event's
-                      second record (destination directory) as
-                      ``(blockers, obj)``; ``blockers``/``obj`` are then the
-                      first record (source directory).
-      logged_layer -- the 1-based layer the log's domain id stands for, when
-                      the caller could rank it; checked against the policy.
-
-    Returns an :class:`Explanation`: the 1-based layer and policy file
-    blamed, the missing rights as a sentence and as a landlockconfig TOML
-    snippet to add, and whether the log is consistent with the policy (a
-    reason when not).  Scope and ptrace targets are taken to be outside the
-    domain; a lone reparenting record is checked on its directory only.
-    """
-    normalized = [normalize_blocker(b) for b in blockers]
-    problem = _unmodelled(normalized) or (
-        _unmodelled([normalize_blocker(b) for b in destination[0]]) if destination else None)
-    if problem:
-        return Explanation(False, problem, ())
-    explainer = _Explainer(policy)
-    if destination is not None:
-        return explainer.reparenting(normalized, obj, [normalize_blocker(b) for b in
-                                                       destination[0]], destination[1],
-                                     syscall, logged_layer)
-    return explainer.single(normalized, obj, logged_layer)
-
-
-def _unmodelled(blockers: Sequence[str]) -> Optional[str]:
-    if not blockers:
-        return "the record has no blockers"
-    for name in blockers:
-        if name in ("ptrace", "fs.change_topology"):
-            continue
-        found = right(name)
-        if found is None:
-            return f"cannot check: unknown blocker {name!r}"
-        if found.newer_than_modelled:
-            return f"cannot check: {name} is newer than Landlock ABI 7 (not modelled)"
-    kinds = {name.split(".")[0] for name in blockers}
-    if len(kinds) > 1 or (len(blockers) > 1 and kinds & {"ptrace", "scope"}):
-        return "cannot check: blockers " + ",".join(blockers) + " cannot come from one request"
-    return None
-
-
-class _Explainer:
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self.domain = Domain(policy.layers)
-
-    def name(self, level: int) -> str:
-        return f"layer {level + 1} ({self.policy.sources[level]})"
-
-    def single(self, blockers: List[str], obj: Mapping[str, Any],
-               logged_layer: Optional[int]) -> Explanation:
-        first = blockers[0]
-        if first == "ptrace":
-            return self.ptrace(obj, logged_layer)
-        if first == "fs.change_topology":
-            return self.change_topology(obj, logged_layer)
-        kind = first.split(".")[0]
-        if kind == "scope":
-            return self.scope(first, obj, logged_layer)
-        if kind == "net":
-            return self.net(blockers, obj, logged_layer)
-        return self.fs(blockers, obj, logged_layer)
-
-    # -- checks --------------------------------------------------------------
-
-    def compare(self, logged: Sequence[str], found: Optional[Denial],
-                logged_layer: Optional[int], what: str) -> Optional[str]:
-        """Why the logged record disagrees with the simulated one (None: it agrees)."""
-        if found is None:
-            return f"the policy allows {','.join(logged)} {what}: this denial cannot come from it"
-        if sorted(found.blockers) != sorted(logged):
-            return (f"the policy's youngest denying layer ({found.layer}) would block "
-                    f"{','.join(found.blockers)} {what}, not {','.join(logged)}")
-        if logged_layer is not None and logged_layer != found.layer:
-            return (f"the log names layer {logged_layer} but the policy's youngest denying "
-                    f"layer is {found.layer}")
-        return None
-
-    def fs(self, blockers: List[str], obj: Mapping[str, Any],
-           logged_layer: Optional[int]) -> Explanation:
-        path = obj.get("path")
-        if not isinstance(path, str) or not path.startswith("/"):
-            return Explanation(False, "cannot check: the record has no absolute path", ())
-        access = sum(right(b).mask for b in blockers)
-        if access & IOCTL_DEV:
-            cmd = obj.get("ioctlcmd")
-            number = int(cmd, 16) if isinstance(cmd, str) else cmd
-            if number is not None and syscalls.is_always_allowed_ioctl(number):
-                return Explanation(False, f"ioctl command {number:#x} "
-                                   f"({syscalls.ioctl_name(number)}) is always allowed on "
-                                   "devices: this denial cannot come from Landlock", ())
-        path = normalize_path(path)
-        denied = self.domain.check_path(path, access)
-        opened_earlier = False
-        if (denied is not None and logged_layer is not None and not access & ~OPTIONAL_ACCESS
-                and 0 < logged_layer < denied.layer + 1):
-            # truncate and ioctl_dev are charged with the layers enforced when
-            # the file was opened: maybe only the first logged_layer ones.
-            earlier = Domain(self.policy.layers[:logged_layer]).check_path(path, access)
-            if earlier is not None and earlier.layer + 1 == logged_layer:
-                denied, opened_earlier = earlier, True
-        found = None if denied is None else Denial(
-            denied.layer + 1, self.policy.sources[denied.layer],
-            tuple(mask_to_names("fs", denied.missing)), {"path": path})
-        reason = self.compare(blockers, found, logged_layer, f"on {path}")
-        if found is None:
-            return Explanation(False, reason, ())
-        finding = self.fs_finding(found, path, access)
-        if opened_earlier:
-            finding = replace(finding, sentence=finding.sentence + (
-                f" The file was opened before layer {logged_layer + 1} was enforced: "
-                "truncate and ioctl are checked with the layers of that time."))
-        return Explanation(reason is None, reason, (finding,))
-
-    def fs_finding(self, found: Denial, path: str, access: int) -> Finding:
-        level = found.layer - 1
-        missing = found.blockers
-        _, masks = self.domain.init_fs_masks(access)
-        self.domain.walk(path, access, masks)
-        older = sorted({lvl + 1 for bit, layers in masks.items() for lvl in range(level)
-                        if layers >> lvl & 1})
-        bare = [right(name).name for name in missing]
-        sentence = (f"{self.name(level).capitalize()} denied {','.join(missing)} on {path}: "
-                    f"it handles {'them' if len(missing) > 1 else 'it'} and none of its "
-                    f"[[path_beneath]] rules on {path} or a parent directory allows "
-                    f"{'them' if len(missing) > 1 else 'it'}.")
-        if "fs.refer" in missing and not self.policy.layers[level].handled_fs & right("fs.refer").mask:
-            sentence += (" That layer does not list refer, but the kernel denies moving files "
-                         "between directories in every layer of a domain that handles "
-                         "filesystem rights, unless a rule allows refer.")
-        sentence += self.older_sentence(older)
-        toml = _toml_snippet(self.policy.sources[level], found.layer, "path_beneath",
-                             bare, "parent", json_string(path))
-        return Finding(found.layer, found.policy, missing, {"path": path}, tuple(older),
-                       sentence, toml)
-
-    def older_sentence(self, older: Sequence[int]) -> str:
-        if not older:
-            return ""
-        names = ", ".join(self.name(lvl - 1) for lvl in older)
-        return f" Older {names} {'deny' if len(older) > 1 else 'denies'} it too: add the rule there as well."
-
-    def reparenting(self, blockers1: List[str], obj1: Mapping[str, Any], blockers2: List[str],
-                    obj2: Mapping[str, Any], syscall: Optional[str],
-                    logged_layer: Optional[int]) -> Explanation:
-        paths = [o.get("path") for o in (obj1, obj2)]
-        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
-            return Explanation(False, "cannot check: a record has no absolute path", ())
-        source_dir, destination_dir = (normalize_path(p) for p in paths)
-        everything = set(blockers1) | set(blockers2)
-        if syscall in RENAME_SYSCALLS or syscall in LINK_SYSCALLS:
-            rename = syscall in RENAME_SYSCALLS
-        else:
-            rename = bool(everything & {"fs.remove_file", "fs.remove_dir"})
-        kind = "dir" if everything & {"fs.remove_dir", "fs.make_dir"} else next(
-            (k for k, mask in MAKE_RIGHT.items() if mask_to_names("fs", mask)[0] in blockers2),
-            "file")
-        options = Options(kind=kind, replace=rename and bool(
-            set(blockers2) & {"fs.remove_file", "fs.remove_dir"}))
-        outcome = simulate(self.policy, "rename" if rename else "link",
-                           [posixpath.join(source_dir, _UNKNOWN_ENTRY),
-                            posixpath.join(destination_dir, _UNKNOWN_ENTRY)], options)
-        simulated = {d.object["path"]: d for d in outcome.denials}
-        findings = []
-        reasons = []
-        for logged, directory in ((blockers1, source_dir), (blockers2, destination_dir)):
-            found = simulated.get(directory)
-            reason = self.compare(logged, found, logged_layer, f"on {directory}")
-            if reason:
-                reasons.append(reason)
-            if found is not None:
-                findings.append(self.fs_finding(found, directory, sum(
-                    right(b).mask for b in found.blockers)))
-        reason = "; ".join(reasons) or None
-        return Explanation(reason is None, reason, tuple(findings))
-
-    def net(self, blockers: List[str], obj: Mapping[str, Any],
-            logged_layer: Optional[int]) -> Explanation:
-        bind = blockers == ["net.bind_tcp"]
-        port = obj.get("src" if bind else "dest")
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            return Explanation(False, "cannot check: the record has no port", ())
-        outcome = simulate(self.policy, "bind" if bind else "connect", [str(port)])
-        found = outcome.denials[0] if outcome.denials else None
-        reason = self.compare(blockers, found, logged_layer, f"on port {port}")
-        if found is None:
-            return Explanation(False, reason, ())
-        level = found.layer - 1
-        bare = [right(b).name for b in found.blockers]
-        mask = right(found.blockers[0]).mask
-        older = [lvl + 1 for lvl, layer in enumerate(self.policy.layers[:level])
-                 if layer.handled_net & mask and not layer.port_rules.get(port, 0) & mask]
-        sentence = (f"{self.name(level).capitalize()} denied {','.join(found.blockers)} on "
-                    f"port {port}: it handles it and none of its [[net_port]] rules allows "
-                    f"port {port}." + self.older_sentence(older))
-        toml = _toml_snippet(found.policy, found.layer, "net_port", bare, "port", str(port))
-        finding = Finding(found.layer, found.policy, found.blockers, dict(found.object),
-                          tuple(older), sentence, toml)
-        return Explanation(reason is None, reason, (finding,))
-
-    def scope(self, blocker: str, obj: Mapping[str, Any],
-              logged_layer: Optional[int]) -> Explanation:
-        operation = "signal" if blocker == "scope.signal" else "abstract-connect"
-        outcome = simulate(self.policy, operation, [])
-        found = outcome.denials[0] if outcome.denials else None
-        if found is None:
-            return Explanation(False, f"no layer of the policy scopes {blocker.split('.')[1]}: "
-                               "this denial cannot come from it", ())
-        reason = self.compare([blocker], found, logged_layer, "")
-        level = found.layer - 1
-        short = blocker.split(".")[1]
-        older = [lvl + 1 for lvl in range(level)
-                 if self.policy.layers[lvl].scoped & right(blocker).mask]
-        what = ("send a signal to" if short == "signal"
-                else "connect to an abstract UNIX socket of")
-        sentence = (f"{self.name(level).capitalize()} is the youngest layer scoping {short}: "
-                    f"a process in this domain may not {what} a process outside it. No rule "
-                    f"can allow this: remove \"{short}\" from the scoped rights of "
-                    + ("these layers" if older else "that layer")
-                    + ", or start the other process inside the domain.")
-        if older:
-            sentence += " Older " + ", ".join(self.name(lvl - 1) for lvl in older) + " scope it too."
-        toml = (f"# {found.policy} (layer {found.layer}): no rule can allow this; "
-                f"remove \"{short}\" from [[ruleset]] scoped")
-        finding = Finding(found.layer, found.policy, (blocker,), dict(obj), tuple(older),
-                          sentence, toml)
-        return Explanation(reason is None, reason, (finding,))
-
-    def ptrace(self, obj: Mapping[str, Any], logged_layer: Optional[int]) -> Explanation:
-        level = self.domain.num_layers - 1
-        found = Denial(level + 1, self.policy.sources[level], ("ptrace",), dict(obj))
-        reason = self.compare(["ptrace"], found, logged_layer, "")
-        sentence = (f"{self.name(level).capitalize()} is the youngest layer of the tracer's "
-                    "domain: a sandboxed process may only trace (or read the memory of) "
-                    "processes inside its own domain. No rule can allow this.")
-        toml = (f"# {found.policy} (layer {found.layer}): no rule can allow ptrace "
-                "outside the domain")
-        return Explanation(reason is None, reason,
-                           (Finding(found.layer, found.policy, ("ptrace",), dict(obj), (),
-                                    sentence, toml),))
-
-    def change_topology(self, obj: Mapping[str, Any],
-                        logged_layer: Optional[int]) -> Explanation:
-        level = next((lvl for lvl in reversed(range(self.domain.num_layers))
-                      if self.policy.layers[lvl].handled_fs), None)
-        if level is None:
-            return Explanation(False, "no layer of the policy handles filesystem rights: "
-                               "fs.change_topology cannot come from it", ())
-        found = Denial(level + 1, self.policy.sources[level], ("fs.change_topology",), dict(obj))
-        reason = self.compare(["fs.change_topology"], found, logged_layer, "")
-        sentence = (f"{self.name(level).capitalize()} is the youngest layer handling "
-                    "filesystem rights: mounting, unmounting and pivot_root are always "
-                    "denied in such a domain. No rule can allow this.")
-        toml = f"# {found.policy} (layer {found.layer}): no rule can allow mount operations"
-        return Explanation(reason is None, reason,
-                           (Finding(found.layer, found.policy, ("fs.change_topology",),
-                                    dict(obj), (), sentence, toml),))
-
-
-def json_string(text: str) -> str:
-    """A TOML basic string (JSON string escapes are valid TOML)."""
-    return json.dumps(text)
-
-
-def _toml_snippet(source: str, layer: int, table: str, names: Sequence[str],
-                  key: str, value: str) -> str:
-    allowed = ", ".join(json_string(n) for n in names)
-    return (f"# add to {source} (layer {layer})\n[[{table}]]\n"
-            f"allowed_access = [{allowed}]\n{key} = [{value}]\n")

@@ -31,7 +31,8 @@ import pytest
 
 from lldecode.audit.netlink import AuditControl, AuditMulticast
 from lldecode.landlock.policy import Layer, load_policy
-from lldecode.landlock.simulate import Options, Outcome, explain_denial, parse_ioctl_cmd, simulate
+from lldecode.landlock.blame import explain_denial
+from lldecode.landlock.simulate import Options, Outcome, parse_ioctl_cmd, simulate
 from tools.kernel.differential_scenarios import ROOT, SCENARIOS, Scenario
 from tools.kernel.landlock import Ruleset, run_in_child, unavailable_reason
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 from lldecode.landlock.access import lookup
 from lldecode.landlock.checks import is_eacces, no_more_access, scope_to_request
 from lldecode.landlock.policy import Policy, parse_layer
-from lldecode.landlock.simulate import Options, SimulationError, explain_denial, parse_ioctl_cmd, simulate
+from lldecode.landlock.blame import explain_denial
+from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
 from lldecode.syscalls import LANDLOCK_ALWAYS_ALLOWED_IOCTLS
 
 
