@@ -9,7 +9,7 @@ in one event: they become two denials of one operation.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from lldecode.landlock.access import normalize_blocker
 from lldecode.audit.events import Event
@@ -65,6 +65,32 @@ class Denial:
         if self._object is None:
             self._object = decode_object(self.record, self.blockers)
         return self._object
+
+    @property
+    def path(self) -> Optional[bytes]:
+        """The denied path (``path=``), else the name of an abstract socket
+        or a file that has none (``name=``); None when the object has neither."""
+        obj = self.object
+        path = obj.get("path")
+        return path if path is not None else obj.get("name")
+
+    @property
+    def key(self) -> Tuple[Optional[str], int, str]:
+        """The key of the denying domain: (node, boot, id) — domain ids are
+        unique per boot of one host (see lldecode.analysis.domains)."""
+        info = self.domain_info
+        return info.key if info is not None else (self.node, 0, self.domain)
+
+    def actor(self, field: str) -> Any:
+        """A field of the process denied (its SYSCALL record); when the event
+        has none, of the domain's creator (its allocated record)."""
+        process = self.process
+        if process and process.get(field) is not None:
+            return process.get(field)
+        info = self.domain_info
+        if info is not None and info.creator:
+            return info.creator.get(field)
+        return None
 
     @property
     def process(self) -> Optional[Dict[str, Any]]:

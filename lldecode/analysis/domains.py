@@ -32,6 +32,10 @@ BOOT_ID_JUMP = 1 << 24
 # Audit serials restart at each boot; a fall by more than this is a reboot.
 BOOT_SERIAL_FALL = 100000
 
+# The key of one domain: (node, boot, id).  The kernel draws domain ids from
+# one counter per boot, so an id names a domain only with its host and boot.
+DomainKey = Tuple[Optional[str], int, str]
+
 ALLOCATED, DEALLOCATED, UNKNOWN = "allocated", "deallocated", "unknown"
 
 
@@ -62,6 +66,11 @@ class DomainInfo:
         self.carriers: set = set()
         self.first_serial: Optional[int] = None
         self.last_serial: Optional[int] = None
+
+    @property
+    def key(self) -> "DomainKey":
+        """(node, boot, id): what names one domain across hosts and reboots."""
+        return (self.node, self.boot, self.id)
 
     @property
     def number(self) -> int:
@@ -291,7 +300,7 @@ class DomainRegistry:
         info.deallocated_time = record.time
         if denials is not None:
             info.denials_reported = denials
-        key = (info.node, info.boot, info.id)
+        key = info.key
         self.live.pop(key, None)
         self._gone[key] = None
         if len(self._gone) > self._remember_gone:
@@ -333,7 +342,7 @@ class DomainRegistry:
 
     def absorb(self, info: DomainInfo) -> None:
         """Take a domain from a later part of the input (boot already mapped)."""
-        key = (info.node, info.boot, info.id)
+        key = info.key
         known = self.live.pop(key, None)
         if known is not None:
             known.absorb(info)
@@ -342,47 +351,3 @@ class DomainRegistry:
             self.finished.add(key, info)
         else:
             self.live[key] = info
-
-
-def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:
-    """Why the input may hold fewer denials than the kernel counted.
-
-    Returns sentences for the likely causes the input shows; empty when the
-    logged and reported counts agree, or nothing explains the difference.
-    """
-    causes: List[str] = []
-    printk = "printk" in info.carriers
-    if info.missing is None:
-        if info.status != DEALLOCATED:
-            causes.append("no deallocation record in this input: the kernel's count is unknown")
-        if printk:
-            causes.append(_printk_note(stats))
-        return causes
-    if info.missing <= 0:
-        return causes
-    if printk:
-        causes.append(_printk_note(stats))
-    if stats.lost:
-        causes.append(f"the kernel lost {stats.lost} audit records (backlog overflow)")
-    else:
-        causes.append("the kernel drops records when its audit backlog is full (it says "
-                      "\"audit: backlog limit exceeded\" on the console; `auditctl -s` shows "
-                      "the lost count)")
-    if info.creator is None:
-        causes.append("the allocated record is not in this input: denials logged before "
-                      "the input starts are missing")
-    if stats.serial_gaps:
-        causes.append(f"{stats.serial_gaps} audit serials are missing from this input "
-                      "(events filtered out or lost)")
-    causes.append("denials are not logged after execve unless the sandbox asked for "
-                  "LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON; LOG_SAME_EXEC_OFF and "
-                  "LOG_SUBDOMAINS_OFF silence more, but the kernel still counts them")
-    return causes
-
-
-def _printk_note(stats: GroupingStats) -> str:
-    if stats.suppressed:
-        return (f"read from the kernel console, which is rate limited: "
-                f"{stats.suppressed} records were suppressed (kauditd_printk_skb)")
-    return ("read from the kernel console (printk), which the kernel rate limits "
-            "(kauditd_printk_skb): records may be missing")

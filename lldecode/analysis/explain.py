@@ -17,7 +17,6 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from lldecode.landlock.access import NON_RIGHT_BLOCKERS, right
 from lldecode.analysis.denials import Denial
-from lldecode.output.render import Safe, Style, format_time, safe
 
 RESTRICT_FLAGS_HINT = (
     "To keep the sandbox as it is and stop logging this, the sandboxing program can "
@@ -93,37 +92,52 @@ def rights(blockers: List[str]) -> List[Dict[str, Any]]:
     return described
 
 
-def where(denial: Denial) -> Safe:
-    """The denied object in words (terminal-safe)."""
-    return Safe(_where(denial))
+def _plain(value: Any) -> str:
+    """A value from the log as text, every byte kept (undecodable ones as
+    surrogates); ``None`` as ``-``, a list joined with commas."""
+    if value is None:
+        return "-"
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
 
 
-def _where(denial: Denial) -> str:
+def phrase(*pieces: Any) -> bytes:
+    """A sentence of literal text and values from the log, as bytes: every
+    byte of the log's values is kept; each renderer escapes the whole for
+    its own syntax (the literal text holds nothing to escape)."""
+    return "".join(_plain(p) for p in pieces).encode("utf-8", "surrogateescape")
+
+
+def where(denial: Denial) -> bytes:
+    """The denied object in words (bytes from the log kept as they are)."""
     obj = denial.object
     if "path" in obj or "name" in obj:
-        path = obj.get("path") if obj.get("path") is not None else obj.get("name")
+        path = denial.path
         if "scope.abstract_unix_socket" in denial.blockers:
-            return f"the abstract UNIX socket {safe(path)}"
+            return phrase("the abstract UNIX socket ", path)
         details = []
         if obj.get("dev"):
-            details.append(f"on {safe(obj['dev'])}")
+            details.append(phrase("on ", obj["dev"]))
         if obj.get("ino") is not None:
-            details.append(f"inode {obj['ino']}")
+            details.append(phrase("inode ", obj["ino"]))
         if obj.get("ioctlcmd"):
-            details.append(f"ioctl command {_ioctl(obj['ioctlcmd'])}")
-        suffix = f" ({', '.join(details)})" if details else ""
-        return f"{safe(path)}{suffix}"
+            details.append(phrase("ioctl command ", _ioctl(obj["ioctlcmd"])))
+        suffix = b" (" + b", ".join(details) + b")" if details else b""
+        return phrase(path) + suffix
     if obj.get("src") is not None or obj.get("saddr"):
         address = obj.get("saddr") or "any address"
-        return f"local TCP port {obj.get('src')} on {safe(address)}"
+        return phrase("local TCP port ", _number(obj.get("src")), " on ", address)
     if obj.get("dest") is not None or obj.get("daddr"):
         address = obj.get("daddr") or "an address ausearch -i lost"
-        return f"remote TCP port {obj.get('dest')} on {safe(address)}"
+        return phrase("remote TCP port ", _number(obj.get("dest")), " on ", address)
     if obj.get("opid") is not None:
-        return f"process {obj['opid']} ({safe(obj.get('ocomm'))})"
+        return phrase("process ", obj["opid"], " (", obj.get("ocomm"), ")")
     if obj:
-        return ", ".join(f"{k}={safe(v)}" for k, v in obj.items())
-    return "an object the record does not name"
+        return b", ".join(phrase(k, "=", v) for k, v in obj.items())
+    return b"an object the record does not name"
 
 
 def _ioctl(cmd: str) -> str:
@@ -133,7 +147,7 @@ def _ioctl(cmd: str) -> str:
         name = ioctl_name(int(cmd, 16))
     except (ImportError, ValueError):
         name = None
-    return f"{name} ({cmd})" if name else safe(cmd)
+    return f"{name} ({cmd})" if name else cmd
 
 
 def sandbox(denial: Denial) -> Dict[str, Any]:
@@ -146,53 +160,61 @@ def sandbox(denial: Denial) -> Dict[str, Any]:
     return out
 
 
-def fixes(denials: List[Denial]) -> List[str]:
-    """How the sandbox could allow it: one sentence per missing rule."""
-    out: List[str] = []
+def fixes(denials: List[Denial]) -> List[bytes]:
+    """How the sandbox could allow it: one sentence per missing rule (bytes
+    from the log kept, see :func:`phrase`)."""
+    out: List[bytes] = []
     for denial in denials:
         obj = denial.object
-        path = obj.get("path") if obj.get("path") is not None else obj.get("name")
+        path = denial.path
         fs_rights = [b for b in denial.blockers if b.startswith("fs.")]
         if fs_rights and path is not None:
             names = ", ".join(fs_rights)
             kinds = {right(b).applies_to for b in fs_rights if right(b)}
             if kinds == {"dir"}:
-                target = f"the directory {safe(path)}"
+                target = phrase("the directory ", path)
             else:
-                target = f"{safe(path)} (or a directory above it)"
-            out.append(f"allow {names} beneath {target} in the ruleset of domain "
-                       f"{denial.domain}")
+                target = phrase(path, " (or a directory above it)")
+            out.append(phrase(f"allow {names} beneath ", target,
+                              " in the ruleset of domain ", denial.domain))
             if "fs.truncate" in fs_rights or "fs.ioctl_dev" in fs_rights:
-                out.append("truncate and ioctl_dev on an open file are checked against the "
-                           "rules in force when the file was opened: the rule must be in "
-                           "the ruleset before the open")
+                out.append(b"truncate and ioctl_dev on an open file are checked against the "
+                           b"rules in force when the file was opened: the rule must be in "
+                           b"the ruleset before the open")
             if "fs.refer" in fs_rights:
-                out.append("fs.refer is needed on both the source and destination "
-                           "directories of a rename or link across directories")
+                out.append(b"fs.refer is needed on both the source and destination "
+                           b"directories of a rename or link across directories")
         for blocker in denial.blockers:
             if blocker == "net.bind_tcp":
-                out.append(f"allow net.bind_tcp on port {obj.get('src')}")
+                out.append(phrase("allow net.bind_tcp on port ", _number(obj.get("src"))))
             elif blocker == "net.connect_tcp":
-                out.append(f"allow net.connect_tcp on port {obj.get('dest')}")
-            elif blocker == "scope.signal":
-                out.append("the domain is scoped for signals: it may only signal processes "
-                           "in the same domain or a nested one; drop \"signal\" from the "
-                           "ruleset's scoped set, or start the target inside the sandbox")
-            elif blocker == "scope.abstract_unix_socket":
-                out.append("the domain is scoped for abstract UNIX sockets: drop "
-                           "\"abstract_unix_socket\" from the ruleset's scoped set, or "
-                           "create the socket inside the sandbox")
-            elif blocker == "ptrace":
-                out.append("a sandboxed process cannot trace or inspect a process outside "
-                           "its domain; run the tracer outside the sandbox (or the target "
-                           "inside it)")
-            elif blocker == "fs.change_topology":
-                out.append("Landlock denies mount changes inside a sandbox; set up mounts "
-                           "before enforcing the ruleset")
+                out.append(phrase("allow net.connect_tcp on port ", _number(obj.get("dest"))))
+            elif blocker in BLOCKER_FIXES:
+                out.append(BLOCKER_FIXES[blocker])
     return _unique(out)
 
 
-def _unique(items: List[str]) -> List[str]:
+def _number(value: Any) -> str:
+    return "None" if value is None else _plain(value)
+
+
+# What to do about the blockers no path rule can allow.
+BLOCKER_FIXES = {
+    "scope.signal": (b"the domain is scoped for signals: it may only signal processes "
+                     b"in the same domain or a nested one; drop \"signal\" from the "
+                     b"ruleset's scoped set, or start the target inside the sandbox"),
+    "scope.abstract_unix_socket": (b"the domain is scoped for abstract UNIX sockets: drop "
+                                   b"\"abstract_unix_socket\" from the ruleset's scoped set, "
+                                   b"or create the socket inside the sandbox"),
+    "ptrace": (b"a sandboxed process cannot trace or inspect a process outside "
+               b"its domain; run the tracer outside the sandbox (or the target "
+               b"inside it)"),
+    "fs.change_topology": (b"Landlock denies mount changes inside a sandbox; set up mounts "
+                           b"before enforcing the ruleset"),
+}
+
+
+def _unique(items: List[bytes]) -> List[bytes]:
     seen = set()
     return [i for i in items if not (i in seen or seen.add(i))]
 
@@ -239,85 +261,6 @@ def explanation(paragraph: Paragraph, policy=None) -> Dict[str, Any]:
         "hide": RESTRICT_FLAGS_HINT,
         "policy": against_policy(paragraph, policy) if policy is not None else None,
     }
-
-
-# -- text --------------------------------------------------------------------------
-
-def _actor(w: Dict[str, Any]) -> str:
-    name = safe(w["comm"]) if w.get("comm") is not None else "a process"
-    parts = []
-    if w.get("pid") is not None:
-        parts.append(f"pid {w['pid']}")
-    if w.get("exe") is not None:
-        parts.append(safe(w["exe"]))
-    text = f"{name} ({', '.join(parts)})" if parts else name
-    if w.get("from_creator"):
-        text += " [from the domain's creator: the event has no SYSCALL record]"
-    return text
-
-
-def _right_line(r: Dict[str, Any]) -> str:
-    if r["abi"] is None:
-        guard = r["guards"] or "not a right this version of lldecode knows"
-        return f"{r['name']}: {guard}"
-    applies = {"file": "granted on files (or a directory above them)",
-               "dir": "granted on directories", "-": ""}.get(r["applies_to"] or "-", "")
-    syscalls = f"; needed by {', '.join(r['syscalls'])}" if r["syscalls"] else ""
-    tail = f"; {applies}" if applies else ""
-    return f"{r['name']}: {r['guards']}{syscalls} (Landlock ABI {r['abi']}){tail}"
-
-
-def render_text(paragraph: Paragraph, style: Style, utc: bool = False, policy=None) -> str:
-    e = explanation(paragraph, policy)
-    first = paragraph.first
-    w = e["who"]
-    lines = []
-    count = f" ({paragraph.count} times, until {format_time(paragraph.last_time, utc)})" \
-        if paragraph.count > 1 else ""
-    what = e["what"]
-    syscall = what["syscall"]
-    refused = f"{syscall}() was refused" if syscall else "an access was refused"
-    if what["errno"]:
-        refused += f" with {what['errno']}"
-    header = f"{format_time(first.time, utc)}{count}"
-    lines.append(style(header, "bold") + f"  {_actor(w)}: {refused}.")
-    if w.get("proctitle") is not None:
-        lines.append(f"  command: {safe(w['proctitle'])}")
-    if len(e["where"]) == 2 and first.operation_size == 2:
-        lines.append(f"  on: {e['where'][0]} (source) and {e['where'][1]} (destination)")
-    else:
-        lines.append(f"  on: {'; '.join(e['where'])}")
-    lines.append("  missing rights:")
-    for r in what["rights"]:
-        lines.append("    " + style(r["name"], "red") + _right_line(r)[len(r["name"]):])
-    box = e["sandbox"]
-    creator = box["creator"]
-    if creator:
-        made = (f"created by {safe(creator.get('comm'))} (pid {creator.get('pid')}, "
-                f"{safe(creator.get('exe'))})")
-    else:
-        made = "creator unknown (its allocated record is not in this input)"
-    lines.append(f"  sandbox: Landlock domain {style(box['domain'], 'cyan')}, {made}")
-    verdict = e["policy"]
-    if verdict is not None:
-        lines.extend(_policy_lines(verdict, style))
-    else:
-        for fix in e["fix"]:
-            lines.append(f"  fix: {fix}")
-    return "\n".join(lines)
-
-
-def _policy_lines(verdict: Dict[str, Any], style: Style) -> List[str]:
-    if not verdict["consistent"]:
-        return ["  " + style("policy: the log and the policy disagree", "yellow")
-                + f": {safe(verdict['reason'])}"]
-    lines = [f"  policy: layer {verdict['layer']} ({safe(verdict['policy'])}) denied it"]
-    if verdict["sentence"]:
-        lines.append(f"  fix: {safe(verdict['sentence'])}")
-    if verdict["toml"]:
-        lines.append("  add to the policy:")
-        lines.extend("    " + safe(line) for line in verdict["toml"].splitlines())
-    return lines
 
 
 def operations(denials: Iterable[Denial]) -> Iterator[List[Denial]]:

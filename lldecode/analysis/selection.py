@@ -34,16 +34,6 @@ def _text(value: Any) -> Optional[str]:
     return str(value)
 
 
-def _process(denial, key: str) -> Any:
-    process = denial.process
-    if process and process.get(key) is not None:
-        return process.get(key)
-    info = denial.domain_info
-    if info is not None and info.creator and key in info.creator:
-        return info.creator[key]
-    return None
-
-
 def _port(denial) -> Optional[int]:
     obj = denial.object
     return obj.get("src") if obj.get("src") is not None else obj.get("dest")
@@ -53,7 +43,7 @@ FIELDS: Dict[str, Callable[[Any], Any]] = {
     "domain": lambda d: d.domain,
     "blocker": lambda d: list(d.blockers),
     "blockers": lambda d: ",".join(d.blockers),
-    "path": lambda d: _text(d.object.get("path") or d.object.get("name")),
+    "path": lambda d: _text(d.path),
     "dev": lambda d: d.object.get("dev"),
     "ino": lambda d: d.object.get("ino"),
     "ioctlcmd": lambda d: d.object.get("ioctlcmd"),
@@ -61,11 +51,11 @@ FIELDS: Dict[str, Callable[[Any], Any]] = {
     "addr": lambda d: d.object.get("saddr") or d.object.get("daddr"),
     "opid": lambda d: d.object.get("opid"),
     "ocomm": lambda d: _text(d.object.get("ocomm")),
-    "exe": lambda d: _text(_process(d, "exe")),
-    "comm": lambda d: _text(_process(d, "comm")),
-    "pid": lambda d: _process(d, "pid"),
+    "exe": lambda d: _text(d.actor("exe")),
+    "comm": lambda d: _text(d.actor("comm")),
+    "pid": lambda d: d.actor("pid"),
     "ppid": lambda d: (d.process or {}).get("ppid"),
-    "uid": lambda d: _process(d, "uid"),
+    "uid": lambda d: d.actor("uid"),
     "auid": lambda d: (d.process or {}).get("auid"),
     "syscall": lambda d: (d.process or {}).get("syscall"),
     "errno": lambda d: (d.process or {}).get("errno"),

@@ -4,16 +4,13 @@
 blocker, exe, path and syscall (a denial with two blockers counts once under
 each), with first and last time; grouped by domain it adds the registry's
 accounting (creator, denials logged against denials the kernel counted).
-:func:`domain_rows` is the per-domain report of ``lldecode domains``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from lldecode.analysis.domains import DomainInfo, DomainRegistry, gap_causes
-from lldecode.audit.events import GroupingStats
+from lldecode.analysis.domains import DomainInfo, DomainRegistry
 from lldecode.spill import GroupCounts
 
 DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
@@ -21,10 +18,10 @@ DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
 
 def _object_key(denial) -> Any:
     """The denied object: its path as bytes, or a port or process as text."""
-    obj = denial.object
-    path = obj.get("path") if obj.get("path") is not None else obj.get("name")
+    path = denial.path
     if path is not None:
         return path
+    obj = denial.object
     if obj.get("src") is not None:
         return f"tcp bind port {obj['src']}"
     if obj.get("dest") is not None:
@@ -34,22 +31,13 @@ def _object_key(denial) -> Any:
     return None
 
 
-def _exe(denial) -> Optional[bytes]:
-    process = denial.process
-    exe = process.get("exe") if process else None
-    if exe is None and denial.domain_info is not None and denial.domain_info.creator:
-        exe = denial.domain_info.creator.get("exe")
-    return exe
-
-
 def _keys(denial, dimension: str) -> List[Any]:
     if dimension == "domain":
-        info = denial.domain_info
-        return [(info.node, info.boot, info.id) if info is not None else (None, 0, denial.domain)]
+        return [denial.key]
     if dimension == "blocker":
         return list(denial.blockers)
     if dimension == "exe":
-        return [_exe(denial)]
+        return [denial.actor("exe")]
     if dimension == "path":
         return [_object_key(denial)]
     process = denial.process
@@ -95,7 +83,7 @@ class Summary:
     def account(self, info: DomainInfo) -> None:
         """A domain's accounting (it finished, or the input ended)."""
         if self.accounting:
-            self.counts.merge(((info.node, info.boot, info.id),), 0, None, None,
+            self.counts.merge((info.key,), 0, None, None,
                               (None, None, info.denials_logged, info.denials_reported))
 
     def rows(self, registry: Optional[DomainRegistry] = None) -> Iterator[Dict[str, Any]]:
@@ -123,31 +111,3 @@ class Summary:
             row["first"] = first
             row["last"] = last
             yield row
-
-
-def domain_rows(registry: DomainRegistry, stats: GroupingStats,
-                selected: Optional[Counter] = None) -> Iterator[Dict[str, Any]]:
-    """The ``domains`` report: one dict per domain, oldest first.
-
-    ``selected`` (domain key -> selected denials) limits the report to the
-    domains with a selected denial, when a selection is in force.
-    """
-    for info in registry.ordered():
-        key = (info.node, info.boot, info.id)
-        if selected is not None and not selected.get(key):
-            continue
-        yield domain_row(info, stats, selected.get(key) if selected is not None else None)
-
-
-def domain_row(info: DomainInfo, stats: GroupingStats,
-               selected: Optional[int] = None) -> Dict[str, Any]:
-    row = info.as_dict()
-    row.update({
-        "missing": info.missing,
-        "duplicate_allocations": info.duplicate_allocations,
-        "blockers": dict(info.blockers.most_common()),
-        "gap_causes": gap_causes(info, stats),
-    })
-    if selected is not None:
-        row["denials_selected"] = selected
-    return row

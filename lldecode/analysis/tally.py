@@ -96,8 +96,7 @@ class Tally:
             if summary is not None:
                 summary.add(denial)
             if selected is not None and denial.domain_info is not None:
-                info = denial.domain_info
-                selected[(info.node, info.boot, info.id)] += 1
+                selected[denial.domain_info.key] += 1
         if summary is not None:
             for info in reading.registry.live.values():
                 summary.account(info)

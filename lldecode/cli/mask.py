@@ -44,6 +44,7 @@ def mask_cmd(kind: str, value: str, fmt: str, abi: int) -> None:
     """
     from lldecode.landlock.access import mask_to_names, right
     from lldecode.landlock.layers import decode_deny_masks
+    from lldecode.output.masks import render_access, render_deny
 
     try:
         number = parse_value(value)
@@ -66,25 +67,3 @@ def right_name(bit: int) -> str:
     from lldecode.landlock.access import mask_to_names
 
     return mask_to_names("fs", 1 << bit)[0]
-
-
-def render_access(kind: str, number: int, rights) -> str:
-    from tabulate import tabulate
-
-    head = f"{kind} access mask {number:#x} ({number})"
-    if not rights:
-        return head + ": no right"
-    rows = [(r.bit, r.dotted, r.abi if not r.newer_than_modelled else f"{r.abi} (after 7)",
-             r.description) for r in rights]
-    return head + ":\n" + tabulate(rows, headers=("bit", "right", "ABI", "guards"))
-
-
-def render_deny(number: int, layers) -> str:
-    from tabulate import tabulate
-
-    rows = [(name, layer, layer + 1) for name, layer in layers.items()]
-    table = tabulate(rows, headers=("optional right", "kernel layer (0-based)",
-                                    "layer (1-based, --policy order)"))
-    return (f"deny masks {number:#04x}: the youngest layer that denied each optional right "
-            f"when the file was opened\n{table}\n"
-            "(a right no layer denied also reads as kernel layer 0)")

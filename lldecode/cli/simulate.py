@@ -77,6 +77,7 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
     """
     from lldecode.landlock.policy import PolicyError, load_policy
     from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
+    from lldecode.output.simulation import render_text
 
     try:
         policy = load_policy(list(policies))
@@ -94,16 +95,3 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
     else:
         click.echo(render_text(operation, args, outcome))
     raise click.exceptions.Exit(EXIT_ALLOWED if outcome.allowed else EXIT_DENIED)
-
-
-def render_text(operation: str, args: Tuple[str, ...], outcome) -> str:
-    from tabulate import tabulate
-
-    request = " ".join((operation,) + tuple(args))
-    if outcome.allowed:
-        return f"{request}: allowed"
-    rows = [(d.layer, d.policy, ",".join(d.blockers),
-             " ".join(f"{k}={v}" for k, v in d.object.items()))
-            for d in outcome.denials]
-    table = tabulate(rows, headers=("layer", "policy", "blockers", "object"))
-    return f"{request}: denied ({outcome.errno})\n{table}"

@@ -10,7 +10,8 @@ always valid JSON and never loses a byte.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import json
+from typing import Any, Dict, Iterable, TextIO
 
 from lldecode.audit.values import bytes_to_text, is_utf8
 
@@ -58,3 +59,17 @@ def denial_dict(denial) -> Dict[str, Any]:
                      "carrier": record.carrier}
     return convert(out)
 
+
+def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
+    """A JSON list written item by item (never held whole in memory)."""
+    out.write("[")
+    empty = True
+    for item in items:
+        out.write("\n  " if empty else ",\n  ")
+        out.write(json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        empty = False
+    out.write("]\n" if empty else "\n]\n")
+
+
+def write_ndjson_line(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, ensure_ascii=False) + "\n")

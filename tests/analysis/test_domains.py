@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lldecode.cli import cli
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
-from lldecode.analysis.summarize import domain_rows
+from lldecode.analysis.domain_report import domain_rows
 from tests.conftest import FIXTURES, SAMPLES
 
 RAW = SAMPLES / "kernel-6.18-raw-audit.log"

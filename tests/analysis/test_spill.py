@@ -12,9 +12,10 @@ from tabulate import tabulate, tabulate_formats
 from lldecode.analysis.domains import DomainRegistry
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
-from lldecode.output.render import cell, write_table
+from lldecode.output.tables import cell, write_table
 from lldecode.spill import FinishedStore, GroupCounts
-from lldecode.analysis.summarize import Summary, domain_rows
+from lldecode.analysis.domain_report import domain_rows
+from lldecode.analysis.summarize import Summary
 from tests.conftest import SAMPLES
 
 RAW = str(SAMPLES / "kernel-6.18-raw-audit.log")
@@ -74,7 +75,7 @@ def test_streamed_tables_match_tabulate(fmt):
 
 def test_table_layout_keeps_braces_of_the_format_literal():
     """A format whose row text holds braces: drawn as text, not as a template."""
-    from lldecode.output.render import _TableLayout
+    from lldecode.output.tables import _TableLayout
 
     layout = _TableLayout([], ["{ ", " }{", " {0}"], [], [], [3, 2], strip=False)
     assert layout.line(["ab", "{}"]) == "{ ab  }{{} {0}"

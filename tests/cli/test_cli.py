@@ -196,7 +196,7 @@ def test_colour_only_when_asked_or_on_a_terminal():
 
 
 def test_no_color_is_honoured():
-    from lldecode.output.render import Style
+    from lldecode.output.text import Style
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -1,65 +1,20 @@
-"""Renderers: tables, CSV, JSON, NDJSON and styled text.
+"""Tables and CSV: every cell made safe (:func:`lldecode.output.text.safe`).
 
-Everything written to a terminal or a text file goes through :func:`cell`
-(tables, CSV) or :func:`safe` (text), which escape the control characters an
-attacker could hide in a path, comm or exe (see :mod:`lldecode.output.escape`).
-JSON escapes them by its own rules and keeps every byte (see
-:mod:`lldecode.output.jsonable`).
+:func:`write_table` streams a tabulate table of any size in bounded memory.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
-import json
-import os
-import sys
-import time
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
 
-from lldecode.output.escape import escape_bytes, escape_text
-
-TABLE_FORMATS_HELP = "any tabulate format: simple, github, plain, grid, pipe, rst, ..."
-
-
-def format_time(stamp: Optional[float], utc: bool = False) -> str:
-    """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm`` (local time by default)."""
-    if stamp is None:
-        return Safe("-")
-    second = int(stamp)
-    millis = int(round((stamp - second) * 1000))
-    if millis == 1000:
-        second, millis = second + 1, 0
-    return Safe(f"{_format_second(second, utc)}.{millis:03d}")
-
-
-@functools.lru_cache(maxsize=4096)
-def _format_second(second: int, utc: bool) -> str:
-    moment = time.gmtime(second) if utc else time.localtime(second)
-    return time.strftime("%Y-%m-%d %H:%M:%S", moment)
-
-
-class Safe(str):
-    """Text already made terminal-safe: not escaped again."""
-
-
-def safe(value: Any) -> str:
-    """Any value as terminal-safe text (escaped once, whatever the nesting)."""
-    kind = value.__class__
-    if kind is Safe:
-        return value
-    if kind is int or kind is float:
-        return str(value)
-    if value is None:
-        return Safe("-")
-    if isinstance(value, bytes):
-        return Safe(escape_bytes(value))
-    if isinstance(value, (list, tuple)):
-        return Safe(", ".join(safe(v) for v in value))
-    return Safe(escape_text(str(value)))
-
+from lldecode.output.text import safe
 
 cell = safe
+
+# Lines written at once when a table is drawn row by row: one write call
+# per 512 lines keeps the system calls few and the buffer small.
+WRITE_LINES = 512
 
 
 def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -183,7 +138,7 @@ class _TableLayout:
         pending: List[str] = []
         for text in self.lines(rows):
             pending.append(text)
-            if len(pending) >= 512:  # one write per 512 lines
+            if len(pending) >= WRITE_LINES:
                 pending.append("")
                 out.write("\n".join(pending))
                 pending = []
@@ -265,55 +220,3 @@ def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]
     writer.writerow(headers)
     for row in rows:
         writer.writerow([cell(v) for v in row])
-
-
-def write_json(out: TextIO, value: Any) -> None:
-    json.dump(value, out, ensure_ascii=False, indent=2)
-    out.write("\n")
-
-
-def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
-    """A JSON list written item by item (never held whole in memory)."""
-    out.write("[")
-    empty = True
-    for item in items:
-        out.write("\n  " if empty else ",\n  ")
-        out.write(json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
-        empty = False
-    out.write("]\n" if empty else "\n]\n")
-
-
-def write_ndjson_line(out: TextIO, value: Any) -> None:
-    out.write(json.dumps(value, ensure_ascii=False) + "\n")
-
-
-class Style:
-    """ANSI styling, on only when asked for or when writing to a terminal.
-
-    ``--color auto`` (the default) colours a terminal unless NO_COLOR is set;
-    ``always`` and ``never`` do what they say.
-    """
-
-    CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33",
-             "blue": "34", "magenta": "35", "cyan": "36"}
-
-    def __init__(self, mode: str = "auto", stream: Optional[TextIO] = None):
-        stream = stream if stream is not None else sys.stdout
-        if mode == "always":
-            self.enabled = True
-        elif mode == "never":
-            self.enabled = False
-        else:
-            self.enabled = (not os.environ.get("NO_COLOR")
-                            and hasattr(stream, "isatty") and stream.isatty())
-
-    def __call__(self, text: str, *styles: str) -> str:
-        """``text`` (already safe) wrapped in the given styles."""
-        if not self.enabled or not styles:
-            return text
-        codes = ";".join(self.CODES[s] for s in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
-
-
-def columns(rows: List[dict], keys: Sequence[str]) -> List[List[Any]]:
-    return [[row.get(k) for k in keys] for row in rows]
