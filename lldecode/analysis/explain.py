@@ -227,7 +227,7 @@ def _text_object(obj: Dict[str, Any]) -> Dict[str, Any]:
 def against_policy(paragraph: Paragraph, policy) -> Dict[str, Any]:
     """What the policy says: the layer and file blamed, the missing rule, and
     whether the log can have come from the policy (lldecode.landlock.simulate)."""
-    from lldecode.landlock.blame import explain_denial
+    from lldecode.landlock.blame import blame_denial
 
     first = paragraph.first
     process = first.process or {}
@@ -235,7 +235,7 @@ def against_policy(paragraph: Paragraph, policy) -> Dict[str, Any]:
     if len(paragraph.denials) == 2:
         second = paragraph.denials[1]
         destination = (second.blockers, _text_object(second.object))
-    result = explain_denial(policy, first.blockers, _text_object(first.object),
+    result = blame_denial(policy, first.blockers, _text_object(first.object),
                             syscall=process.get("syscall"), destination=destination)
     return result.as_dict()
 

@@ -1,6 +1,6 @@
 """Blame: from one logged denial back to the policy that made it.
 
-:func:`explain_denial` names the layer and file responsible for a logged
+:func:`blame_denial` names the layer and file responsible for a logged
 Landlock denial, the missing rule (as a sentence and as a landlockconfig
 snippet), and whether the log can have come from the policy at all.  It runs
 the forward model (:mod:`lldecode.landlock.simulate`) on the operation the
@@ -48,8 +48,8 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Explanation:
-    """The answer of :func:`explain_denial`.
+class Blame:
+    """The answer of :func:`blame_denial`.
 
     ``findings`` has one entry per record given (two for a reparenting
     pair); ``layer``, ``policy``, ``sentence`` and ``toml`` summarize them.
@@ -86,10 +86,10 @@ class Explanation:
 LoggedRecord = Tuple[Sequence[str], Mapping[str, Any]]
 
 
-def explain_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, Any],
+def blame_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, Any],
                    syscall: Optional[str] = None,
                    destination: Optional[LoggedRecord] = None,
-                   logged_layer: Optional[int] = None) -> Explanation:
+                   logged_layer: Optional[int] = None) -> Blame:
     """Explain one logged Landlock denial with ``policy``.
 
     Arguments:
@@ -109,7 +109,7 @@ def explain_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, An
       logged_layer -- the 1-based layer the log's domain id stands for, when
                       the caller could rank it; checked against the policy.
 
-    Returns an :class:`Explanation`: the 1-based layer and policy file
+    Returns an :class:`Blame`: the 1-based layer and policy file
     blamed, the missing rights as a sentence and as a landlockconfig TOML
     snippet to add, and whether the log is consistent with the policy (a
     reason when not).  Scope and ptrace targets are taken to be outside the
@@ -119,8 +119,8 @@ def explain_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, An
     problem = _unmodelled(normalized) or (
         _unmodelled([normalize_blocker(b) for b in destination[0]]) if destination else None)
     if problem:
-        return Explanation(False, problem, ())
-    explainer = _Explainer(policy)
+        return Blame(False, problem, ())
+    explainer = _Blamer(policy)
     if destination is not None:
         return explainer.reparenting(normalized, obj, [normalize_blocker(b) for b in
                                                        destination[0]], destination[1],
@@ -145,7 +145,7 @@ def _unmodelled(blockers: Sequence[str]) -> Optional[str]:
     return None
 
 
-class _Explainer:
+class _Blamer:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.domain = Domain(policy.layers)
@@ -154,7 +154,7 @@ class _Explainer:
         return f"layer {level + 1} ({self.policy.sources[level]})"
 
     def single(self, blockers: List[str], obj: Mapping[str, Any],
-               logged_layer: Optional[int]) -> Explanation:
+               logged_layer: Optional[int]) -> Blame:
         first = blockers[0]
         if first == "ptrace":
             return self.ptrace(obj, logged_layer)
@@ -183,16 +183,16 @@ class _Explainer:
         return None
 
     def fs(self, blockers: List[str], obj: Mapping[str, Any],
-           logged_layer: Optional[int]) -> Explanation:
+           logged_layer: Optional[int]) -> Blame:
         path = obj.get("path")
         if not isinstance(path, str) or not path.startswith("/"):
-            return Explanation(False, "cannot check: the record has no absolute path", ())
+            return Blame(False, "cannot check: the record has no absolute path", ())
         access = sum(right(b).mask for b in blockers)
         if access & IOCTL_DEV:
             cmd = obj.get("ioctlcmd")
             number = int(cmd, 16) if isinstance(cmd, str) else cmd
             if number is not None and syscalls.is_always_allowed_ioctl(number):
-                return Explanation(False, f"ioctl command {number:#x} "
+                return Blame(False, f"ioctl command {number:#x} "
                                    f"({syscalls.ioctl_name(number)}) is always allowed on "
                                    "devices: this denial cannot come from Landlock", ())
         path = normalize_path(path)
@@ -210,13 +210,13 @@ class _Explainer:
             tuple(mask_to_names("fs", denied.missing)), {"path": path})
         reason = self.compare(blockers, found, logged_layer, f"on {path}")
         if found is None:
-            return Explanation(False, reason, ())
+            return Blame(False, reason, ())
         finding = self.fs_finding(found, path, access)
         if opened_earlier:
             finding = replace(finding, sentence=finding.sentence + (
                 f" The file was opened before layer {logged_layer + 1} was enforced: "
                 "truncate and ioctl are checked with the layers of that time."))
-        return Explanation(reason is None, reason, (finding,))
+        return Blame(reason is None, reason, (finding,))
 
     def fs_finding(self, found: PredictedDenial, path: str, access: int) -> Finding:
         level = found.layer - 1
@@ -248,10 +248,10 @@ class _Explainer:
 
     def reparenting(self, blockers1: List[str], obj1: Mapping[str, Any], blockers2: List[str],
                     obj2: Mapping[str, Any], syscall: Optional[str],
-                    logged_layer: Optional[int]) -> Explanation:
+                    logged_layer: Optional[int]) -> Blame:
         paths = [o.get("path") for o in (obj1, obj2)]
         if not all(isinstance(p, str) and p.startswith("/") for p in paths):
-            return Explanation(False, "cannot check: a record has no absolute path", ())
+            return Blame(False, "cannot check: a record has no absolute path", ())
         source_dir, destination_dir = (normalize_path(p) for p in paths)
         everything = set(blockers1) | set(blockers2)
         if syscall in RENAME_SYSCALLS or syscall in LINK_SYSCALLS:
@@ -278,21 +278,21 @@ class _Explainer:
                 findings.append(self.fs_finding(found, directory, sum(
                     right(b).mask for b in found.blockers)))
         reason = "; ".join(reasons) or None
-        return Explanation(reason is None, reason, tuple(findings))
+        return Blame(reason is None, reason, tuple(findings))
 
     def net(self, blockers: List[str], obj: Mapping[str, Any],
-            logged_layer: Optional[int]) -> Explanation:
+            logged_layer: Optional[int]) -> Blame:
         bind = blockers == ["net.bind_tcp"]
         port = obj.get("src" if bind else "dest")
         try:
             port = int(port)
         except (TypeError, ValueError):
-            return Explanation(False, "cannot check: the record has no port", ())
+            return Blame(False, "cannot check: the record has no port", ())
         outcome = simulate(self.policy, "bind" if bind else "connect", [str(port)])
         found = outcome.denials[0] if outcome.denials else None
         reason = self.compare(blockers, found, logged_layer, f"on port {port}")
         if found is None:
-            return Explanation(False, reason, ())
+            return Blame(False, reason, ())
         level = found.layer - 1
         bare = [right(b).name for b in found.blockers]
         mask = right(found.blockers[0]).mask
@@ -304,15 +304,15 @@ class _Explainer:
         toml = _toml_snippet(found.policy, found.layer, "net_port", bare, "port", str(port))
         finding = Finding(found.layer, found.policy, found.blockers, dict(found.object),
                           tuple(older), sentence, toml)
-        return Explanation(reason is None, reason, (finding,))
+        return Blame(reason is None, reason, (finding,))
 
     def scope(self, blocker: str, obj: Mapping[str, Any],
-              logged_layer: Optional[int]) -> Explanation:
+              logged_layer: Optional[int]) -> Blame:
         operation = "signal" if blocker == "scope.signal" else "abstract-connect"
         outcome = simulate(self.policy, operation, [])
         found = outcome.denials[0] if outcome.denials else None
         if found is None:
-            return Explanation(False, f"no layer of the policy scopes {blocker.split('.')[1]}: "
+            return Blame(False, f"no layer of the policy scopes {blocker.split('.')[1]}: "
                                "this denial cannot come from it", ())
         reason = self.compare([blocker], found, logged_layer, "")
         level = found.layer - 1
@@ -332,9 +332,9 @@ class _Explainer:
                 f"remove \"{short}\" from [[ruleset]] scoped")
         finding = Finding(found.layer, found.policy, (blocker,), dict(obj), tuple(older),
                           sentence, toml)
-        return Explanation(reason is None, reason, (finding,))
+        return Blame(reason is None, reason, (finding,))
 
-    def ptrace(self, obj: Mapping[str, Any], logged_layer: Optional[int]) -> Explanation:
+    def ptrace(self, obj: Mapping[str, Any], logged_layer: Optional[int]) -> Blame:
         level = self.domain.num_layers - 1
         found = PredictedDenial(level + 1, self.policy.sources[level], ("ptrace",), dict(obj))
         reason = self.compare(["ptrace"], found, logged_layer, "")
@@ -343,16 +343,16 @@ class _Explainer:
                     "processes inside its own domain. No rule can allow this.")
         toml = (f"# {found.policy} (layer {found.layer}): no rule can allow ptrace "
                 "outside the domain")
-        return Explanation(reason is None, reason,
+        return Blame(reason is None, reason,
                            (Finding(found.layer, found.policy, ("ptrace",), dict(obj), (),
                                     sentence, toml),))
 
     def change_topology(self, obj: Mapping[str, Any],
-                        logged_layer: Optional[int]) -> Explanation:
+                        logged_layer: Optional[int]) -> Blame:
         level = next((lvl for lvl in reversed(range(self.domain.num_layers))
                       if self.policy.layers[lvl].handled_fs), None)
         if level is None:
-            return Explanation(False, "no layer of the policy handles filesystem rights: "
+            return Blame(False, "no layer of the policy handles filesystem rights: "
                                "fs.change_topology cannot come from it", ())
         found = PredictedDenial(level + 1, self.policy.sources[level], ("fs.change_topology",), dict(obj))
         reason = self.compare(["fs.change_topology"], found, logged_layer, "")
@@ -360,7 +360,7 @@ class _Explainer:
                     "filesystem rights: mounting, unmounting and pivot_root are always "
                     "denied in such a domain. No rule can allow this.")
         toml = f"# {found.policy} (layer {found.layer}): no rule can allow mount operations"
-        return Explanation(reason is None, reason,
+        return Blame(reason is None, reason,
                            (Finding(found.layer, found.policy, ("fs.change_topology",),
                                     dict(obj), (), sentence, toml),))
 

@@ -31,8 +31,9 @@ import pytest
 
 from lldecode.audit.netlink import AuditControl, AuditMulticast
 from lldecode.landlock.policy import Layer, load_policy
-from lldecode.landlock.blame import explain_denial
+from lldecode.landlock.blame import blame_denial
 from lldecode.landlock.simulate import Options, Outcome, parse_ioctl_cmd, simulate
+from tools.kernel.audit_guard import Disturbed, audit_undisturbed
 from tools.kernel.differential_scenarios import ROOT, SCENARIOS, Scenario
 from tools.kernel.landlock import Ruleset, run_in_child, unavailable_reason
 
@@ -51,6 +52,7 @@ _libc.ptrace.restype = ctypes.c_long
 
 _FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
 RESULTS: Dict[str, bool] = {}
+DISTURBED: Dict[str, str] = {}  # scenario -> why the audit subsystem was disturbed
 
 
 # -- fixtures --------------------------------------------------------------------
@@ -361,9 +363,17 @@ def test_simulator_agrees_with_kernel(scenario: Scenario, audit_feed, scratch):
     options = simulator_options(scenario)
     predicted = simulate(policy, scenario.operation, args, options)
 
-    kernel = run_kernel(policy.layers, scenario.operation, args, options)
-    domain_ids, records = read_records(audit_feed, kernel["marker"], len(policy.layers),
-                                      kernel["pid"])
+    # Another process may disturb the kernel's one audit subsystem meanwhile
+    # (lost records, an audit daemon, audit switched off): then the scenario
+    # is skipped, not failed.  A failure with the status unchanged stays one.
+    try:
+        with audit_undisturbed(f"scenario {scenario.name}"):
+            kernel = run_kernel(policy.layers, scenario.operation, args, options)
+            domain_ids, records = read_records(audit_feed, kernel["marker"],
+                                               len(policy.layers), kernel["pid"])
+    except Disturbed as exc:
+        DISTURBED[scenario.name] = exc.reason
+        pytest.skip(str(exc))
     kernel_errno = kernel["errno"] if kernel["errno"] in LANDLOCK_ERRNOS else None
     observed = {"allowed": kernel_errno is None, "errno": kernel_errno,
                 "denials": kernel_denials(domain_ids, records, kernel)}
@@ -376,7 +386,7 @@ def test_simulator_agrees_with_kernel(scenario: Scenario, audit_feed, scratch):
 
 def check_explanations(policy, operation: str, records: List[Dict[str, str]],
                        denials: List[dict]) -> None:
-    """explain_denial must accept every real record and blame its logged layer."""
+    """blame_denial must accept every real record and blame its logged layer."""
     syscall = {"rename": "renameat2", "link": "linkat"}.get(operation)
     groups: List[List[int]] = [[0, 1]] if syscall and len(records) == 2 else [
         [i] for i in range(len(records))]
@@ -386,7 +396,7 @@ def check_explanations(policy, operation: str, records: List[Dict[str, str]],
         if len(group) == 2:
             second = records[group[1]]
             destination = (second["blockers"].split(","), second)
-        result = explain_denial(policy, first["blockers"].split(","), first, syscall=syscall,
+        result = blame_denial(policy, first["blockers"].split(","), first, syscall=syscall,
                                 destination=destination,
                                 logged_layer=denials[group[0]]["layer"])
         assert result.consistent, result.reason
@@ -394,11 +404,18 @@ def check_explanations(policy, operation: str, records: List[Dict[str, str]],
 
 
 def test_enough_scenarios_agree():
-    """The closing count: every scenario ran and agreed."""
+    """The closing count: every scenario ran and agreed (skipped when some
+    could not run undisturbed, once those that ran all agree)."""
     if not RESULTS:
-        pytest.skip("no kernel scenario ran")
+        pytest.skip("no kernel scenario ran" + (
+            f" undisturbed ({len(DISTURBED)} disturbed)" if DISTURBED else ""))
     agreeing = sum(RESULTS.values())
     assert len(SCENARIOS) >= 40
-    assert agreeing == len(RESULTS) == len(SCENARIOS), (
+    assert agreeing == len(RESULTS), (
         f"{agreeing} of {len(RESULTS)} kernel scenarios agree with the simulator "
         f"({len(SCENARIOS)} defined)")
+    if DISTURBED:
+        pytest.skip(f"{len(DISTURBED)} scenario(s) skipped, the audit subsystem disturbed: "
+                    + ", ".join(sorted(DISTURBED)))
+    assert len(RESULTS) == len(SCENARIOS), (
+        f"{len(RESULTS)} of {len(SCENARIOS)} kernel scenarios ran")

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from lldecode.landlock.access import lookup
 from lldecode.landlock.checks import is_eacces, no_more_access, scope_to_request
 from lldecode.landlock.policy import Policy, parse_layer
-from lldecode.landlock.blame import explain_denial
+from lldecode.landlock.blame import blame_denial
 from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
 from lldecode.syscalls import LANDLOCK_ALWAYS_ALLOWED_IOCTLS
 
@@ -383,7 +383,7 @@ def test_denial_layer_is_the_youngest_layer_lacking_the_right(layers):
 
 def test_explain_names_layer_rule_and_snippet():
     pol = policy(READ_ETC, fs_layer(["write_file"], [(["write_file"], "/tmp")]))
-    result = explain_denial(pol, ["fs_write_file"], {"path": "/etc/passwd"})
+    result = blame_denial(pol, ["fs_write_file"], {"path": "/etc/passwd"})
     assert result.consistent and result.reason is None
     assert (result.layer, result.policy) == (2, "l2.toml")
     assert "Layer 2 (l2.toml) denied fs.write_file on /etc/passwd" in result.sentence
@@ -394,31 +394,31 @@ def test_explain_names_layer_rule_and_snippet():
 
 def test_explain_mentions_older_layers_denying_too():
     deny_read = fs_layer(["read_file"])
-    result = explain_denial(policy(deny_read, deny_read), ["fs.read_file"], {"path": "/x"})
+    result = blame_denial(policy(deny_read, deny_read), ["fs.read_file"], {"path": "/x"})
     assert result.layer == 2 and result.findings[0].also_denied_by == (1,)
     assert "Older layer 1 (l1.toml) denies it too" in result.sentence
 
 
 def test_explain_detects_logs_the_policy_cannot_produce():
     pol = policy(READ_ETC)
-    allowed = explain_denial(pol, ["fs.read_file"], {"path": "/etc/hosts"})
+    allowed = blame_denial(pol, ["fs.read_file"], {"path": "/etc/hosts"})
     assert not allowed.consistent and "allows fs.read_file" in allowed.reason
-    other = explain_denial(pol, ["fs.read_file", "fs.write_file"], {"path": "/x"})
+    other = blame_denial(pol, ["fs.read_file", "fs.write_file"], {"path": "/x"})
     assert not other.consistent and "would block fs.read_file" in other.reason
-    wrong_layer = explain_denial(pol, ["fs.read_file"], {"path": "/x"}, logged_layer=2)
+    wrong_layer = blame_denial(pol, ["fs.read_file"], {"path": "/x"}, logged_layer=2)
     assert not wrong_layer.consistent and "names layer 2" in wrong_layer.reason
-    masked = explain_denial(policy(fs_layer(["ioctl_dev"])), ["fs.ioctl_dev"],
+    masked = blame_denial(policy(fs_layer(["ioctl_dev"])), ["fs.ioctl_dev"],
                             {"path": "/dev/tty", "ioctlcmd": "0x5451"})
     assert not masked.consistent and "FIOCLEX" in masked.reason
-    newer = explain_denial(pol, ["net.bind_udp"], {"src": 53})
+    newer = blame_denial(pol, ["net.bind_udp"], {"src": 53})
     assert not newer.consistent and "newer than Landlock ABI 7" in newer.reason
-    mixed = explain_denial(pol, ["fs.read_file", "scope.signal"], {"path": "/x"})
+    mixed = blame_denial(pol, ["fs.read_file", "scope.signal"], {"path": "/x"})
     assert not mixed.consistent
 
 
 def test_explain_reparenting_pair():
     pol = policy(fs_layer(["make_reg", "refer"]))
-    result = explain_denial(pol, ["fs.refer"], {"path": "/a"}, syscall="linkat",
+    result = blame_denial(pol, ["fs.refer"], {"path": "/a"}, syscall="linkat",
                             destination=(["fs.make_reg", "fs.refer"], {"path": "/b"}))
     assert result.consistent, result.reason
     assert [f.object["path"] for f in result.findings] == ["/a", "/b"]
@@ -428,7 +428,7 @@ def test_explain_reparenting_pair():
 def test_explain_refer_from_a_layer_that_does_not_list_it():
     moving = ["make_reg", "remove_file", "refer"]
     pol = policy(fs_layer(moving, [(moving, "/")]), fs_layer(["read_file"], [(["read_file"], "/")]))
-    result = explain_denial(pol, ["fs.refer"], {"path": "/a"}, syscall="renameat",
+    result = blame_denial(pol, ["fs.refer"], {"path": "/a"}, syscall="renameat",
                             destination=(["fs.refer"], {"path": "/b"}))
     assert result.consistent and result.layer == 2
     assert "does not list refer" in result.sentence
@@ -436,24 +436,24 @@ def test_explain_refer_from_a_layer_that_does_not_list_it():
 
 def test_explain_net_scope_ptrace_and_mounts():
     pol = policy(fs_layer(["read_file"], net=["bind_tcp"], scoped=["signal"]))
-    bind = explain_denial(pol, ["net.bind_tcp"], {"saddr": "0.0.0.0", "src": "8080"})
+    bind = blame_denial(pol, ["net.bind_tcp"], {"saddr": "0.0.0.0", "src": "8080"})
     assert bind.consistent and "[[net_port]]" in bind.toml and "port = [8080]" in bind.toml
-    assert not explain_denial(pol, ["net.connect_tcp"], {"dest": 443}).consistent
-    signal = explain_denial(pol, ["scope_signal"], {"opid": 1, "ocomm": "systemd"})
+    assert not blame_denial(pol, ["net.connect_tcp"], {"dest": 443}).consistent
+    signal = blame_denial(pol, ["scope_signal"], {"opid": 1, "ocomm": "systemd"})
     assert signal.consistent and "No rule can allow this" in signal.sentence
-    assert not explain_denial(pol, ["scope.abstract_unix_socket"], {}).consistent
-    ptrace = explain_denial(pol, ["ptrace"], {"opid": 1})
+    assert not blame_denial(pol, ["scope.abstract_unix_socket"], {}).consistent
+    ptrace = blame_denial(pol, ["ptrace"], {"opid": 1})
     assert ptrace.consistent and ptrace.layer == 1
-    mount = explain_denial(pol, ["fs.change_topology"], {"path": "/mnt"})
+    mount = blame_denial(pol, ["fs.change_topology"], {"path": "/mnt"})
     assert mount.consistent and "mounting" in mount.sentence
 
 
 def test_explain_truncate_charged_to_the_layers_at_open_time():
     truncate = fs_layer(["truncate"])
     pol = policy(truncate, fs_layer(["write_file"], [(["write_file"], "/")]), truncate)
-    assert explain_denial(pol, ["fs.truncate"], {"path": "/f"}).layer == 3
-    earlier = explain_denial(pol, ["fs.truncate"], {"path": "/f"}, logged_layer=1)
+    assert blame_denial(pol, ["fs.truncate"], {"path": "/f"}).layer == 3
+    earlier = blame_denial(pol, ["fs.truncate"], {"path": "/f"}, logged_layer=1)
     assert earlier.consistent and earlier.layer == 1
     assert "opened before layer 2 was enforced" in earlier.sentence
-    never = explain_denial(pol, ["fs.truncate"], {"path": "/f"}, logged_layer=2)
+    never = blame_denial(pol, ["fs.truncate"], {"path": "/f"}, logged_layer=2)
     assert not never.consistent
