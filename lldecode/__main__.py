@@ -1,3 +1,3 @@
-from lldecode.cli import main
+from lldecode.cli.app import main
 
 main()

@@ -26,7 +26,7 @@ OUTPUT = REPO / "man" / "lldecode.1"
 sys.path.insert(0, str(REPO))
 
 from lldecode import __version__  # noqa: E402
-from lldecode.cli import cli  # noqa: E402
+from lldecode.cli.app import cli  # noqa: E402
 from lldecode.cli.common import selection_options  # noqa: E402
 
 

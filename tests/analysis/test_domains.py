@@ -7,7 +7,7 @@ import re
 
 from click.testing import CliRunner
 
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
 from lldecode.analysis.domain_report import domain_rows

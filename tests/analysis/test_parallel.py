@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bench.loggen import generate
 from lldecode.analysis import parallel
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 from tests.conftest import SAMPLES
 
 RAW = SAMPLES / "kernel-6.18-raw-audit.log"

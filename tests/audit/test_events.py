@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from lldecode.audit.events import EventGrouper
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
@@ -115,6 +117,7 @@ def test_journald_double_copies_are_read_once(tmp_path, fixtures_dir):
     assert len(denials) == len(netlink)
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_on_five_million_lines(tmp_path):
     """A generated log of more than 5 million lines streams through the
     whole pipeline in bounded memory (peak resident set of the process)."""

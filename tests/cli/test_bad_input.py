@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
 from tests.conftest import SAMPLES, run_cli

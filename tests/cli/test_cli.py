@@ -13,7 +13,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 from tests.conftest import FIXTURES, SAMPLES, run_cli
 
 RAW = str(SAMPLES / "kernel-6.18-raw-audit.log")
@@ -344,7 +344,7 @@ def test_progress_line_for_large_files(tmp_path):
 
 def test_version_imports_nothing_heavy():
     """--version must answer fast: it loads click and nothing of the stages."""
-    code = ("import sys; from lldecode.cli import main\n"
+    code = ("import sys; from lldecode.cli.app import main\n"
             "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('pyparsing', 'tabulate', 'lldecode.audit.records', "
             "'lldecode.analysis.pipeline', 'lldecode._tables', 'sqlite3') if m in sys.modules]\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 
 POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
 BASE = str(POLICIES / "base-system.toml")

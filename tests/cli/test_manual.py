@@ -9,7 +9,7 @@ import subprocess
 import click
 import pytest
 
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 from tests.conftest import ROOT
 from tools import gen_man
 

@@ -14,7 +14,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lldecode.cli import cli
+from lldecode.cli.app import cli
 from tests.conftest import FIXTURES
 
 LOG = str(FIXTURES / "auditd-raw.log")

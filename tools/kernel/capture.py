@@ -36,13 +36,14 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from lldecode.audit.netlink import AuditControl, AuditMulticast, record_as_line
 from tools.kernel import auditd
+from tools.kernel.audit_guard import audit_undisturbed
 from tools.kernel.landlock import unavailable_reason
 from tools.kernel.scenarios import BY_NAME, SCENARIOS, Scenario, burst, run_scenario
 
@@ -255,11 +256,22 @@ def session() -> Iterator[Session]:
         yield Session(root, collector)
 
 
-def capture_netlink(scenarios: Sequence[Scenario], pace: float = 0.0
-                    ) -> Tuple[List[Record], List[dict]]:
-    """Run ``scenarios``; return the multicast records and the children's reports."""
+def capture_netlink(scenarios: Sequence[Scenario], pace: float = 0.0,
+                    undisturbed: bool = False) -> Tuple[List[Record], List[dict]]:
+    """Run ``scenarios``; return the multicast records and the children's reports.
+
+    With ``undisturbed``, raise :class:`tools.kernel.audit_guard.Disturbed`
+    when the audit status changed during the run (records lost, an audit
+    daemon came or went, audit switched off or reconfigured) or the
+    multicast socket overran: the records may then be incomplete.
+    """
     with session() as run:
-        run.run(Plan(list(scenarios), pace=pace))
+        guarded = audit_undisturbed("the netlink capture") if undisturbed else nullcontext()
+        with guarded as guard:
+            run.run(Plan(list(scenarios), pace=pace))
+            if guard is not None and run.collector.overruns:
+                guard.disturb(f"the audit multicast socket overran {run.collector.overruns}"
+                              " time(s): records were dropped")
         run.check_foreign()
     return list(run.collector.records), run.reports
 
