@@ -2,7 +2,8 @@
 
 For each generated log (see bench/loggen.py) every command runs ``--runs``
 times, in rounds (each round runs every command once, so that a drift in
-the machine's speed touches them all alike); the table gives the median wall time, the ratio to ``ausearch
+the machine's speed touches them all alike); the table gives the median wall time,
+the ratio to ``ausearch
 --raw`` and to ``ausearch -i`` measured in the same run, lines per second,
 and the peak resident memory of the command and its worker processes.  It
 is a benchmark, not a test: nothing here asserts a time.

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lldecode import _tables
-from lldecode import syscalls
+from lldecode import _tables, syscalls
 from lldecode.syscalls import (
     arch_name,
     errno_description,
@@ -160,7 +159,8 @@ def test_ioctl_number_of_ausearch_names(name, number):
     assert ioctl_number(name) == number
 
 
-@pytest.mark.parametrize("name", ["", "0x541b", "NO_SUCH_IOCTL", "BLKPG"])  # BLKPG: #if 0 in <linux/fs.h>
+# BLKPG: #if 0 in <linux/fs.h>
+@pytest.mark.parametrize("name", ["", "0x541b", "NO_SUCH_IOCTL", "BLKPG"])
 def test_ioctl_number_unknown(name):
     assert ioctl_number(name) is None
 
@@ -200,4 +200,5 @@ def test_generated_tables_up_to_date():
         pytest.skip(f"generator source missing: {exc}")
     if versions != _tables.SOURCES:
         pytest.skip(f"local sources ({versions}) differ from the tables' ({_tables.SOURCES})")
-    assert rendered == Path(_tables.__file__).read_text(), "stale lldecode/_tables.py: run tools/gen_tables.py"
+    assert rendered == Path(_tables.__file__).read_text(), (
+        "stale lldecode/_tables.py: run tools/gen_tables.py")

@@ -42,8 +42,10 @@ PER_LOG: List[List[str]] = [
 
 OTHER: List[List[str]] = [
     ["mask", "fs", "0x1fff"], ["mask", "fs", "make_reg,refer", "-f", "json"],
-    ["mask", "net", "3"], ["mask", "scope", "3"], ["mask", "deny", "0x21"], ["mask", "deny", "0x4", "-f", "json"],
-    ["simulate", "--policy", "fixtures/policies/base-system.toml", "read", "/etc/shadow"], ["simulate", "--policy", "fixtures/policies/base-system.toml", "write", "/usr/bin/x"],
+    ["mask", "net", "3"], ["mask", "scope", "3"], ["mask", "deny", "0x21"],
+    ["mask", "deny", "0x4", "-f", "json"],
+    ["simulate", "--policy", "fixtures/policies/base-system.toml", "read", "/etc/shadow"],
+    ["simulate", "--policy", "fixtures/policies/base-system.toml", "write", "/usr/bin/x"],
     ["simulate", "--policy", "fixtures/policies/base-system.toml",
      "--policy", "fixtures/policies/project.json", "-f", "json", "rename", "/tmp/a", "/usr/b"],
     ["simulate", "--policy", "fixtures/policies/no-dev-ioctl.toml", "ioctl", "/dev/tty"],

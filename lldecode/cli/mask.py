@@ -6,7 +6,7 @@ import json
 
 import click
 
-from lldecode.cli.common import EXIT_ERROR, guarded
+from lldecode.cli.common import EXIT_ERROR, format_option, guarded
 
 KINDS = ("fs", "net", "scope", "deny")
 
@@ -26,8 +26,7 @@ def parse_value(text: str) -> int:
 @click.command("mask", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("kind", type=click.Choice(KINDS), metavar="fs|net|scope|deny")
 @click.argument("value")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
+@format_option(["text", "json"], "text")
 @click.option("--abi", type=click.IntRange(1), default=None, metavar="N",
               help="Reject bits of rights newer than Landlock ABI N.")
 @guarded

@@ -13,9 +13,18 @@ import sys
 
 import click
 
-from lldecode.cli.common import (Run, color_option, fail, format_option, guarded,
-                                 input_options, selection_kwargs, selection_options,
-                                 tablefmt_option, utc_option)
+from lldecode.cli.common import (
+    Run,
+    color_option,
+    fail,
+    format_option,
+    guarded,
+    input_options,
+    selection_kwargs,
+    selection_options,
+    tablefmt_option,
+    utc_option,
+)
 
 
 def _run(kwargs, context: bool = True, keep_domains: bool = False) -> Run:

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 
 import click
 
-from lldecode.cli.common import EXIT_ERROR, guarded
+from lldecode.cli.common import EXIT_ERROR, format_option, guarded
 
 EXIT_ALLOWED, EXIT_DENIED = 0, 1
 
@@ -37,8 +37,7 @@ class _SimulateCommand(click.Command):
                    "they are enforced. Repeatable.")
 @click.argument("operation")
 @click.argument("args", nargs=-1)
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
+@format_option(["text", "json"], "text")
 @click.option("--cmd", "ioctl_cmd", default="FIONREAD", show_default=True, metavar="CMD",
               help="ioctl: the command, a number or a name (FIONREAD, FIOCLEX, ...).")
 @click.option("--kind", type=click.Choice(["file", "dir", "symlink", "fifo", "socket",

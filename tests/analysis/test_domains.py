@@ -7,10 +7,10 @@ import re
 
 from click.testing import CliRunner
 
-from lldecode.cli.app import cli
+from lldecode.analysis.domain_report import domain_rows
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
-from lldecode.analysis.domain_report import domain_rows
+from lldecode.cli.app import cli
 from tests.conftest import FIXTURES, SAMPLES
 
 RAW = SAMPLES / "kernel-6.18-raw-audit.log"

@@ -9,13 +9,13 @@ import random
 import pytest
 from tabulate import tabulate, tabulate_formats
 
+from lldecode.analysis.domain_report import domain_rows
 from lldecode.analysis.domains import DomainRegistry
 from lldecode.analysis.pipeline import Reading
+from lldecode.analysis.summarize import Summary
 from lldecode.audit.records import Diagnostics
 from lldecode.output.tables import cell, write_table
 from lldecode.spill import FinishedStore, GroupCounts
-from lldecode.analysis.domain_report import domain_rows
-from lldecode.analysis.summarize import Summary
 from tests.conftest import SAMPLES
 
 RAW = str(SAMPLES / "kernel-6.18-raw-audit.log")

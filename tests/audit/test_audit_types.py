@@ -46,7 +46,8 @@ def test_type_number_spellings(spelling, number):
     assert type_number(spelling) == number
 
 
-@pytest.mark.parametrize("spelling", ["", "NO_SUCH_TYPE", "UNKNOWN[]", "UNKNOWN[x]", "AUDIT", "AUDITX", "FIRST_USER_MSG"])
+@pytest.mark.parametrize("spelling", ["", "NO_SUCH_TYPE", "UNKNOWN[]", "UNKNOWN[x]", "AUDIT",
+                                      "AUDITX", "FIRST_USER_MSG"])
 def test_type_number_unknown(spelling):
     assert type_number(spelling) is None
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from lldecode.audit.events import EventGrouper
 from lldecode.analysis.pipeline import Reading
+from lldecode.audit.events import EventGrouper
 from lldecode.audit.records import Diagnostics
 from tests.conftest import ROOT, SAMPLES
 

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from lldecode.audit import syntax as fastpath, grammar, records
+from lldecode.audit import grammar, records
+from lldecode.audit import syntax as fastpath
 from lldecode.audit.values import decode_untrusted
 from tests import strategies as S
 

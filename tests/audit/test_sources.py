@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from lldecode.audit import sources
 from lldecode.analysis.pipeline import Reading
+from lldecode.audit import sources
 from lldecode.audit.records import Diagnostics
 from tests.conftest import SAMPLES, run_cli
 

@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from lldecode.cli.app import cli
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
+from lldecode.cli.app import cli
 from tests.conftest import SAMPLES, run_cli
 
 GOOD = ('type=UNKNOWN[1423] msg=audit(1795734401.081:41635): domain=17fcedd33 '
@@ -31,7 +31,8 @@ def denials(result):
 def test_malformed_landlock_lines_are_reported_with_file_and_line(tmp_path):
     data = "\n".join([
         GOOD,
-        'type=UNKNOWN[1423] msg=audit(1795734401.081:41636): domain=17fcedd33 blockers=fs.truncate path="/var/tm',
+        'type=UNKNOWN[1423] msg=audit(1795734401.081:41636): domain=17fcedd33 '
+        'blockers=fs.truncate path="/var/tm',
         "some unrelated line",
         "type=UNKNOWN[1423] msg=audit(1795734401.081:41637): domain=NOTHEX blockers=fs.truncate",
         GOOD.replace("41635", "41638"),

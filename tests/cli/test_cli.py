@@ -39,7 +39,8 @@ def test_filter_count_and_exit_status():
 def test_filter_quiet_gates_a_ci_job():
     hit = invoke("filter", "-q", "--blocker", "fs.truncate", "--blocker", "fs.ioctl_dev", RAW)
     assert hit.exit_code == 0 and hit.output == ""
-    miss = invoke("filter", "--quiet", "--blocker", "fs.make_char", SAMPLES / "kernel-6.18-dmesg.txt")
+    miss = invoke("filter", "--quiet", "--blocker", "fs.make_char",
+                  SAMPLES / "kernel-6.18-dmesg.txt")
     assert miss.exit_code == 1 and miss.output == ""
 
 

@@ -30,8 +30,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from lldecode.audit.netlink import AuditControl, AuditMulticast
-from lldecode.landlock.policy import Layer, load_policy
 from lldecode.landlock.blame import blame_denial
+from lldecode.landlock.policy import Layer, load_policy
 from lldecode.landlock.simulate import Options, Outcome, parse_ioctl_cmd, simulate
 from tools.kernel.audit_guard import Disturbed, audit_undisturbed
 from tools.kernel.differential_scenarios import ROOT, SCENARIOS, Scenario

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lldecode.landlock import access
-from lldecode.landlock.access import (RIGHTS, all_mask, lookup, mask_to_names, names_to_mask,
-                             normalize_blocker, right, rights_of)
+from lldecode.landlock.access import (
+    RIGHTS,
+    all_mask,
+    lookup,
+    mask_to_names,
+    names_to_mask,
+    normalize_blocker,
+    right,
+    rights_of,
+)
 
 # The blocker list of the field guide, in bit order.
 FS_DOTTED = [

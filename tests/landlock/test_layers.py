@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lldecode.landlock.access import lookup
-from lldecode.landlock.layers import (DENY_MASKS_MAX, IOCTL_DEV, MAX_LAYERS, OPTIONAL_ACCESS,
-                             TRUNCATE, decode_deny_masks, get_denied_layer,
-                             get_deny_masks, layer_deny_mask, layer_from_deny_masks,
-                             youngest_layer)
+from lldecode.landlock.layers import (
+    DENY_MASKS_MAX,
+    IOCTL_DEV,
+    MAX_LAYERS,
+    OPTIONAL_ACCESS,
+    TRUNCATE,
+    decode_deny_masks,
+    get_denied_layer,
+    get_deny_masks,
+    layer_deny_mask,
+    layer_from_deny_masks,
+    youngest_layer,
+)
 
 
 def bit(name: str) -> int:

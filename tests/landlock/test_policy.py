@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from lldecode.landlock.access import all_mask, names_to_mask
-from lldecode.landlock.policy import PolicyError, load_layer, load_policy, normalize_path, parse_layer
+from lldecode.landlock.policy import (
+    PolicyError,
+    load_layer,
+    load_policy,
+    normalize_path,
+    parse_layer,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lldecode.landlock.access import lookup
+from lldecode.landlock.blame import blame_denial
 from lldecode.landlock.checks import is_eacces, no_more_access, scope_to_request
 from lldecode.landlock.policy import Policy, parse_layer
-from lldecode.landlock.blame import blame_denial
 from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
 from lldecode.syscalls import LANDLOCK_ALWAYS_ALLOWED_IOCTLS
 
@@ -213,7 +214,8 @@ def test_ioctl_on_devices_only_and_not_for_always_allowed_commands():
     pol = policy(fs_layer(["ioctl_dev"]))
     assert run(pol, "ioctl", "/dev/tty")["denials"] == [
         denial(1, ["fs.ioctl_dev"], {"path": "/dev/tty", "ioctlcmd": "0x541b"})]
-    assert run(pol, "ioctl", "/dev/tty", ioctl_cmd=LANDLOCK_ALWAYS_ALLOWED_IOCTLS["FIOCLEX"])["allowed"]
+    fioclex = LANDLOCK_ALWAYS_ALLOWED_IOCTLS["FIOCLEX"]
+    assert run(pol, "ioctl", "/dev/tty", ioctl_cmd=fioclex)["allowed"]
     assert run(pol, "ioctl", "/srv/file", device=False)["allowed"]
 
 
