@@ -50,6 +50,10 @@ def main(argv=None):
     import os
     import sys
 
+    if sys.stdout is None:  # started with standard output closed
+        if sys.stderr is not None:
+            sys.stderr.write("lldecode: standard output is closed\n")
+        sys.exit(2)
     try:
         cli.main(args=argv, prog_name="lldecode")
     except Exception as exc:  # noqa: BLE001 - one line, exit status 2

@@ -95,7 +95,13 @@ def guarded(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            try:
+                result = func(*args, **kwargs)
+            except (SystemExit, click.exceptions.Exit):
+                _flush_stdout()
+                raise
+            _flush_stdout()
+            return result
         except BrokenPipeError:
             _silence_stdout()
             sys.exit(0)
@@ -104,6 +110,12 @@ def guarded(func: Callable) -> Callable:
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except OSError as exc:
+            if os.environ.get("LLDECODE_DEBUG"):
+                raise
+            _silence_stdout()
+            click.echo(f"lldecode: cannot write: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_ERROR)
         except Exception as exc:  # noqa: BLE001 - the promise is: no traceback
             if os.environ.get("LLDECODE_DEBUG"):
                 raise
@@ -111,6 +123,13 @@ def guarded(func: Callable) -> Callable:
             sys.exit(EXIT_ERROR)
 
     return wrapper
+
+
+def _flush_stdout() -> None:
+    """Flush now, so that a full disk is reported here and not by the
+    interpreter's final flush (as an ignored exception)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
 
 
 def _silence_stdout() -> None:
@@ -149,6 +168,8 @@ class Run:
         from lldecode.audit.records import Diagnostics
 
         tune_gc()
+        if sys.stdin is None and (not files or "-" in files):
+            fail("standard input is closed: give a FILE to read")
         self.strict = strict
         try:
             selection = Selection.from_options(**selection_options)
