@@ -142,6 +142,7 @@ def __dir__() -> List[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from lldecode.analysis.denials import Denial
+    from lldecode.analysis.explain import Explained
     from lldecode.analysis.tally import Tally
 
 
@@ -190,7 +191,7 @@ def tally(inputs: Sequence[str] = (), *, lines: Optional[Iterable[str]] = None,
                   keep_domains=keep_domains).tally(by, per_domain)
 
 
-def explain(denials: Iterable["Denial"], policy: Any = None) -> Iterator[Dict[str, Any]]:
+def explain(denials: Iterable["Denial"], policy: Any = None) -> Iterator["Explained"]:
     """Each operation of ``denials`` explained as plain values (who, what,
     where, which sandbox, how to fix; with a :class:`Policy`, the layer and
     rule to blame), identical consecutive operations folded with a count.

@@ -9,25 +9,101 @@ in one event: they become two denials of one operation.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, TypedDict, Union, cast
 
-from lldecode.landlock.access import normalize_blocker
 from lldecode.audit.events import Event
-from lldecode.audit.syntax import ACCESS
 from lldecode.audit.records import Record
-from lldecode.audit.values import (abstract_socket_name, decode_int, decode_text,
-                             decode_untrusted, strip_deleted)
+from lldecode.audit.syntax import ACCESS
+from lldecode.audit.values import (
+    abstract_socket_name,
+    decode_int,
+    decode_text,
+    decode_untrusted,
+    strip_deleted,
+)
+from lldecode.landlock.access import normalize_blocker
+
+if TYPE_CHECKING:  # domains imports this module
+    from lldecode.analysis.domains import Creator, DomainInfo, DomainKey
 
 ABSTRACT_SOCKET_BLOCKER = "scope.abstract_unix_socket"
-_UNSET = object()
 
-# Object fields of LANDLOCK_ACCESS records and how to decode them.
+# A number the log gives for an id (pid, uid...): its text when it is not a
+# number (``ausearch -i`` writes uid=root), None when it is empty.
+LogNumber = Union[int, str, None]
+
+# Object fields of LANDLOCK_ACCESS records and how to decode them (the keys
+# of DeniedObject: a test checks that the two agree).
 _BYTES, _TEXT, _INT = "bytes", "text", "int"
 OBJECT_FIELDS = {
     "path": _BYTES, "name": _BYTES, "dev": _TEXT, "ino": _INT, "ioctlcmd": _TEXT,
     "saddr": _TEXT, "src": _INT, "daddr": _TEXT, "dest": _INT,
     "opid": _INT, "ocomm": _BYTES,
 }
+
+
+class DeniedObject(TypedDict, total=False):
+    """The denied object's fields, decoded, in the record's order: only those
+    the record has; a field this version does not know is kept as text."""
+
+    path: Optional[bytes]     # a file, or an abstract socket's name (see Denial.path)
+    name: Optional[bytes]     # a file with no path (an anonymous inode...)
+    dev: Optional[str]
+    ino: Optional[int]
+    ioctlcmd: Optional[str]   # hexadecimal, 0x...
+    saddr: Optional[str]      # net.bind_tcp: the local address and port
+    src: Optional[int]
+    daddr: Optional[str]      # net.connect_tcp: the remote address and port
+    dest: Optional[int]
+    opid: Optional[int]       # scope.signal, ptrace: the target process
+    ocomm: Optional[bytes]
+
+
+class PathItem(TypedDict, total=False):
+    """One PATH record of the denied event."""
+
+    name: Optional[bytes]
+    item: Optional[int]
+    inode: Optional[int]
+    nametype: Optional[str]
+    dev: Optional[str]
+    mode: Optional[str]
+
+
+class ProcessInfo(TypedDict, total=False):
+    """The process denied, from its event's SYSCALL, PROCTITLE, CWD and PATH
+    records: only the fields those records have."""
+
+    arch: Optional[str]
+    syscall_nr: Optional[int]
+    syscall: Optional[str]
+    success: bool
+    exit: Optional[int]
+    errno: Optional[str]
+    pid: LogNumber
+    ppid: LogNumber
+    uid: LogNumber
+    auid: LogNumber
+    gid: LogNumber
+    euid: LogNumber
+    ses: LogNumber
+    comm: Optional[bytes]
+    exe: Optional[bytes]
+    exe_deleted: bool
+    key: Optional[str]
+    proctitle: Optional[bytes]
+    argv: List[bytes]
+    cwd: Optional[bytes]
+    paths: List[PathItem]
+
+
+# The fields the denied process and a domain's creator both have
+# (Denial.actor reads one from either).
+ActorField = Literal["pid", "uid", "exe", "comm"]
+
+# Blocker lists memoized by Denial (logs repeat a handful of blockers=
+# values); past this many distinct values, new ones are not kept.
+_BLOCKER_LISTS_KEPT = 4096
 
 
 class Denial:
@@ -41,26 +117,33 @@ class Denial:
         self.event = event
         self.operation_index = index
         self.operation_size = size
-        self.domain: str = record.domain
-        self.blockers: List[str] = _blockers(record.blockers)
-        self._object: Optional[Dict[str, Any]] = None
-        self._process: Any = _UNSET
-        self.domain_info = None  # set by the domain registry
+        domain, blockers = record.domain, record.blockers
+        # read_records gives every Landlock record its domain= and every
+        # access record its blockers= (check_landlock rejects the others).
+        assert domain is not None and blockers is not None
+        self.domain = domain
+        self.blockers = _blockers(blockers)
+        self._object: Optional[DeniedObject] = None
+        self._process: Optional[ProcessInfo] = None  # decoded on first use ({}: none)
+        self.domain_info: Optional[DomainInfo] = None  # set by the domain registry
 
     @property
     def time(self) -> Optional[float]:
+        """When the kernel logged the denial (epoch seconds)."""
         return self.record.time
 
     @property
     def serial(self) -> Optional[int]:
+        """The audit serial of the denial's event."""
         return self.record.serial
 
     @property
     def node(self) -> Optional[str]:
+        """The host that logged it (``node=``), None when the log does not say."""
         return self.record.node
 
     @property
-    def object(self) -> Dict[str, Any]:
+    def object(self) -> DeniedObject:
         """The denied object's fields, decoded (path, dev, ino, port, pid...)."""
         if self._object is None:
             self._object = decode_object(self.record, self.blockers)
@@ -75,30 +158,38 @@ class Denial:
         return path if path is not None else obj.get("name")
 
     @property
-    def key(self) -> Tuple[Optional[str], int, str]:
+    def key(self) -> DomainKey:
         """The key of the denying domain: (node, boot, id) — domain ids are
         unique per boot of one host (see lldecode.analysis.domains)."""
         info = self.domain_info
         return info.key if info is not None else (self.node, 0, self.domain)
 
-    def actor(self, field: str) -> Any:
+    @property
+    def creator(self) -> Optional[Creator]:
+        """The denying domain's creator (None when its allocated record is not
+        in the input)."""
+        info = self.domain_info
+        return info.creator if info is not None else None
+
+    def actor(self, field: ActorField) -> Union[int, str, bytes, None]:
         """A field of the process denied (its SYSCALL record); when the event
         has none, of the domain's creator (its allocated record)."""
         process = self.process
         if process and process.get(field) is not None:
             return process.get(field)
-        info = self.domain_info
-        if info is not None and info.creator:
-            return info.creator.get(field)
+        creator = self.creator
+        if creator:
+            return creator.get(field)
         return None
 
     @property
-    def process(self) -> Optional[Dict[str, Any]]:
+    def process(self) -> Optional[ProcessInfo]:
         """Who asked, from the event's SYSCALL, PROCTITLE, CWD and PATH records
         (decoded on first use: summaries that do not need it never pay)."""
-        if self._process is _UNSET:
-            self._process = process_context(self.event)
-        return self._process
+        process = self._process
+        if process is None:
+            process = self._process = process_context(self.event) or {}
+        return process or None
 
     def __repr__(self) -> str:
         return f"Denial({self.domain} {','.join(self.blockers)} {self.object})"
@@ -113,12 +204,12 @@ def _blockers(text: str) -> List[str]:
     names = _BLOCKER_LISTS.get(text)
     if names is None:
         names = [normalize_blocker(b) for b in text.split(",")]
-        if len(_BLOCKER_LISTS) < 4096:
+        if len(_BLOCKER_LISTS) < _BLOCKER_LISTS_KEPT:
             _BLOCKER_LISTS[text] = names
     return list(names)
 
 
-def decode_object(record: Record, blockers: List[str]) -> Dict[str, Any]:
+def decode_object(record: Record, blockers: List[str]) -> DeniedObject:
     """The object fields of an access record, decoded (unknown ones as text)."""
     interpreted = record.interpreted
     decoded: Dict[str, Any] = {}
@@ -137,7 +228,21 @@ def decode_object(record: Record, blockers: List[str]) -> Dict[str, Any]:
             decoded[key] = _interpreted_text(key, value)
         else:
             decoded[key] = decode_text(value)
-    return decoded
+    # Keys are the record's own: DeniedObject names the ones this version knows.
+    return cast(DeniedObject, decoded)
+
+
+def log_text(raw: bytes) -> str:
+    """Bytes from the log as text, every byte kept: bytes that are not UTF-8
+    become lone surrogates (``surrogateescape``), which encode back to them."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def log_number(value: str) -> LogNumber:
+    """A pid, uid... as logged: a number, else its text (``ausearch -i``
+    names uids), None when empty."""
+    number = decode_int(value)
+    return number if number is not None else decode_text(value)
 
 
 def _interpreted_text(key: str, value: str) -> Optional[str]:
@@ -164,14 +269,24 @@ def denials_of(event: Event) -> List[Denial]:
 
 # -- process context ------------------------------------------------------------
 
-def _syscall_fields(record: Record) -> Dict[str, Any]:
+# The PATH fields that hold numbers, and the ones kept as text.
+_PATH_NUMBERS: Tuple[Literal["item", "inode"], ...] = ("item", "inode")
+_PATH_TEXTS: Tuple[Literal["nametype", "dev", "mode"], ...] = ("nametype", "dev", "mode")
+
+# The SYSCALL fields that hold ids, and the ones that hold untrusted names.
+_SYSCALL_IDS: Tuple[Literal["pid", "ppid", "uid", "auid", "gid", "euid", "ses"], ...] = (
+    "pid", "ppid", "uid", "auid", "gid", "euid", "ses")
+_SYSCALL_NAMES: Tuple[Literal["comm", "exe"], ...] = ("comm", "exe")
+
+
+def _syscall_fields(record: Record) -> ProcessInfo:
     from lldecode import syscalls
 
     f = record.fields
     interpreted = record.interpreted
     arch_value = f.get("arch")
     arch = syscalls.arch_name(arch_value) if arch_value else None
-    context: Dict[str, Any] = {"arch": arch or arch_value}
+    context: ProcessInfo = {"arch": arch or arch_value}
     number = decode_int(f.get("syscall", ""))
     if number is not None:
         context["syscall_nr"] = number
@@ -190,26 +305,25 @@ def _syscall_fields(record: Record) -> Dict[str, Any]:
             code = -errno if errno is not None else None
         context["exit"] = code
         context["errno"] = syscalls.errno_name(code) if code is not None and code < 0 else None
-    for key in ("pid", "ppid", "uid", "auid", "gid", "euid", "ses"):
+    for key in _SYSCALL_IDS:
         if key in f:
-            number = decode_int(f[key])
-            context[key] = number if number is not None else decode_text(f[key])
-    for key in ("comm", "exe"):
-        if key in f:
-            raw = decode_untrusted(f[key], interpreted)
-            if key == "exe" and raw is not None:
+            context[key] = log_number(f[key])
+    for name in _SYSCALL_NAMES:
+        if name in f:
+            raw = decode_untrusted(f[name], interpreted)
+            if name == "exe" and raw is not None:
                 raw, deleted = strip_deleted(raw)
                 if deleted:
                     context["exe_deleted"] = True
-            context[key] = raw
+            context[name] = raw
     if "key" in f:
         context["key"] = decode_text(f["key"])
     return context
 
 
-def process_context(event: Event) -> Optional[Dict[str, Any]]:
+def process_context(event: Event) -> Optional[ProcessInfo]:
     """Who made the denied request, from the event's other records."""
-    context: Dict[str, Any] = {}
+    context: ProcessInfo = {}
     syscall = event.first("SYSCALL")
     if syscall is not None:
         context.update(_syscall_fields(syscall))
@@ -227,11 +341,11 @@ def process_context(event: Event) -> Optional[Dict[str, Any]]:
         context["cwd"] = cwd.untrusted("cwd")
     paths = []
     for record in event.all("PATH"):
-        item: Dict[str, Any] = {"name": record.untrusted("name")}
-        for key in ("item", "inode"):
-            if key in record.fields:
-                item[key] = decode_int(record.fields[key])
-        for key in ("nametype", "dev", "mode"):
+        item: PathItem = {"name": record.untrusted("name")}
+        for number_key in _PATH_NUMBERS:
+            if number_key in record.fields:
+                item[number_key] = decode_int(record.fields[number_key])
+        for key in _PATH_TEXTS:
             if key in record.fields:
                 item[key] = decode_text(record.fields[key])
         paths.append(item)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional
 
-from lldecode.analysis.domains import DEALLOCATED, DomainInfo, DomainRegistry
+from lldecode.analysis.domains import DEALLOCATED, DomainInfo, DomainKey, DomainRegistry
 from lldecode.audit.events import GroupingStats
 
 
 def domain_rows(registry: DomainRegistry, stats: GroupingStats,
-                selected: Optional[Counter] = None) -> Iterator[Dict[str, Any]]:
+                selected: Optional[Counter[DomainKey]] = None) -> Iterator[Dict[str, Any]]:
     """The ``domains`` report: one dict per domain, oldest first.
 
     ``selected`` (domain key -> selected denials) limits the report to the
@@ -32,6 +32,8 @@ def domain_rows(registry: DomainRegistry, stats: GroupingStats,
 
 def domain_row(info: DomainInfo, stats: GroupingStats,
                selected: Optional[int] = None) -> Dict[str, Any]:
+    """One domain's row of the ``domains`` report (``selected``: its
+    selected denials, when a selection is in force)."""
     row = info.as_dict()
     row.update({
         "missing": info.missing,

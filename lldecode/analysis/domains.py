@@ -17,26 +17,82 @@ or when an id comes back after its deallocation.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    Literal,
+    NamedTuple,
+    Optional,
+    Set,
+    Tuple,
+    TypedDict,
+)
 
-from lldecode.analysis.denials import Denial
-from lldecode.audit.events import Event, GroupingStats
-from lldecode.audit.syntax import ACCESS, DOMAIN, DOMAIN_DROP
+from lldecode.analysis.denials import Denial, LogNumber, log_number
+from lldecode.audit.events import Event
 from lldecode.audit.records import Record
-from lldecode.spill import FinishedStore, merged
+from lldecode.audit.syntax import ACCESS, DOMAIN, DOMAIN_DROP
 from lldecode.audit.values import decode_int, decode_text, decode_untrusted
+from lldecode.spill import FinishedStore, merged
 
 # Ids of one boot stay within a few per new domain of each other; a jump
 # back by more than this (with later timestamps) is another boot.
 BOOT_ID_JUMP = 1 << 24
 # Audit serials restart at each boot; a fall by more than this is a reboot.
 BOOT_SERIAL_FALL = 100000
+# Deallocated domains remembered (an id seen again after its deallocation
+# is a later boot): far more than live at once on a host, yet little memory.
+REMEMBER_GONE = 20000
 
 # The key of one domain: (node, boot, id).  The kernel draws domain ids from
 # one counter per boot, so an id names a domain only with its host and boot.
 DomainKey = Tuple[Optional[str], int, str]
 
 ALLOCATED, DEALLOCATED, UNKNOWN = "allocated", "deallocated", "unknown"
+
+
+class Creator(TypedDict, total=False):
+    """The process that created a domain (its allocated record): only the
+    fields the record has."""
+
+    pid: LogNumber
+    uid: LogNumber
+    exe: Optional[bytes]
+    comm: Optional[bytes]
+
+
+# The fields of an allocated record that name the creator, by kind.
+_CREATOR_IDS: Tuple[Literal["pid", "uid"], ...] = ("pid", "uid")
+_CREATOR_NAMES: Tuple[Literal["exe", "comm"], ...] = ("exe", "comm")
+
+
+def starts_boot(serial: Optional[int], stamp: Optional[float], domain_id: Optional[int],
+                last_serial: Optional[int], last_time: Optional[float],
+                max_id: Optional[int], max_id_time: Optional[float],
+                unknown_time_later: bool = False) -> bool:
+    """Does a record (its serial, time and domain id as a number) come from a
+    later boot than the records before it (the last serial and time, the
+    largest domain id and its time)?  Yes when audit serials fell by more
+    than BOOT_SERIAL_FALL or domain ids by more than BOOT_ID_JUMP, at a time
+    not before theirs.  ``unknown_time_later``: whether a missing time counts
+    as not before (the registry says no; a part boundary, see
+    lldecode.analysis.tally, says yes).  None: not known, no sign."""
+    if (serial is not None and last_serial is not None
+            and serial + BOOT_SERIAL_FALL < last_serial
+            and _not_before(stamp, last_time, unknown_time_later)):
+        return True
+    return (domain_id is not None and max_id is not None
+            and domain_id + BOOT_ID_JUMP < max_id
+            and _not_before(stamp, max_id_time, unknown_time_later))
+
+
+def _not_before(stamp: Optional[float], then: Optional[float], unknown: bool) -> bool:
+    if stamp is None or then is None:
+        return unknown
+    return stamp >= then
 
 
 class DomainInfo:
@@ -51,8 +107,8 @@ class DomainInfo:
         self.id = domain_id
         self.node = node
         self.boot = boot
-        self.status = UNKNOWN
-        self.creator: Optional[Dict[str, Any]] = None
+        self.status: str = UNKNOWN   # ALLOCATED or DEALLOCATED once a record says so
+        self.creator: Optional[Creator] = None
         self.mode: Optional[str] = None
         self.creation_time: Optional[float] = None
         self.allocated_time: Optional[float] = None
@@ -61,19 +117,20 @@ class DomainInfo:
         self.deallocated_time: Optional[float] = None
         self.denials_logged = 0
         self.denials_reported: Optional[int] = None
-        self.blockers: Counter = Counter()
+        self.blockers: Counter[str] = Counter()
         self.duplicate_allocations = 0
-        self.carriers: set = set()
+        self.carriers: Set[str] = set()
         self.first_serial: Optional[int] = None
         self.last_serial: Optional[int] = None
 
     @property
-    def key(self) -> "DomainKey":
+    def key(self) -> DomainKey:
         """(node, boot, id): what names one domain across hosts and reboots."""
         return (self.node, self.boot, self.id)
 
     @property
     def number(self) -> int:
+        """The domain id as a number (ids increase with age within a boot)."""
         return int(self.id, 16)
 
     @property
@@ -119,18 +176,19 @@ class DomainInfo:
             "denials_logged": self.denials_logged, "denials_reported": self.denials_reported,
         }
 
-    def order(self) -> Tuple:
+    def order(self) -> Tuple[str, int, int]:
         """Sort key: node, boot, then age (ids increase within a boot)."""
         return (self.node or "", self.boot, self.number)
 
-    def to_plain(self) -> tuple:
+    def to_plain(self) -> Tuple[Any, ...]:
         """Plain values (for lldecode.spill), read back by :meth:`from_plain`."""
         return tuple(list(self.carriers) if slot == "carriers"
                      else dict(self.blockers) if slot == "blockers"
                      else getattr(self, slot) for slot in self.__slots__)
 
     @classmethod
-    def from_plain(cls, values: tuple) -> "DomainInfo":
+    def from_plain(cls, values: Tuple[Any, ...]) -> DomainInfo:
+        """A domain from the values of :meth:`to_plain`."""
         info = cls.__new__(cls)
         for slot, value in zip(cls.__slots__, values):
             setattr(info, slot, value)
@@ -156,8 +214,17 @@ class _NodeClock:
         self.max_id_time: Optional[float] = None
 
 
-def _later(a: Optional[float], b: Optional[float]) -> bool:
-    return a is not None and b is not None and a >= b
+class ClockSpan(NamedTuple):
+    """What one node's records say of its boots, from first to last (for a
+    part of the input read elsewhere, see lldecode.analysis.tally)."""
+
+    first_serial: Optional[int]
+    first_time: Optional[float]
+    first_id: Optional[int]      # the first domain id, as a number
+    last_serial: Optional[int]
+    last_time: Optional[float]
+    max_id: Optional[int]        # the largest domain id of the last boot
+    boots: int                   # boots after the first (the last boot's number)
 
 
 class DomainRegistry:
@@ -170,14 +237,14 @@ class DomainRegistry:
     whatever the number of domains in the input.
     """
 
-    def __init__(self, keep_finished: bool = True, remember_gone: int = 20000,
+    def __init__(self, keep_finished: bool = True, remember_gone: int = REMEMBER_GONE,
                  on_finish: Optional[Callable[[DomainInfo], None]] = None):
-        self.live: Dict[Tuple[Optional[str], int, str], DomainInfo] = {}
-        self.finished: Optional[FinishedStore] = (
+        self.live: Dict[DomainKey, DomainInfo] = {}
+        self.finished: Optional[FinishedStore[DomainInfo]] = (
             FinishedStore(DomainInfo.to_plain, DomainInfo.from_plain, DomainInfo.order)
             if keep_finished else None)
         # Recently deallocated domains: an id seen again is a later boot.
-        self._gone: "OrderedDict[Tuple, None]" = OrderedDict()
+        self._gone: OrderedDict[DomainKey, None] = OrderedDict()
         self._remember_gone = remember_gone
         self._clocks: Dict[Optional[str], _NodeClock] = {}
         self.on_finish = on_finish  # told of each domain as it is deallocated
@@ -208,40 +275,36 @@ class DomainRegistry:
             elif record.kind == DOMAIN_DROP:
                 self._deallocated(self._domain(record), record, None)
 
-    def _clock(self, record: Record) -> _NodeClock:
-        node = record.node
-        clock = self._clocks.get(node)
-        if clock is None:
-            clock = self._clocks[node] = _NodeClock()
-        serial, stamp = record.serial, record.time
-        if clock.first_serial is None and clock.first_time is None:
-            clock.first_serial, clock.first_time = serial, stamp
-        if serial is not None:
-            if (clock.serial is not None and serial + BOOT_SERIAL_FALL < clock.serial
-                    and _later(stamp, clock.time)):
-                self._new_boot(clock)
-            clock.serial = serial
-        if stamp is not None:
-            clock.time = stamp
-        return clock
-
     @staticmethod
     def _new_boot(clock: _NodeClock) -> None:
         clock.boot += 1
         clock.max_id = clock.max_id_time = None
 
     def _domain(self, record: Record) -> DomainInfo:
-        domain_id = record.domain.lower()
+        """The domain of a Landlock record, on the record's node and boot
+        (a new boot when the record starts one, see :func:`starts_boot`)."""
+        domain = record.domain
+        assert domain is not None  # read_records gives every Landlock record one
+        domain_id = domain.lower()
         node = record.node
-        clock = self._clock(record)
+        serial, stamp = record.serial, record.time
         number = int(domain_id, 16)
+        clock = self._clocks.get(node)
+        if clock is None:
+            clock = self._clocks[node] = _NodeClock()
+        if clock.first_serial is None and clock.first_time is None:
+            clock.first_serial, clock.first_time = serial, stamp
         if clock.first_id is None:
             clock.first_id = number
-        stamp = record.time
-        if (clock.max_id is not None and number + BOOT_ID_JUMP < clock.max_id
-                and _later(stamp, clock.max_id_time)
-                and (node, clock.boot, domain_id) not in self.live):
+        # A live id is this boot's: only the serials can tell a reboot then.
+        live = (node, clock.boot, domain_id) in self.live
+        if starts_boot(serial, stamp, number, clock.serial, clock.time,
+                       None if live else clock.max_id, clock.max_id_time):
             self._new_boot(clock)
+        if serial is not None:
+            clock.serial = serial
+        if stamp is not None:
+            clock.time = stamp
         if clock.max_id is None or number > clock.max_id:
             clock.max_id, clock.max_id_time = number, stamp
         key = (node, clock.boot, domain_id)
@@ -273,14 +336,13 @@ class DomainRegistry:
             info.duplicate_allocations += 1
             return
         interpreted = record.interpreted
-        creator: Dict[str, Any] = {}
-        for key in ("pid", "uid"):
+        creator: Creator = {}
+        for key in _CREATOR_IDS:
             if key in fields:
-                number = decode_int(fields[key])
-                creator[key] = number if number is not None else decode_text(fields[key])
-        for key in ("exe", "comm"):
-            if key in fields:
-                creator[key] = decode_untrusted(fields[key], interpreted)
+                creator[key] = log_number(fields[key])
+        for name in _CREATOR_NAMES:
+            if name in fields:
+                creator[name] = decode_untrusted(fields[name], interpreted)
         info.creator = creator
         mode = fields.get("mode")
         if mode is not None:
@@ -312,7 +374,8 @@ class DomainRegistry:
 
     # -- reading ----------------------------------------------------------------
 
-    def get(self, key: Tuple[Optional[str], int, str]) -> Optional[DomainInfo]:
+    def get(self, key: DomainKey) -> Optional[DomainInfo]:
+        """The domain of that key, live or finished (None when unknown)."""
         info = self.live.get(key)
         if info is None and self.finished is not None:
             info = self.finished.get(key)
@@ -329,16 +392,16 @@ class DomainRegistry:
         return merged(iter(live), self.finished.ordered(), key=DomainInfo.order)
 
     def close(self) -> None:
+        """Remove the finished domains' spill files."""
         if self.finished is not None:
             self.finished.close()
 
     # -- parts read elsewhere (lldecode.analysis.tally) --------------------------------------
 
-    def clock_spans(self) -> Dict[Optional[str], tuple]:
-        """Per node: (first serial, first time, first domain id, last serial,
-        last time, largest domain id of the last boot, boots)."""
-        return {node: (c.first_serial, c.first_time, c.first_id, c.serial, c.time, c.max_id,
-                       c.boot) for node, c in self._clocks.items()}
+    def clock_spans(self) -> Dict[Optional[str], ClockSpan]:
+        """Per node: how its records start and end (see :class:`ClockSpan`)."""
+        return {node: ClockSpan(c.first_serial, c.first_time, c.first_id, c.serial, c.time,
+                                c.max_id, c.boot) for node, c in self._clocks.items()}
 
     def absorb(self, info: DomainInfo) -> None:
         """Take a domain from a later part of the input (boot already mapped)."""

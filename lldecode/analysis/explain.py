@@ -13,15 +13,88 @@ records of a rename or link across directories make one paragraph.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, TypedDict
 
+from lldecode.analysis.denials import (
+    ABSTRACT_SOCKET_BLOCKER,
+    Denial,
+    DeniedObject,
+    LogNumber,
+    ProcessInfo,
+    log_text,
+)
 from lldecode.landlock.access import NON_RIGHT_BLOCKERS, right
-from lldecode.analysis.denials import Denial
+
+if TYPE_CHECKING:  # annotations only (domains imports denials; policies load on use)
+    from lldecode.analysis.domains import Creator
+    from lldecode.landlock.policy import Policy
 
 RESTRICT_FLAGS_HINT = (
     "To keep the sandbox as it is and stop logging this, the sandboxing program can "
     "pass LANDLOCK_RESTRICT_SELF_LOG_SAME_EXEC_OFF to landlock_restrict_self() "
     "(or LOG_SUBDOMAINS_OFF in a parent domain)")
+
+
+class Who(TypedDict):
+    """Who was denied: the process, else the domain's creator when the event
+    has no SYSCALL record (``from_creator``; it has no command line)."""
+
+    comm: Optional[bytes]
+    exe: Optional[bytes]
+    pid: LogNumber
+    uid: LogNumber
+    proctitle: Optional[bytes]
+    from_creator: bool
+
+
+class RightInfo(TypedDict):
+    """A missing right (or another blocker): what it guards, the syscalls
+    that need it, the ABI that introduced it and what it is granted on
+    (None for a blocker that is not a right)."""
+
+    name: str
+    guards: Optional[str]
+    syscalls: List[str]
+    abi: Optional[int]
+    applies_to: Optional[str]
+
+
+class What(TypedDict):
+    """What was refused: the syscall, its error and the missing rights."""
+
+    syscall: Optional[str]
+    errno: Optional[str]
+    rights: List[RightInfo]
+
+
+class _SandboxKnown(TypedDict):
+    domain: str
+    creator: Optional[Creator]
+    status: Optional[str]
+
+
+class Sandbox(_SandboxKnown, total=False):
+    """The domain that refused, its creator and status (and its boot, when
+    the registry knows the domain)."""
+
+    boot: int
+
+
+class Explained(TypedDict):
+    """One paragraph explained (what ``explain --format json`` shows; bytes
+    from the log kept)."""
+
+    time: Optional[float]
+    last_time: Optional[float]
+    count: int
+    serial: Optional[int]
+    who: Who
+    what: What
+    where: List[bytes]
+    sandbox: Sandbox
+    fix: List[bytes]
+    hide: str
+    policy: Optional[Dict[str, Any]]   # lldecode.landlock.blame's verdict
 
 
 class Paragraph:
@@ -36,11 +109,14 @@ class Paragraph:
 
     @property
     def first(self) -> Denial:
+        """The first denial (of the first operation)."""
         return self.denials[0]
 
 
-def _signature(denials: List[Denial]) -> Tuple:
-    process = denials[0].process or {}
+def _signature(denials: List[Denial]) -> Tuple[Any, ...]:
+    """What makes two operations alike: domains, blockers, objects and the
+    process (syscall, exe, comm, pid)."""
+    process: ProcessInfo = denials[0].process or {}
     return tuple((d.domain, tuple(d.blockers), tuple(sorted(d.object.items())))
                  for d in denials) + ((process.get("syscall"), process.get("exe"),
                                        process.get("comm"), process.get("pid")),)
@@ -49,7 +125,7 @@ def _signature(denials: List[Denial]) -> Tuple:
 def paragraphs(operations: Iterable[List[Denial]]) -> Iterator[Paragraph]:
     """Fold consecutive identical operations (a streaming step)."""
     current: Optional[Paragraph] = None
-    signature = None
+    signature: Optional[Tuple[Any, ...]] = None
     for denials in operations:
         sig = _signature(denials)
         if current is not None and sig == signature:
@@ -65,11 +141,11 @@ def paragraphs(operations: Iterable[List[Denial]]) -> Iterator[Paragraph]:
 
 # -- the parts of an explanation --------------------------------------------------
 
-def who(denial: Denial) -> Dict[str, Any]:
+def who(denial: Denial) -> Who:
     """The process denied; the domain's creator when the event has no SYSCALL."""
     process = denial.process
     if not process:
-        creator = (denial.domain_info.creator if denial.domain_info else None) or {}
+        creator: Creator = denial.creator or {}
         return {"comm": creator.get("comm"), "exe": creator.get("exe"),
                 "pid": creator.get("pid"), "uid": creator.get("uid"), "proctitle": None,
                 "from_creator": bool(creator)}
@@ -78,8 +154,9 @@ def who(denial: Denial) -> Dict[str, Any]:
             "from_creator": False}
 
 
-def rights(blockers: List[str]) -> List[Dict[str, Any]]:
-    described = []
+def rights(blockers: List[str]) -> List[RightInfo]:
+    """Each blocker described (see :class:`RightInfo`)."""
+    described: List[RightInfo] = []
     for name in blockers:
         r = right(name)
         if r is not None:
@@ -98,7 +175,7 @@ def _plain(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
+        return log_text(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(_plain(v) for v in value)
     return str(value)
@@ -116,15 +193,16 @@ def where(denial: Denial) -> bytes:
     obj = denial.object
     if "path" in obj or "name" in obj:
         path = denial.path
-        if "scope.abstract_unix_socket" in denial.blockers:
+        if ABSTRACT_SOCKET_BLOCKER in denial.blockers:
             return phrase("the abstract UNIX socket ", path)
         details = []
         if obj.get("dev"):
             details.append(phrase("on ", obj["dev"]))
         if obj.get("ino") is not None:
             details.append(phrase("inode ", obj["ino"]))
-        if obj.get("ioctlcmd"):
-            details.append(phrase("ioctl command ", _ioctl(obj["ioctlcmd"])))
+        ioctlcmd = obj.get("ioctlcmd")
+        if ioctlcmd:
+            details.append(phrase("ioctl command ", _ioctl(ioctlcmd)))
         suffix = b" (" + b", ".join(details) + b")" if details else b""
         return phrase(path) + suffix
     if obj.get("src") is not None or obj.get("saddr"):
@@ -150,9 +228,10 @@ def _ioctl(cmd: str) -> str:
     return f"{name} ({cmd})" if name else cmd
 
 
-def sandbox(denial: Denial) -> Dict[str, Any]:
+def sandbox(denial: Denial) -> Sandbox:
+    """The domain that refused (see :class:`Sandbox`)."""
     info = denial.domain_info
-    out: Dict[str, Any] = {"domain": denial.domain, "creator": None, "status": None}
+    out: Sandbox = {"domain": denial.domain, "creator": None, "status": None}
     if info is not None:
         out["creator"] = info.creator
         out["status"] = info.status
@@ -170,7 +249,7 @@ def fixes(denials: List[Denial]) -> List[bytes]:
         fs_rights = [b for b in denial.blockers if b.startswith("fs.")]
         if fs_rights and path is not None:
             names = ", ".join(fs_rights)
-            kinds = {right(b).applies_to for b in fs_rights if right(b)}
+            kinds = {r.applies_to for r in map(right, fs_rights) if r is not None}
             if kinds == {"dir"}:
                 target = phrase("the directory ", path)
             else:
@@ -195,6 +274,7 @@ def fixes(denials: List[Denial]) -> List[bytes]:
 
 
 def _number(value: Any) -> str:
+    """A port or pid: ``None`` when the record lost it."""
     return "None" if value is None else _plain(value)
 
 
@@ -203,9 +283,9 @@ BLOCKER_FIXES = {
     "scope.signal": (b"the domain is scoped for signals: it may only signal processes "
                      b"in the same domain or a nested one; drop \"signal\" from the "
                      b"ruleset's scoped set, or start the target inside the sandbox"),
-    "scope.abstract_unix_socket": (b"the domain is scoped for abstract UNIX sockets: drop "
-                                   b"\"abstract_unix_socket\" from the ruleset's scoped set, "
-                                   b"or create the socket inside the sandbox"),
+    ABSTRACT_SOCKET_BLOCKER: (b"the domain is scoped for abstract UNIX sockets: drop "
+                              b"\"abstract_unix_socket\" from the ruleset's scoped set, "
+                              b"or create the socket inside the sandbox"),
     "ptrace": (b"a sandboxed process cannot trace or inspect a process outside "
                b"its domain; run the tracer outside the sandbox (or the target "
                b"inside it)"),
@@ -215,22 +295,22 @@ BLOCKER_FIXES = {
 
 
 def _unique(items: List[bytes]) -> List[bytes]:
-    seen = set()
-    return [i for i in items if not (i in seen or seen.add(i))]
+    """``items`` without repeats, in order."""
+    return list(dict.fromkeys(items))
 
 
-def _text_object(obj: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: (v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v)
-            for k, v in obj.items()}
+def _text_object(obj: DeniedObject) -> Dict[str, Any]:
+    """The object with its bytes as text, every byte kept (for the policy)."""
+    return {k: (log_text(v) if isinstance(v, bytes) else v) for k, v in obj.items()}
 
 
-def against_policy(paragraph: Paragraph, policy) -> Dict[str, Any]:
+def against_policy(paragraph: Paragraph, policy: Policy) -> Dict[str, Any]:
     """What the policy says: the layer and file blamed, the missing rule, and
     whether the log can have come from the policy (lldecode.landlock.simulate)."""
     from lldecode.landlock.blame import blame_denial
 
     first = paragraph.first
-    process = first.process or {}
+    process: ProcessInfo = first.process or {}
     destination = None
     if len(paragraph.denials) == 2:
         second = paragraph.denials[1]
@@ -240,10 +320,10 @@ def against_policy(paragraph: Paragraph, policy) -> Dict[str, Any]:
     return result.as_dict()
 
 
-def explanation(paragraph: Paragraph, policy=None) -> Dict[str, Any]:
+def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explained:
     """The structured explanation of one paragraph (what JSON output shows)."""
     first = paragraph.first
-    process = first.process or {}
+    process: ProcessInfo = first.process or {}
     blockers: List[str] = []
     for d in paragraph.denials:
         blockers.extend(b for b in d.blockers if b not in blockers)

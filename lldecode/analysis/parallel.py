@@ -18,19 +18,42 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Tuple, TypedDict
 
+from lldecode.analysis.tally import PartTally, Tally
 from lldecode.audit import sources
 from lldecode.audit.records import Diagnostics
-from lldecode.analysis.tally import Tally
 
-MIN_PART = 48 << 20          # bytes: smaller files are one part
+# Bytes: smaller files are one part, and smaller inputs are read in this
+# process.  A part must take long enough to read that a worker's start and
+# the merge of its tally (tens of milliseconds) are small beside it.
+MIN_PART = 48 << 20
+# Bytes read past a cut at most, looking for the start of the next event: an
+# event is a few lines, so the boundary is always far nearer.
+EVENT_SCAN_LIMIT = 1 << 20
+# Bytes read to tell a compressed file (the longest magic, xz's, has 6).
+_MAGIC_BYTES = 6
 _SERIAL_RE = re.compile(rb"audit\([^)]*:(\d+)\)")
 
 Part = Tuple[str, Optional[int], Optional[int]]   # (path, start, end); None: whole input
 
 
+class TallyOptions(TypedDict):
+    """What a worker needs to tally its part as this process would."""
+
+    selection: Dict[str, Any]    # the options Selection.from_options takes
+    context: bool
+    by: Optional[Sequence[str]]
+    per_domain: bool
+    keep_domains: bool
+
+
+# A worker's diagnostics: (messages, malformed, errors, notes).
+PartDiagnostics = Tuple[List[str], int, int, int]
+
+
 def default_jobs() -> int:
+    """The processes to use by default: one per CPU this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -42,13 +65,13 @@ def _splittable(path: str) -> bool:
         if not os.path.isfile(path):
             return False
         with open(path, "rb") as f:
-            head = f.read(6)
+            head = f.read(_MAGIC_BYTES)
     except OSError:
         return False
     return not sources.is_compressed(head)
 
 
-def _event_boundary(f, offset: int, limit: int = 1 << 20) -> int:
+def _event_boundary(f: BinaryIO, offset: int, limit: int = EVENT_SCAN_LIMIT) -> int:
     """The first line start at or after ``offset`` that begins a new event."""
     f.seek(offset)
     if offset:
@@ -95,43 +118,46 @@ def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
     return parts if len(parts) > 1 else None
 
 
-def _read_part(job: Tuple[Part, Dict[str, Any]]) -> Dict[str, Any]:
-    """Worker: read one part, return its tally as plain values."""
+def _new_tally(options: TallyOptions) -> Tally:
+    return Tally(options["by"], options["per_domain"], options["keep_domains"])
+
+
+def _read_part(job: Tuple[Part, TallyOptions, str]) -> Tuple[PartTally, PartDiagnostics]:
+    """Worker: read one part (``scratch``: a path prefix for its files),
+    return its tally as plain values and its diagnostics."""
     from lldecode.analysis.pipeline import Reading
     from lldecode.analysis.selection import Selection
 
     (path, start, end), options, scratch = job
-    source = (sources.file_source(path) if start is None
+    source = (sources.file_source(path) if start is None or end is None
               else sources.RangeSource(path, start, end))
     messages: List[str] = []
     diagnostics = Diagnostics(sink=messages.append)
     selection = Selection.from_options(**options["selection"])
-    tally = Tally(options["by"], options["per_domain"], options["keep_domains"])
+    tally = _new_tally(options)
     reading = Reading([], diagnostics, context=options["context"], given_sources=[source],
                       registry=tally.registry)
     tally.consume(reading, selection)
     part = tally.partial(scratch)
-    part["diagnostics"] = (messages, diagnostics.malformed, diagnostics.errors,
-                           diagnostics.notes)
     tally.registry.close()
-    return part
+    return part, (messages, diagnostics.malformed, diagnostics.errors, diagnostics.notes)
 
 
-def tally(parts: List[Part], options: Dict[str, Any], jobs: int,
+def tally(parts: List[Part], options: TallyOptions, jobs: int,
           diagnostics: Diagnostics) -> Tally:
     """Read the parts on ``jobs`` processes (this one reads the first part,
     workers the others); merge their tallies in input order."""
     import itertools
     import multiprocessing
 
-    merged = Tally(options["by"], options["per_domain"], options["keep_domains"])
+    merged = _new_tally(options)
     context = multiprocessing.get_context("fork")
     scratch = tempfile.TemporaryDirectory(prefix="lldecode-")
     work = [(p, options, os.path.join(scratch.name, f"part-{i}")) for i, p in enumerate(parts)]
     with scratch, context.Pool(processes=max(1, min(jobs - 1, len(parts) - 1))) as pool:
         others = pool.imap(_read_part, work[1:])
-        for part in itertools.chain([_read_part(work[0])], others):
-            messages, malformed, errors, notes = part.pop("diagnostics")
+        for part, (messages, malformed, errors, notes) in itertools.chain(
+                [_read_part(work[0])], others):
             for message in messages:
                 diagnostics.emit(message)
             diagnostics.add_counts(malformed, errors, notes)

@@ -10,7 +10,7 @@ Each stage holds only what is still open, so memory stays bounded.
 from __future__ import annotations
 
 import gc
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from lldecode.analysis.denials import Denial, denials_of
 from lldecode.analysis.domains import DomainRegistry
@@ -18,6 +18,9 @@ from lldecode.analysis.selection import Selection
 from lldecode.audit import sources
 from lldecode.audit.events import Event, EventGrouper
 from lldecode.audit.records import Diagnostics, read_records
+
+if TYPE_CHECKING:  # imported when a tally is asked for
+    from lldecode.analysis.tally import Tally
 
 
 class Reading:
@@ -33,7 +36,7 @@ class Reading:
                  grouper: Optional[EventGrouper] = None,
                  registry: Optional[DomainRegistry] = None,
                  netlink_idle: Optional[float] = None, context: bool = True,
-                 given_sources: Optional[List[sources.Source]] = None,
+                 given_sources: Optional[Sequence[sources.Source]] = None,
                  watcher: Any = None):
         self.inputs = list(inputs)
         self.diagnostics = diagnostics
@@ -67,8 +70,16 @@ class Reading:
             yield event, denials
 
     def denials(self) -> Iterator[Denial]:
+        """Each denial, in log order, its domain accounted."""
         for _event, denials in self.events():
             yield from denials
+
+
+# gc thresholds (the defaults are 700, 10, 10): the youngest generation is
+# collected every 50,000 allocations (see tune_gc); the older ones, which
+# hold what lives long (the registry, open events), rarer still: every 20
+# young collections, and every 100 of those.
+GC_THRESHOLDS = (50000, 20, 100)
 
 
 def tune_gc() -> None:
@@ -79,7 +90,7 @@ def tune_gc() -> None:
     log of Landlock denials)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50000, 20, 100)
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class Query:
@@ -95,17 +106,21 @@ class Query:
     >>> from lldecode.analysis.pipeline import Query
     >>> query = Query(["fixtures/auditd-raw.log"], context=False)
     >>> query.tally().count
-    40
+    56
     """
 
     def __init__(self, inputs: Sequence[str], selection: Optional[Selection] = None,
                  diagnostics: Optional[Diagnostics] = None,
                  netlink_idle: Optional[float] = None, context: bool = True,
                  keep_domains: bool = False, jobs: Optional[int] = None,
-                 watcher: Any = None, selection_options: Optional[Dict[str, Any]] = None):
+                 watcher: Any = None, selection_options: Optional[Dict[str, Any]] = None,
+                 given_sources: Optional[Sequence[sources.Source]] = None):
         """``selection_options``: the options the selection was built from
-        (:meth:`Selection.from_options`), for worker processes to rebuild it."""
+        (:meth:`Selection.from_options`), for worker processes to rebuild it.
+        ``given_sources``: ready-made sources (lines in memory) instead of
+        ``inputs``."""
         self.inputs = list(inputs)
+        self.given_sources = given_sources
         self.selection = selection if selection is not None else Selection()
         self.selection_options = selection_options or {}
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
@@ -119,20 +134,22 @@ class Query:
         """A new pass over the inputs."""
         return Reading(self.inputs, self.diagnostics, netlink_idle=self.netlink_idle,
                        context=self.context, watcher=self.watcher,
+                       given_sources=self.given_sources,
                        registry=registry if registry is not None
                        else DomainRegistry(keep_finished=self.keep_domains))
 
-    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False):
+    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Tally:
         """Aggregate the selected denials (lldecode.analysis.tally), on several
         processes when the input is large enough (lldecode.analysis.parallel)."""
         from lldecode.analysis import parallel
         from lldecode.analysis.tally import Tally
 
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
-        parts = parallel.plan(self.inputs, jobs)
+        parts = None if self.given_sources is not None else parallel.plan(self.inputs, jobs)
         if parts is not None:
-            options = {"selection": self.selection_options, "context": self.context,
-                       "by": by, "per_domain": per_domain, "keep_domains": self.keep_domains}
+            options: parallel.TallyOptions = {
+                "selection": self.selection_options, "context": self.context, "by": by,
+                "per_domain": per_domain, "keep_domains": self.keep_domains}
             return parallel.tally(parts, options, jobs, self.diagnostics)
         result = Tally(by, per_domain, self.keep_domains)
         result.consume(self.reading(result.registry), self.selection)

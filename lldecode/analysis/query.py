@@ -21,12 +21,39 @@ The fields are those of :data:`lldecode.analysis.selection.FIELDS`.
 from __future__ import annotations
 
 import fnmatch
+import operator
 import re
-from typing import Any, Callable, List
+from typing import Any, Callable, FrozenSet, List, Mapping, Set, Union
 
 import pyparsing as pp
 
+from lldecode.analysis.denials import log_text
+
+# A test of one denial (any object the field getters can read).
 Predicate = Callable[[Any], bool]
+# Field name -> a function of a denial giving a value or a list of values.
+Fields = Mapping[str, Callable[[Any], Any]]
+# (field, text of a value) -> what the ordering operators compare.
+Ordered = Callable[[str, str], Any]
+
+# Characters of the expression quoted where it fails to parse.
+_QUOTED_CHARS = 12
+_ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+class CompiledQuery:
+    """A compiled ``--where`` expression: call it on a denial; ``fields``
+    is the set of field names it reads."""
+
+    __slots__ = ("_test", "fields")
+
+    def __init__(self, test: Predicate, fields: FrozenSet[str]):
+        self._test = test
+        self.fields = fields
+
+    def __call__(self, denial: Any) -> bool:
+        """Does the denial match the expression?"""
+        return self._test(denial)
 
 
 class QueryError(ValueError):
@@ -44,21 +71,24 @@ class QueryError(ValueError):
 
 
 def _grammar(fields: List[str]) -> pp.ParserElement:
-    field = pp.one_of(sorted(fields, key=len, reverse=True), as_keyword=True).set_name("a field name")
+    field = pp.one_of(sorted(fields, key=len, reverse=True),
+                      as_keyword=True).set_name("a field name")
     op = pp.one_of("!= !~ ^= $= *= <= >= = ~ < >").set_name("an operator")
     value = (pp.QuotedString('"', esc_char="\\") | pp.QuotedString("'", esc_char="\\")
              | pp.Regex(r"[^\s()\"']+")).set_name("a value")
     comparison = pp.Group(field + op + value).set_name("a comparison (FIELD OP VALUE)")
-    expr = pp.infix_notation(comparison, [
-        (pp.CaselessKeyword("not"), 1, pp.OpAssoc.RIGHT),
-        (pp.CaselessKeyword("and"), 2, pp.OpAssoc.LEFT),
-        (pp.CaselessKeyword("or"), 2, pp.OpAssoc.LEFT),
-    ])
+    # pyparsing leaves infix_notation unannotated (it returns a ParserElement).
+    expr: pp.ParserElement = pp.infix_notation(  # type: ignore[no-untyped-call]
+        comparison, [
+            (pp.CaselessKeyword("not"), 1, pp.OpAssoc.RIGHT),
+            (pp.CaselessKeyword("and"), 2, pp.OpAssoc.LEFT),
+            (pp.CaselessKeyword("or"), 2, pp.OpAssoc.LEFT),
+        ])
     return expr
 
 
-def _error(expression: str, exc: pp.ParseBaseException, fields: dict) -> QueryError:
-    found = expression[exc.loc:exc.loc + 12]
+def _error(expression: str, exc: pp.ParseBaseException, fields: Fields) -> QueryError:
+    found = expression[exc.loc:exc.loc + _QUOTED_CHARS]
     word = re.match(r"[A-Za-z_][\w-]*", expression[exc.loc:])
     if word and word.group(0) not in fields and word.group(0).lower() not in ("and", "or", "not"):
         return QueryError(expression, exc.loc + 1,
@@ -68,7 +98,7 @@ def _error(expression: str, exc: pp.ParseBaseException, fields: dict) -> QueryEr
     return QueryError(expression, exc.loc + 1, f"expected {expected}{where}")
 
 
-def _number(value: Any):
+def _number(value: Any) -> Union[int, float]:
     if isinstance(value, (int, float)):
         return value
     try:
@@ -78,17 +108,18 @@ def _number(value: Any):
 
 
 def _test(op: str, wanted: str, got: Any, ordered: Callable[[str], Any]) -> bool:
+    """Does ``got`` (a value of the denial) compare with ``wanted`` so?"""
     if got is None:
         return op in ("!=", "!~")
     if isinstance(got, bytes):
-        got = got.decode("utf-8", "surrogateescape")
-    if op in ("<", "<=", ">", ">="):
+        got = log_text(got)
+    compare = _ORDERING.get(op)
+    if compare is not None:
         try:
             left, right = _number(got), ordered(wanted)
         except ValueError:
             return False
-        return {"<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right}[op]
+        return bool(compare(left, right))
     text = str(got)
     if op in ("=", "!="):
         same = text == wanted
@@ -108,8 +139,8 @@ def _test(op: str, wanted: str, got: Any, ordered: Callable[[str], Any]) -> bool
     return wanted in text  # *=
 
 
-def compile_query(expression: str, fields: dict,
-                  ordered: Callable[[str, str], Any] = lambda field, value: _number(value)) -> Predicate:
+def compile_query(expression: str, fields: Fields,
+                  ordered: Ordered = lambda field, value: _number(value)) -> CompiledQuery:
     """A predicate over denials for ``expression`` (QueryError if it is bad).
 
     The predicate's ``fields`` attribute is the set of field names it reads.
@@ -123,21 +154,23 @@ def compile_query(expression: str, fields: dict,
         tree = grammar.parse_string(expression, parse_all=True)[0]
     except pp.ParseBaseException as exc:
         raise _error(expression, exc, fields) from None
-    used: set = set()
+    used: Set[str] = set()
     predicate = _build(tree, fields, ordered, used)
-    predicate.fields = frozenset(used)  # type: ignore[attr-defined]
-    return predicate
+    return CompiledQuery(predicate, frozenset(used))
 
 
-def _build(node, fields, ordered, used: set) -> Predicate:
+def _build(node: Any, fields: Fields, ordered: Ordered, used: Set[str]) -> Predicate:
+    """The predicate of a parsed (sub)expression; the fields it reads go to ``used``."""
     if isinstance(node, pp.ParseResults) and len(node) == 3 and node[0] in fields:
-        name, op, wanted = node[0], node[1], node[2]
+        name: str = node[0]
+        op: str = node[1]
+        wanted: str = node[2]
         used.add(name)
         get = fields[name]
-        if op in ("<", "<=", ">", ">="):
+        if op in _ORDERING:
             ordered(name, wanted)  # fail now on a value that can never compare
 
-        def compare(denial, get=get, op=op, wanted=wanted, name=name):
+        def compare(denial: Any) -> bool:
             got = get(denial)
             values = got if isinstance(got, list) else [got]
             test = [_test(op, wanted, v, lambda w: ordered(name, w)) for v in values]

@@ -16,30 +16,51 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Collection, Dict, List, Optional, Sequence, Union
 
-from lldecode.landlock.access import normalize_blocker
-from lldecode.analysis.query import QueryError, compile_query
+from lldecode.analysis.denials import Denial, log_text
+from lldecode.analysis.query import Predicate, QueryError, compile_query
 from lldecode.analysis.timespec import TimeSpecError, parse_time
+from lldecode.landlock.access import normalize_blocker
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _LEGACY_PREFIX = re.compile(r"^(fs|net|scope)_")
 
+# A field of a denial, read for a selection or a --where query.
+Getter = Callable[[Denial], Any]
+
 
 def _text(value: Any) -> Optional[str]:
+    """A value as text for matching (bytes from the log: every byte kept)."""
     if value is None:
         return None
     if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
+        return log_text(value)
     return str(value)
 
 
-def _port(denial) -> Optional[int]:
+def _port(denial: Denial) -> Optional[int]:
+    """The TCP port: local (bind), else remote (connect)."""
     obj = denial.object
     return obj.get("src") if obj.get("src") is not None else obj.get("dest")
 
 
-FIELDS: Dict[str, Callable[[Any], Any]] = {
+def _asked(field: str) -> Getter:
+    """A getter of a field of the denied process (None when the event has
+    no SYSCALL record, or the field is not in it)."""
+    def get(denial: Denial) -> Any:
+        process = denial.process
+        return process.get(field) if process else None
+    return get
+
+
+def _asked_text(field: str) -> Getter:
+    """A getter of a field of the denied process, as text."""
+    get = _asked(field)
+    return lambda denial: _text(get(denial))
+
+
+FIELDS: Dict[str, Getter] = {
     "domain": lambda d: d.domain,
     "blocker": lambda d: list(d.blockers),
     "blockers": lambda d: ",".join(d.blockers),
@@ -54,15 +75,15 @@ FIELDS: Dict[str, Callable[[Any], Any]] = {
     "exe": lambda d: _text(d.actor("exe")),
     "comm": lambda d: _text(d.actor("comm")),
     "pid": lambda d: d.actor("pid"),
-    "ppid": lambda d: (d.process or {}).get("ppid"),
+    "ppid": _asked("ppid"),
     "uid": lambda d: d.actor("uid"),
-    "auid": lambda d: (d.process or {}).get("auid"),
-    "syscall": lambda d: (d.process or {}).get("syscall"),
-    "errno": lambda d: (d.process or {}).get("errno"),
-    "exit": lambda d: (d.process or {}).get("exit"),
-    "key": lambda d: (d.process or {}).get("key"),
-    "cwd": lambda d: _text((d.process or {}).get("cwd")),
-    "proctitle": lambda d: _text((d.process or {}).get("proctitle")),
+    "auid": _asked("auid"),
+    "syscall": _asked("syscall"),
+    "errno": _asked("errno"),
+    "exit": _asked("exit"),
+    "key": _asked("key"),
+    "cwd": _asked_text("cwd"),
+    "proctitle": _asked_text("proctitle"),
     "time": lambda d: d.time,
     "serial": lambda d: d.serial,
     "node": lambda d: d.node,
@@ -101,7 +122,8 @@ def _path_matcher(pattern: str) -> Callable[[Optional[str]], bool]:
         path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"))
 
 
-def _ordered(field: str, value: str):
+def _ordered(field: str, value: str) -> Union[int, float]:
+    """A value of ``--where`` as the ordering operators compare it."""
     if field == "time":
         return parse_time(value)
     try:
@@ -158,7 +180,7 @@ class Selection:
                  paths: Sequence[str] = (), syscalls: Sequence[str] = (),
                  since: Optional[float] = None, until: Optional[float] = None,
                  where: Optional[str] = None):
-        self.tests: List[Callable[[Any], bool]] = []
+        self.tests: List[Predicate] = []
         # Does choosing need the denied process (the event's SYSCALL record)?
         self.needs_process = bool(exes or comms or pids or uids or syscalls)
         if domains:
@@ -173,8 +195,7 @@ class Selection:
                 self.tests.append(self._glob_test(FIELDS[field], values))
         for numbers, field in ((pids, "pid"), (uids, "uid")):
             if numbers:
-                self.tests.append(lambda d, get=FIELDS[field], wanted=set(numbers):
-                                  get(d) in wanted)
+                self.tests.append(self._member_test(FIELDS[field], set(numbers)))
         if paths:
             matchers = [_path_matcher(p) for p in paths]
             self.tests.append(lambda d: any(m(FIELDS["path"](d)) for m in matchers))
@@ -193,8 +214,14 @@ class Selection:
             self.needs_process = self.needs_process or bool(query.fields & PROCESS_FIELDS)
 
     @staticmethod
-    def _glob_test(get, patterns):
-        def test(denial):
+    def _member_test(get: Getter, wanted: Collection[int]) -> Predicate:
+        def test(denial: Denial) -> bool:
+            return get(denial) in wanted
+        return test
+
+    @staticmethod
+    def _glob_test(get: Getter, patterns: Sequence[str]) -> Predicate:
+        def test(denial: Denial) -> bool:
             value = get(denial)
             if value is None:
                 return False
@@ -205,9 +232,10 @@ class Selection:
 
     @property
     def empty(self) -> bool:
+        """Is every denial selected (no option given)?"""
         return not self.tests
 
-    def __call__(self, denial) -> bool:
+    def __call__(self, denial: Denial) -> bool:
         for test in self.tests:
             if not test(denial):
                 return False

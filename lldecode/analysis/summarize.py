@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from lldecode.analysis.denials import Denial
 from lldecode.analysis.domains import DomainInfo, DomainRegistry
 from lldecode.spill import GroupCounts
 
 DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
 
 
-def _object_key(denial) -> Any:
+def _object_key(denial: Denial) -> Any:
     """The denied object: its path as bytes, or a port or process as text."""
     path = denial.path
     if path is not None:
@@ -31,7 +32,8 @@ def _object_key(denial) -> Any:
     return None
 
 
-def _keys(denial, dimension: str) -> List[Any]:
+def _keys(denial: Denial, dimension: str) -> List[Any]:
+    """The denial's values of one dimension (its blockers: several)."""
     if dimension == "domain":
         return [denial.key]
     if dimension == "blocker":
@@ -66,15 +68,15 @@ class Summary:
         self.counts = GroupCounts(combine=("max", "max", "sum", "max"))
         self.total = 0
 
-    def add(self, denial) -> None:
+    def add(self, denial: Denial) -> None:
+        """Count a selected denial."""
         self.total += 1
         if self.accounting:
-            info = denial.domain_info
-            creator = info.creator if info is not None else None
+            creator = denial.creator
             extra = (creator.get("exe"), creator.get("pid"), None, None) if creator else None
-            self.counts.add((_keys(denial, "domain")[0],), denial.time, extra)
+            self.counts.add((denial.key,), denial.time, extra)
             return
-        keys: List[Tuple] = [()]
+        keys: List[Tuple[Any, ...]] = [()]
         for dimension in self.by:
             keys = [k + (v,) for k in keys for v in _keys(denial, dimension)]
         for key in keys:

@@ -13,18 +13,55 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Any, Dict, Iterable, Iterator, Optional, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+    Union,
+)
 
-from lldecode.analysis.domains import BOOT_ID_JUMP, BOOT_SERIAL_FALL, DomainInfo, DomainRegistry
+from lldecode.analysis.domains import ClockSpan, DomainInfo, DomainKey, DomainRegistry, starts_boot
+from lldecode.analysis.summarize import Summary
 from lldecode.audit.events import KEEP_NOTICES, GroupingStats
 from lldecode.spill import dump_batches, load_batches
-from lldecode.analysis.summarize import Summary
+
+if TYPE_CHECKING:  # the pipeline imports this module
+    from lldecode.analysis.pipeline import Reading
+    from lldecode.analysis.selection import Selection
 
 _SUMMED_STATS = ("records", "events", "late_records", "serial_gaps", "suppressed", "lost",
                  "evicted", "duplicates")
 
+# A summary group as lldecode.spill keeps it: (key, count, first time, last
+# time, extra).
+Group = Tuple[Tuple[Any, ...], int, Optional[float], Optional[float], Any]
+# Maps a part's (node, boot) to the boot of the merged tally.
+BootOf = Callable[[Optional[str], int], int]
 
-def _stash(items: Iterable[Any], path: Optional[str]) -> Any:
+
+class PartTally(TypedDict):
+    """A tally as plain values (:meth:`Tally.partial`), for :meth:`Tally.absorb`."""
+
+    count: int
+    # the summary's groups, or {"database": path} when exported to a file
+    groups: Union[None, List[Group], Dict[str, str]]
+    total: int
+    selected: Optional[Dict[DomainKey, int]]
+    domains: Union[List[Any], str]   # DomainInfo.to_plain values, or their file
+    clocks: Dict[Optional[str], ClockSpan]
+    stats: Dict[str, int]
+    notices: List[Tuple[str, Optional[int], str, int, str]]
+
+
+def _stash(items: Iterable[Any], path: Optional[str]) -> Union[List[Any], str]:
     """Items as a list, or written to ``path`` in marshalled batches."""
     if path is None:
         return list(items)
@@ -33,7 +70,7 @@ def _stash(items: Iterable[Any], path: Optional[str]) -> Any:
     return path
 
 
-def _unstash(stashed: Any) -> Iterator[Any]:
+def _unstash(stashed: Union[List[Any], str]) -> Iterator[Any]:
     """The items of :func:`_stash`; a file is removed once read."""
     if not isinstance(stashed, str):
         yield from stashed
@@ -43,25 +80,16 @@ def _unstash(stashed: Any) -> Iterator[Any]:
     os.unlink(stashed)
 
 
-def _rebooted(group: tuple, at: int, boot_of) -> tuple:
-    """A group whose key holds a domain, its boot mapped to this tally's."""
+def _rebooted_key(key: DomainKey, boot_of: BootOf) -> DomainKey:
+    """A part's domain key, its boot mapped to the merged tally's."""
+    node, boot, domain_id = key
+    return (node, boot_of(node, boot), domain_id)
+
+
+def _rebooted(group: Group, at: int, boot_of: BootOf) -> Group:
+    """A group whose key holds a domain (at ``at``), its boot mapped."""
     key, n, first, last, extra = group
-    node, boot, domain_id = key[at]
-    return (key[:at] + ((node, boot_of(node, boot), domain_id),) + key[at + 1:],
-            n, first, last, extra)
-
-
-def _next_boot(seen: tuple, first_serial: Optional[int], first_time: Optional[float],
-               first_id: Optional[int]) -> bool:
-    """Does a part starting so follow a reboot after ``seen`` (serial, time,
-    largest id)?  The same rules as the registry's, at the boundary."""
-    last_serial, last_time, max_id = seen
-    if first_time is not None and last_time is not None and first_time < last_time:
-        return False
-    if first_serial is not None and last_serial is not None \
-            and first_serial + BOOT_SERIAL_FALL < last_serial:
-        return True
-    return first_id is not None and max_id is not None and first_id + BOOT_ID_JUMP < max_id
+    return (key[:at] + (_rebooted_key(key[at], boot_of),) + key[at + 1:], n, first, last, extra)
 
 
 class Tally:
@@ -74,16 +102,18 @@ class Tally:
                  keep_domains: bool = False):
         self.count = 0
         self.summary = Summary(by) if by else None
-        self.selected: Optional[Counter] = Counter() if per_domain else None
+        self.selected: Optional[Counter[DomainKey]] = Counter() if per_domain else None
         self.keep_domains = keep_domains
         self.registry = DomainRegistry(keep_finished=keep_domains, on_finish=(
             self.summary.account if self.summary is not None and self.summary.accounting
             else None))
         self.stats = GroupingStats()
         self._boot_offset: Dict[Optional[str], int] = {}
-        self._last_seen: Dict[Optional[str], tuple] = {}
+        # Per node: the last serial, last time and largest domain id so far.
+        self._last_seen: Dict[Optional[str], Tuple[Optional[int], Optional[float],
+                                                   Optional[int]]] = {}
 
-    def consume(self, reading, selection) -> None:
+    def consume(self, reading: Reading, selection: Selection) -> None:
         """Tally the selected denials of ``reading``, a reading made with
         this tally's registry (its grouping statistics become this tally's)."""
         if reading.registry is not self.registry:
@@ -96,7 +126,7 @@ class Tally:
             if summary is not None:
                 summary.add(denial)
             if selected is not None and denial.domain_info is not None:
-                selected[denial.domain_info.key] += 1
+                selected[denial.key] += 1
         if summary is not None:
             for info in reading.registry.live.values():
                 summary.account(info)
@@ -104,17 +134,18 @@ class Tally:
 
     # -- parts read elsewhere ---------------------------------------------------------
 
-    def partial(self, scratch: Optional[str] = None) -> Dict[str, Any]:
+    def partial(self, scratch: Optional[str] = None) -> PartTally:
         """This tally as plain values (picklable).  With ``scratch`` (a path
         prefix), the summary's groups and the domains go to files there
         rather than into the result, which stays small."""
-        groups: Any = None
+        groups: Union[None, List[Group], Dict[str, str]] = None
         if self.summary is not None:
             if scratch is None:
                 groups = list(self.summary.counts.everything())
             else:
-                groups = {"database": scratch + ".groups.db"}
-                self.summary.counts.export(groups["database"])
+                database = scratch + ".groups.db"
+                groups = {"database": database}
+                self.summary.counts.export(database)
         domains = (info.to_plain() for info in self.registry.ordered()) \
             if self.keep_domains else ()
         return {
@@ -129,25 +160,27 @@ class Tally:
                         for n in self.stats.notices],
         }
 
-    def absorb(self, part: Dict[str, Any]) -> None:
+    def absorb(self, part: PartTally) -> None:
         """Add the tally of the next part of the input (in input order).
 
         A part's boots are counted from 0: they follow this tally's, one
         later when the part starts like a reboot (lldecode.analysis.domains): audit
         serials far below ours, or domain ids far below ours, at a later time.
         """
-        offsets = {}
+        offsets: Dict[Optional[str], int] = {}
         for node, span in part["clocks"].items():
-            first_serial, first_time, first_id, last_serial, last_time, max_id, boots = span
             offset = self._boot_offset.get(node, 0)
             seen = self._last_seen.get(node)
-            if seen is not None and _next_boot(seen, first_serial, first_time, first_id):
-                offset += 1
+            if seen is not None:
+                last_serial, last_time, max_id = seen
+                if starts_boot(span.first_serial, span.first_time, span.first_id, last_serial,
+                               last_time, max_id, last_time, unknown_time_later=True):
+                    offset += 1
             offsets[node] = offset
-            self._boot_offset[node] = offset + boots
-            self._last_seen[node] = (last_serial, last_time, max_id)
+            self._boot_offset[node] = offset + span.boots
+            self._last_seen[node] = (span.last_serial, span.last_time, span.max_id)
 
-        def boot_of(node, boot):
+        def boot_of(node: Optional[str], boot: int) -> int:
             return boot + offsets.get(node, self._boot_offset.get(node, 0))
 
         self.count += part["count"]
@@ -164,13 +197,15 @@ class Tally:
                     counts.extend(_rebooted(group, domain_at, boot_of)
                                   for group in counts.raw_file_rows(database))
                 os.unlink(database)
-            else:
+            elif groups is not None:
+                rows: Iterable[Group] = groups
                 if domain_at is not None:
-                    groups = (_rebooted(group, domain_at, boot_of) for group in groups)
-                counts.extend(groups)
-        if self.selected is not None:
-            for (node, boot, domain_id), n in part["selected"].items():
-                self.selected[(node, boot_of(node, boot), domain_id)] += n
+                    rows = (_rebooted(group, domain_at, boot_of) for group in groups)
+                counts.extend(rows)
+        selected = part["selected"]
+        if self.selected is not None and selected is not None:
+            for key, n in selected.items():
+                self.selected[_rebooted_key(key, boot_of)] += n
         for plain in _unstash(part["domains"]):
             info = DomainInfo.from_plain(plain)
             info.boot = boot_of(info.node, info.boot)

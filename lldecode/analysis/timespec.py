@@ -17,10 +17,13 @@ from typing import Optional
 _RELATIVE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\Z")
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _CLOCK_RE = re.compile(r"(\d{1,2}):(\d\d)(?::(\d\d))?\Z")
+# Epoch seconds have 9 digits or more (any time since 1973): a shorter
+# number is not read as one (``2026`` is not a time of 1970).
+_EPOCH_RE = re.compile(r"\d{9,}(?:\.\d+)?")
 
 
 class TimeSpecError(ValueError):
-    pass
+    """A time that cannot be read: the message says what is accepted."""
 
 
 def _midnight(now: float, days_back: int = 0) -> float:
@@ -41,7 +44,7 @@ def parse_time(text: str, now: Optional[float] = None) -> float:
     m = _RELATIVE_RE.match(spec)
     if m:
         return now - float(m.group(1)) * _UNITS[m.group(2)]
-    if re.fullmatch(r"\d{9,}(?:\.\d+)?", spec):
+    if _EPOCH_RE.fullmatch(spec):
         return float(spec)
     m = _CLOCK_RE.match(spec)
     if m:

@@ -6,26 +6,30 @@ The values come from :mod:`lldecode.analysis.explain` as they are in the log
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from lldecode.analysis.explain import Paragraph, explanation
+from lldecode.analysis.explain import Paragraph, RightInfo, Who, explanation
+from lldecode.output.reports import created_by
 from lldecode.output.text import Style, format_time, safe
 
+if TYPE_CHECKING:  # annotations only: policies are loaded when given
+    from lldecode.landlock.policy import Policy
 
-def _actor(w: Dict[str, Any]) -> str:
-    name = safe(w["comm"]) if w.get("comm") is not None else "a process"
+
+def _actor(w: Who) -> str:
+    name = safe(w["comm"]) if w["comm"] is not None else "a process"
     parts = []
-    if w.get("pid") is not None:
+    if w["pid"] is not None:
         parts.append(f"pid {w['pid']}")
-    if w.get("exe") is not None:
+    if w["exe"] is not None:
         parts.append(safe(w["exe"]))
     text = f"{name} ({', '.join(parts)})" if parts else name
-    if w.get("from_creator"):
+    if w["from_creator"]:
         text += " [from the domain's creator: the event has no SYSCALL record]"
     return text
 
 
-def _right_line(r: Dict[str, Any]) -> str:
+def _right_line(r: RightInfo) -> str:
     if r["abi"] is None:
         guard = r["guards"] or "not a right this version of lldecode knows"
         return f"{r['name']}: {guard}"
@@ -36,7 +40,8 @@ def _right_line(r: Dict[str, Any]) -> str:
     return f"{r['name']}: {r['guards']}{syscalls} (Landlock ABI {r['abi']}){tail}"
 
 
-def render_text(paragraph: Paragraph, style: Style, utc: bool = False, policy: Any = None) -> str:
+def render_text(paragraph: Paragraph, style: Style, utc: bool = False,
+                policy: Optional[Policy] = None) -> str:
     """One explained paragraph as text, every value from the log escaped."""
     e = explanation(paragraph, policy)
     first = paragraph.first
@@ -51,7 +56,7 @@ def render_text(paragraph: Paragraph, style: Style, utc: bool = False, policy: A
         refused += f" with {what['errno']}"
     header = f"{format_time(first.time, utc)}{count}"
     lines.append(style(header, "bold") + f"  {_actor(w)}: {refused}.")
-    if w.get("proctitle") is not None:
+    if w["proctitle"] is not None:
         lines.append(f"  command: {safe(w['proctitle'])}")
     if len(e["where"]) == 2 and first.operation_size == 2:
         lines.append(f"  on: {safe(e['where'][0])} (source) and {safe(e['where'][1])} "
@@ -64,8 +69,7 @@ def render_text(paragraph: Paragraph, style: Style, utc: bool = False, policy: A
     box = e["sandbox"]
     creator = box["creator"]
     if creator:
-        made = (f"created by {safe(creator.get('comm'))} (pid {creator.get('pid')}, "
-                f"{safe(creator.get('exe'))})")
+        made = created_by(creator)
     else:
         made = "creator unknown (its allocated record is not in this input)"
     lines.append(f"  sandbox: Landlock domain {style(box['domain'], 'cyan')}, {made}")

@@ -11,8 +11,9 @@ always valid JSON and never loses a byte.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, TextIO
+from typing import Any, Dict, Iterable, Mapping, TextIO
 
+from lldecode.analysis.denials import Denial
 from lldecode.audit.values import bytes_to_text, is_utf8
 
 
@@ -27,7 +28,9 @@ def convert(value: Any) -> Any:
     return value
 
 
-def convert_mapping(mapping: Dict[str, Any]) -> Dict[str, Any]:
+def convert_mapping(mapping: Mapping[str, Any]) -> Dict[str, Any]:
+    """A JSON-ready copy of a dict, with ``<field>_hex`` beside bytes that
+    are not UTF-8."""
     out: Dict[str, Any] = {}
     for key, value in mapping.items():
         out[key] = convert(value)
@@ -39,7 +42,7 @@ def convert_mapping(mapping: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def denial_dict(denial) -> Dict[str, Any]:
+def denial_dict(denial: Denial) -> Dict[str, Any]:
     """One denial as a JSON-ready dict (see the module docstring for bytes)."""
     record = denial.record
     out: Dict[str, Any] = {
@@ -57,7 +60,7 @@ def denial_dict(denial) -> Dict[str, Any]:
     out["domain_info"] = info.as_dict() if info is not None else None
     out["source"] = {"file": record.source, "line": record.lineno,
                      "carrier": record.carrier}
-    return convert(out)
+    return convert_mapping(out)
 
 
 def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
@@ -72,4 +75,5 @@ def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
 
 
 def write_ndjson_line(out: TextIO, value: Any) -> None:
+    """One JSON value on one line."""
     out.write(json.dumps(value, ensure_ascii=False) + "\n")

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any, Dict, Sequence
 
+from lldecode.landlock.access import MAX_MODELLED_ABI
+from lldecode.output.tables import tabulate
+
 
 def render_access(kind: str, number: int, rights: Sequence[Any]) -> str:
     """An access mask's rights as a table (bit, name, ABI, what it guards)."""
-    from tabulate import tabulate
-
     head = f"{kind} access mask {number:#x} ({number})"
     if not rights:
         return head + ": no right"
-    rows = [(r.bit, r.dotted, r.abi if not r.newer_than_modelled else f"{r.abi} (after 7)",
+    rows = [(r.bit, r.dotted,
+             r.abi if not r.newer_than_modelled else f"{r.abi} (after {MAX_MODELLED_ABI})",
              r.description) for r in rights]
     return head + ":\n" + tabulate(rows, headers=("bit", "right", "ABI", "guards"))
 
 
 def render_deny(number: int, layers: Dict[str, int]) -> str:
     """Deny masks as a table: the layer that denied each optional right."""
-    from tabulate import tabulate
-
     rows = [(name, layer, layer + 1) for name, layer in layers.items()]
     table = tabulate(rows, headers=("optional right", "kernel layer (0-based)",
                                     "layer (1-based, --policy order)"))

@@ -10,9 +10,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Optional, TextIO
+from typing import BinaryIO, Optional, TextIO
 
 from lldecode.output.escape import escape_text
+
+# Seconds between two looks at the read position: often enough to look
+# alive, rarely enough to cost nothing.
+INTERVAL = 0.25
+# Bytes: a smaller file is read before a progress line would tell anything.
+MIN_SIZE = 8 << 20
 
 
 def _size(n: float) -> str:
@@ -26,8 +32,8 @@ def _size(n: float) -> str:
 class Progress:
     """Watches one file at a time; draws ``reading FILE  42% (420 MB of 1.0 GB)``."""
 
-    def __init__(self, stream: Optional[TextIO] = None, interval: float = 0.25,
-                 min_size: int = 8 << 20):
+    def __init__(self, stream: Optional[TextIO] = None, interval: float = INTERVAL,
+                 min_size: int = MIN_SIZE):
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
         self.min_size = min_size
@@ -40,7 +46,7 @@ class Progress:
         self._thread = threading.Thread(target=self._run, name="lldecode-progress", daemon=True)
         self._thread.start()
 
-    def watch(self, name: str, fileobj) -> None:
+    def watch(self, name: str, fileobj: BinaryIO) -> None:
         """Follow ``fileobj`` (a binary file) from now on."""
         try:
             fd = fileobj.fileno()
@@ -68,6 +74,7 @@ class Progress:
             self._drawn = True
 
     def close(self) -> None:
+        """Stop watching and erase the progress line."""
         self._stop.set()
         self._thread.join()
         if self._drawn:

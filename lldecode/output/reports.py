@@ -10,17 +10,26 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict, List, Optional, Sequence
 
+from lldecode.analysis.denials import Denial, LogNumber, ProcessInfo
+from lldecode.analysis.domains import Creator
 from lldecode.analysis.explain import where
 from lldecode.output.text import Safe, Style, format_time, safe
+
+# Distinct creators whose text is memoized: summaries repeat a few over
+# many rows; a bound keeps memory flat when there are many.
+_CREATORS_KEPT = 4096
+# Blockers named in a domain's table row; its paragraph names more.
+TOP_BLOCKERS = 3
+TOP_BLOCKERS_TEXT = 10
 
 # -- filter -------------------------------------------------------------------------
 
 FILTER_COLUMNS = ("time", "domain", "blockers", "object", "syscall", "comm", "pid")
 
 
-def filter_row(denial: Any, utc: bool) -> List[Any]:
+def filter_row(denial: Denial, utc: bool) -> List[Any]:
     """One denial as the cells of FILTER_COLUMNS."""
-    process = denial.process or {}
+    process: ProcessInfo = denial.process or {}
     return [format_time(denial.time, utc), denial.domain, ",".join(denial.blockers),
             where(denial), process.get("syscall"), process.get("comm"), process.get("pid")]
 
@@ -38,6 +47,7 @@ SUMMARY_HEADERS = {"domain": "DOMAIN", "blocker": "BLOCKER", "exe": "EXE", "path
 
 
 def summary_headers(by: Sequence[str]) -> List[str]:
+    """The summary table's headers for these dimensions."""
     headers = [SUMMARY_HEADERS[d] for d in by]
     if "domain" in by:
         headers += ["CREATOR", "LOGGED", "REPORTED"]
@@ -45,23 +55,30 @@ def summary_headers(by: Sequence[str]) -> List[str]:
 
 
 def summary_line(by: Sequence[str], row: Dict[str, Any], utc: bool) -> List[Any]:
+    """A summary row (lldecode.analysis.summarize) as table cells."""
     line = [row.get(d) for d in by]
     if "domain" in by:
-        creator = row.get("creator") or {}
+        creator: Creator = row.get("creator") or Creator()
         line += [_creator(creator), row.get("denials_logged"), row.get("denials_reported")]
     return line + [row["count"], format_time(row["first"], utc), format_time(row["last"], utc)]
 
 
-def _creator(creator: Dict[str, Any]) -> str:
+def _creator(creator: Creator) -> str:
     if not creator:
         return "-"
     return _exe_and_pid(creator.get("exe"), creator.get("pid"))
 
 
-# Summaries repeat a few creators over many rows: their text is memoized.
-@functools.lru_cache(maxsize=4096)
-def _exe_and_pid(exe: Optional[bytes], pid: Optional[int]) -> str:
+@functools.lru_cache(maxsize=_CREATORS_KEPT)
+def _exe_and_pid(exe: Optional[bytes], pid: LogNumber) -> str:
     return Safe(f"{safe(exe)} [{pid}]")
+
+
+def created_by(creator: Creator, with_uid: bool = False) -> str:
+    """A domain's creator in words: ``created by COMM (pid PID, [uid UID, ]EXE)``."""
+    uid = f"uid {creator.get('uid')}, " if with_uid else ""
+    return (f"created by {safe(creator.get('comm'))} (pid {creator.get('pid')}, "
+            f"{uid}{safe(creator.get('exe'))})")
 
 
 # -- domains ------------------------------------------------------------------------
@@ -70,16 +87,19 @@ DOMAIN_HEADERS = ["DOMAIN", "CREATOR", "PID", "UID", "MODE", "STATUS", "FIRST DE
                   "LAST DENIAL", "LOGGED", "REPORTED"]
 
 
-def top_blockers(blockers: Dict[str, int], n: int = 3) -> str:
+def top_blockers(blockers: Dict[str, int], n: int = TOP_BLOCKERS) -> str:
+    """The first ``n`` blockers (most frequent first) with their counts."""
     return ", ".join(f"{name} ({count})" for name, count in list(blockers.items())[:n])
 
 
 def domain_headers(with_selected: bool) -> List[str]:
+    """The domains table's headers (SELECTED when a selection is in force)."""
     return DOMAIN_HEADERS + (["SELECTED"] if with_selected else []) + ["TOP BLOCKERS"]
 
 
 def domain_line(row: Dict[str, Any], utc: bool, with_selected: bool) -> List[Any]:
-    creator = row["creator"] or {}
+    """A domain row (lldecode.analysis.domain_report) as table cells."""
+    creator: Creator = row["creator"] or Creator()
     line = [row["domain"], creator.get("exe"), creator.get("pid"), creator.get("uid"),
             row["mode"], row["status"], format_time(row["first_denial"], utc),
             format_time(row["last_denial"], utc), row["denials_logged"],
@@ -106,9 +126,7 @@ def domain_text(row: Dict[str, Any], utc: bool) -> str:
              + (f", boot {row['boot']}" if row["boot"] else "")
              + (f", node {safe(row['node'])}" if row["node"] else "") + ")"]
     if creator:
-        lines.append(f"  created by {safe(creator.get('comm'))} (pid {creator.get('pid')}, "
-                     f"uid {creator.get('uid')}, {safe(creator.get('exe'))}), "
-                     f"mode {row['mode'] or '-'}")
+        lines.append(f"  {created_by(creator, with_uid=True)}, mode {row['mode'] or '-'}")
     else:
         lines.append("  creator unknown: its allocated record is not in this input")
     lines.append(f"  denials: {row['denials_logged']} logged, "
@@ -116,7 +134,7 @@ def domain_text(row: Dict[str, Any], utc: bool) -> str:
                  f" counted by the kernel; first {format_time(row['first_denial'], utc)}, "
                  f"last {format_time(row['last_denial'], utc)}")
     if row["blockers"]:
-        lines.append(f"  blockers: {top_blockers(row['blockers'], 10)}")
+        lines.append(f"  blockers: {top_blockers(row['blockers'], TOP_BLOCKERS_TEXT)}")
     for cause in row["gap_causes"]:
         lines.append(f"  gap: {safe(cause)}")
     return "\n".join(lines)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import TYPE_CHECKING, Tuple
+
+from lldecode.output.tables import tabulate
+
+if TYPE_CHECKING:
+    from lldecode.landlock.simulate import Outcome
 
 
-def render_text(operation: str, args: Tuple[str, ...], outcome: Any) -> str:
+def render_text(operation: str, args: Tuple[str, ...], outcome: Outcome) -> str:
     """The verdict, and for a denial a table of the predicted records."""
-    from tabulate import tabulate
-
     request = " ".join((operation,) + tuple(args))
     if outcome.allowed:
         return f"{request}: allowed"

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import csv
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
 
 from lldecode.output.text import safe
 
@@ -15,10 +15,27 @@ cell = safe
 # Lines written at once when a table is drawn row by row: one write call
 # per 512 lines keeps the system calls few and the buffer small.
 WRITE_LINES = 512
+# Rows up to which a table is drawn by tabulate in one piece (and kept in
+# memory); a larger one is spooled and drawn row by row, or in batches of
+# this many rows (tabulate holds a batch and its text at once).
+TABLE_BATCH = 2000
+
+# Draws a table of rows of cells (headers and format bound).
+Draw = Callable[[List[List[str]]], str]
+
+
+def tabulate(rows: Iterable[Sequence[Any]], headers: Sequence[str], **options: Any) -> str:
+    """``tabulate.tabulate`` (imported on first use: the commands that draw
+    no table never pay for it)."""
+    # tabulate ships no type hints (types-tabulate is not a dependency).
+    from tabulate import tabulate as draw  # type: ignore[import-untyped, unused-ignore]
+
+    text: str = draw(rows, headers=headers, **options)
+    return text
 
 
 def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]],
-                tablefmt: str = "simple", batch: int = 2000) -> None:
+                tablefmt: str = "simple", batch: int = TABLE_BATCH) -> None:
     """A tabulate table, streamed: memory stays bounded however many rows.
 
     The rows are read once: their cells are made safe and measured, and a
@@ -26,9 +43,7 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     the row tabulate draws for a probe table of the same column widths
     (checked to be identical), or tabulate draws them in batches.
     """
-    from tabulate import tabulate
-
-    def draw(body):
+    def draw(body: List[List[str]]) -> str:
         return tabulate(body, headers=list(headers), tablefmt=tablefmt, disable_numparse=True)
 
     widths = [len(cell(h)) for h in headers]
@@ -59,10 +74,11 @@ class _Spool:
     def __init__(self, limit: int):
         self.limit = limit
         self.rows: List[List[str]] = []
-        self.file = None
+        self.file: Optional[BinaryIO] = None
         self.count = 0
 
     def append(self, cells: List[str]) -> None:
+        """Keep one row (to the file past the limit)."""
         self.count += 1
         self.rows.append(cells)
         if len(self.rows) > self.limit or (self.file is not None
@@ -94,6 +110,7 @@ class _Spool:
         yield from load_batches(self.file)
 
     def close(self) -> None:
+        """Remove the temporary file, if any."""
         if self.file is not None:
             self.file.close()
 
@@ -119,10 +136,12 @@ class _TableLayout:
         self._format = "".join(pieces).format
 
     def line(self, cells: List[str]) -> str:
+        """One row's line."""
         text = self._format(*cells)
         return text.rstrip() if self.strip else text
 
     def lines(self, rows: Iterable[List[str]]) -> Iterator[str]:
+        """Every line of the table of these rows."""
         yield from self.head
         previous = None
         for cells in rows:
@@ -135,6 +154,7 @@ class _TableLayout:
             yield from self.last_after
 
     def write(self, out: TextIO, rows: Iterable[List[str]]) -> None:
+        """The table of these rows, written WRITE_LINES lines at a time."""
         pending: List[str] = []
         for text in self.lines(rows):
             pending.append(text)
@@ -147,12 +167,14 @@ class _TableLayout:
             out.write("\n".join(pending))
 
     @classmethod
-    def probe(cls, draw: Callable, widths: List[int]) -> "Optional[_TableLayout]":
+    def probe(cls, draw: Draw, widths: List[int]) -> Optional[_TableLayout]:
+        """The layout of ``draw``'s format for these column widths, or None
+        when it cannot redraw the probe exactly."""
         letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
         full = [letters[i % len(letters)] * w for i, w in enumerate(widths)]
         short = [letters[(i + 1) % len(letters)] for i in range(len(widths))]
         # cells holding what some formats escape (html, latex): kept verbatim?
-        specials = ["<&%_$#\\{}~^|"[i % 12] for i in range(len(widths))]
+        specials = [_SPECIALS[i % len(_SPECIALS)] for i in range(len(widths))]
         expected = draw([full, short, specials, full]).split("\n")
         try:
             row_at = next(i for i, text in enumerate(expected) if full[0] in text
@@ -179,12 +201,16 @@ class _TableLayout:
         return None
 
 
+# Characters some formats escape (html, latex...): a probe cell holds one.
+_SPECIALS = "<&%_$#\\{}~^|"
+
+
 def _literal(text: str) -> str:
     """``text`` as a literal part of a str.format template."""
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _write_batches(out: TextIO, draw: Callable, widths: List[int],
+def _write_batches(out: TextIO, draw: Draw, widths: List[int],
                    rows: Iterable[List[str]], batch: int) -> None:
     """Tabulate in batches, each led by a full-width row that fixes the columns."""
     filler = ["x" * w for w in widths]
@@ -216,6 +242,7 @@ def _write_batches(out: TextIO, draw: Callable, widths: List[int],
 
 
 def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A CSV table, streamed, every cell made safe."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for row in rows:

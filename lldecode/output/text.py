@@ -27,7 +27,12 @@ def format_time(stamp: Optional[float], utc: bool = False) -> str:
     return Safe(f"{_format_second(second, utc)}.{millis:03d}")
 
 
-@functools.lru_cache(maxsize=4096)
+# Seconds whose text is memoized: a log's records crowd into few distinct
+# seconds at a time; a bound keeps memory flat over a long log.
+_SECONDS_KEPT = 4096
+
+
+@functools.lru_cache(maxsize=_SECONDS_KEPT)
 def _format_second(second: int, utc: bool) -> str:
     moment = time.gmtime(second) if utc else time.localtime(second)
     return time.strftime("%Y-%m-%d %H:%M:%S", moment)
@@ -41,7 +46,8 @@ def safe(value: Any) -> str:
     """Any value as terminal-safe text (escaped once, whatever the nesting)."""
     kind = value.__class__
     if kind is Safe:
-        return value
+        text: str = value  # already safe
+        return text
     if kind is int or kind is float:
         return str(value)
     if value is None:
