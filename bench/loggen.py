@@ -8,14 +8,19 @@ timestamps and domain ids, so the generated log reads like one long boot:
 domain ids keep increasing and every domain's ``denials=`` count still
 matches its denials.
 
+Events are spaced by ``1 / rate`` seconds (``--rate``, default a quiet host's
+50 events a second).  The rate matters to ausearch: it keeps the events of
+the last seconds open and searches them for each record, so a busy log
+(thousands of events a second) slows it down far more than a quiet one.
+
 Two shapes:
 
 * ``mixed``: about 1% of the events are Landlock events, the rest ordinary;
 * ``dense``: every event is a Landlock event (denials keep only their
   LANDLOCK, SYSCALL and PROCTITLE records).
 
-Usage: ``python -m bench.loggen mixed|dense --size 200M [--out FILE]`` or
-``--events N`` for a number of Landlock events.
+Usage: ``python -m bench.loggen mixed|dense --size 200M [--rate 50] [--out FILE]``
+or ``--events N`` for a number of Landlock events.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ _DOMAIN_RE = re.compile(r"\bdomain=([0-9a-f]+)")
 _LANDLOCK_RE = re.compile(r"^type=(?:UNKNOWN\[142[34]\]|LANDLOCK_\w+) ")
 _DENSE_TYPES = ("type=UNKNOWN[1423]", "type=UNKNOWN[1424]", "type=LANDLOCK_",
                 "type=SYSCALL", "type=PROCTITLE")
+
+# A quiet host: 50 audit events a second (a busy one logs thousands).
+DEFAULT_RATE = 50.0
 
 Event = List[Tuple[str, str]]  # (header prefix "type=X msg=audit(", body)
 
@@ -66,7 +74,7 @@ class Replayer:
     """Writes events with fresh serials, times and domain ids."""
 
     def __init__(self, out: TextIO, start_time: float = 1_800_000_000.0,
-                 start_serial: int = 1000, step: float = 0.0003):
+                 start_serial: int = 1000, step: float = 1 / DEFAULT_RATE):
         self.out = out
         self.time = start_time
         self.serial = start_serial
@@ -106,10 +114,13 @@ def _domain_map(landlock: List[Event], offset: int) -> Dict[str, str]:
 
 def generate(out: TextIO, shape: str, size: Optional[int] = None,
              events: Optional[int] = None, source: Path = DEFAULT_SOURCE,
-             ordinary_per_landlock: int = 99) -> Replayer:
-    """Write a log of ``size`` bytes or ``events`` Landlock events."""
+             ordinary_per_landlock: int = 99, rate: float = DEFAULT_RATE) -> Replayer:
+    """Write a log of ``size`` bytes or ``events`` Landlock events, ``rate``
+    audit events a second."""
+    if rate <= 0:
+        raise ValueError("the rate must be positive")
     landlock, ordinary = load_events(source)
-    replay = Replayer(out)
+    replay = Replayer(out, step=1 / rate)
     ids = [int(m.group(1), 16) for event in landlock for _, body in event
            for m in _DOMAIN_RE.finditer(body)]
     span = max(ids) - min(ids) + 16
@@ -149,15 +160,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     group.add_argument("--events", type=int, help="Landlock events to write")
     parser.add_argument("--out", type=Path, help="output file (default: stdout)")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                        help=f"audit events a second (default {DEFAULT_RATE:g}: a quiet host)")
     args = parser.parse_args(argv)
     out = open(args.out, "w", encoding="latin-1") if args.out else sys.stdout
     try:
-        replay = generate(out, args.shape, args.size, args.events, args.source)
+        replay = generate(out, args.shape, args.size, args.events, args.source,
+                          rate=args.rate)
     finally:
         if args.out:
             out.close()
     print(f"{args.shape}: {replay.lines} lines, {replay.bytes} bytes, "
-          f"{replay.landlock_events} Landlock events", file=sys.stderr)
+          f"{replay.landlock_events} Landlock events, {args.rate:g} events/s", file=sys.stderr)
     return 0
 
 
