@@ -117,7 +117,7 @@ _LAZY: Dict[str, str] = {
     "DomainRegistry": "lldecode.analysis.domains",
     "DomainInfo": "lldecode.analysis.domains",
     "Reading": "lldecode.analysis.pipeline",
-    "Query": "lldecode.analysis.pipeline",
+    "LogReader": "lldecode.analysis.reader",
     "Selection": "lldecode.analysis.selection",
     "SelectionError": "lldecode.analysis.selection",
     "Tally": "lldecode.analysis.tally",
@@ -148,7 +148,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
 
 def _query(inputs: Sequence[str], lines: Optional[Iterable[str]],
            selection: Dict[str, Any], **options: Any) -> Any:
-    from lldecode.analysis.pipeline import Query
+    from lldecode.analysis.reader import LogReader
     from lldecode.analysis.selection import Selection
 
     given = None
@@ -156,7 +156,7 @@ def _query(inputs: Sequence[str], lines: Optional[Iterable[str]],
         from lldecode.audit.sources import LinesSource
 
         given = [LinesSource(lines)]
-    return Query(list(inputs), Selection.from_options(**selection),
+    return LogReader(list(inputs), Selection.from_options(**selection),
                  selection_options=selection, given_sources=given, **options)
 
 
@@ -171,7 +171,7 @@ def read_denials(inputs: Sequence[str] = (), *, lines: Optional[Iterable[str]] =
     of values as on the command line; raises :class:`SelectionError`.
     ``context=False`` reads only the Landlock records (faster; no process).
     Problems met while reading are counted and kept in a
-    :class:`Diagnostics`; read them with :func:`lldecode.Query` instead when
+    :class:`Diagnostics`; read them with :class:`lldecode.LogReader` instead when
     they matter.
     """
     return _query(inputs, lines, selection, context=context).denials()

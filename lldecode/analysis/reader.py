@@ -1,0 +1,99 @@
+"""What a reading command asks of its inputs: the selected denials, the
+events that hold them, or an aggregate.
+
+A :class:`LogReader` holds the inputs, a :class:`~lldecode.analysis.selection.Selection`
+and the reading options; each call makes a new
+:class:`~lldecode.analysis.pipeline.Reading` pass.  Aggregates
+(:class:`~lldecode.analysis.tally.Tally`) of large inputs are read in
+parallel parts (:mod:`lldecode.analysis.parallel`) and merged in input order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from lldecode.analysis import parallel
+from lldecode.analysis.denials import Denial
+from lldecode.analysis.domains import DomainRegistry
+from lldecode.analysis.pipeline import Reading
+from lldecode.analysis.selection import Selection
+from lldecode.analysis.tally import Tally
+from lldecode.audit import sources
+from lldecode.audit.events import Event
+from lldecode.audit.records import Diagnostics
+
+
+class LogReader:
+    """The selected denials of some inputs, or an aggregate of them.
+
+    ``selection``: a :class:`Selection` (everything by default).
+    ``context``: the caller shows or groups by the denied process; without
+    it (and a selection that needs it) only Landlock records are read, which
+    is several times faster.  ``keep_domains``: report on every domain at
+    the end (finished ones are kept).  ``jobs``: processes for aggregates
+    (None: one per CPU).  ``diagnostics`` collect what could not be read.
+
+    >>> from lldecode.analysis.reader import LogReader
+    >>> query = LogReader(["fixtures/auditd-raw.log"], context=False)
+    >>> query.tally().count
+    56
+    """
+
+    def __init__(self, inputs: Sequence[str], selection: Optional[Selection] = None,
+                 diagnostics: Optional[Diagnostics] = None,
+                 netlink_idle: Optional[float] = None, context: bool = True,
+                 keep_domains: bool = False, jobs: Optional[int] = None,
+                 watcher: Any = None, selection_options: Optional[Dict[str, Any]] = None,
+                 given_sources: Optional[Sequence[sources.Source]] = None):
+        """``selection_options``: the options the selection was built from
+        (:meth:`Selection.from_options`), for worker processes to rebuild it.
+        ``given_sources``: ready-made sources (lines in memory) instead of
+        ``inputs``."""
+        self.inputs = list(inputs)
+        self.given_sources = given_sources
+        self.selection = selection if selection is not None else Selection()
+        self.selection_options = selection_options or {}
+        self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+        self.netlink_idle = netlink_idle
+        self.context = context or self.selection.needs_process
+        self.keep_domains = keep_domains
+        self.jobs = jobs
+        self.watcher = watcher
+
+    def reading(self, registry: Optional[DomainRegistry] = None) -> Reading:
+        """A new pass over the inputs."""
+        return Reading(self.inputs, self.diagnostics, netlink_idle=self.netlink_idle,
+                       context=self.context, watcher=self.watcher,
+                       given_sources=self.given_sources,
+                       registry=registry if registry is not None
+                       else DomainRegistry(keep_finished=self.keep_domains))
+
+    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Tally:
+        """Aggregate the selected denials (lldecode.analysis.tally), on several
+        processes when the input is large enough (lldecode.analysis.parallel)."""
+        jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
+        parts = None if self.given_sources is not None else parallel.plan(self.inputs, jobs)
+        if parts is not None:
+            options: parallel.TallyOptions = {
+                "selection": self.selection_options, "context": self.context, "by": by,
+                "per_domain": per_domain, "keep_domains": self.keep_domains}
+            return parallel.tally(parts, options, jobs, self.diagnostics)
+        result = Tally(by, per_domain, self.keep_domains)
+        result.consume(self.reading(result.registry), self.selection)
+        return result
+
+    def denials(self) -> Iterator[Denial]:
+        """The selected denials, in log order."""
+        select = self.selection
+        denials = self.reading().denials()
+        if select.empty:
+            return denials
+        return (d for d in denials if select(d))
+
+    def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
+        """(event, selected denials) for events with a selected denial."""
+        select = self.selection
+        for event, denials in self.reading().events():
+            chosen = [d for d in denials if select(d)] if not select.empty else denials
+            if chosen:
+                yield event, chosen
