@@ -156,14 +156,15 @@ def stderr_sink(message: str) -> None:
 
 
 class Run:
-    """One reading command's pass: a :class:`~lldecode.analysis.pipeline.Query`
+    """One reading command's pass: a :class:`~lldecode.analysis.reader.LogReader`
     built from the options, and the command's exit status."""
 
     def __init__(self, files: Sequence[str], strict: bool, netlink_idle: Optional[float],
                  progress: Optional[bool], selection_options: Dict[str, Any],
                  context: bool = True, keep_domains: bool = False,
                  jobs: Optional[int] = None):
-        from lldecode.analysis.pipeline import Query, tune_gc
+        from lldecode.analysis.pipeline import tune_gc
+        from lldecode.analysis.reader import LogReader
         from lldecode.analysis.selection import Selection, SelectionError
         from lldecode.audit.records import Diagnostics
 
@@ -180,21 +181,21 @@ class Run:
             from lldecode.output.progress import Progress
 
             watcher = Progress()
-        self.query = Query(files, selection, Diagnostics(sink=stderr_sink),
-                           netlink_idle=netlink_idle, context=context,
-                           keep_domains=keep_domains, jobs=jobs, watcher=watcher,
-                           selection_options=selection_options)
+        self.reader = LogReader(files, selection, Diagnostics(sink=stderr_sink),
+                                netlink_idle=netlink_idle, context=context,
+                                keep_domains=keep_domains, jobs=jobs, watcher=watcher,
+                                selection_options=selection_options)
         self.selection = selection
-        self.diagnostics = self.query.diagnostics
+        self.diagnostics = self.reader.diagnostics
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Any:
-        return self.query.tally(by, per_domain)
+        return self.reader.tally(by, per_domain)
 
     def denials(self) -> Iterator[Any]:
-        return self.query.denials()
+        return self.reader.denials()
 
     def events(self) -> Iterator[Any]:
-        return self.query.events()
+        return self.reader.events()
 
     def exit(self, selected: bool) -> NoReturn:
         diagnostics = self.diagnostics
