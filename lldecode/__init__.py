@@ -143,11 +143,12 @@ def __dir__() -> List[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from lldecode.analysis.denials import Denial
     from lldecode.analysis.explain import Explained
+    from lldecode.analysis.reader import LogReader
     from lldecode.analysis.tally import Tally
 
 
 def _query(inputs: Sequence[str], lines: Optional[Iterable[str]],
-           selection: Dict[str, Any], **options: Any) -> Any:
+           selection: Dict[str, Any], **options: Any) -> "LogReader":
     from lldecode.analysis.reader import LogReader
     from lldecode.analysis.selection import Selection
 

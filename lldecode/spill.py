@@ -20,10 +20,49 @@ from __future__ import annotations
 import heapq
 import marshal
 import sqlite3
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import (
+    Any,
+    BinaryIO,
+    Callable,
+    Dict,
+    Generic,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+# A plain value (number, text, bytes, None, or a tuple, list or dict of
+# plain values): what marshal stores.  Keys, extras and encoded entries are
+# the owner's plain values, of the owner's types; what the database gives
+# back is untyped.
+Plain = Any
+# A group's extra values (see GroupCounts).
+Extra = Tuple[Plain, ...]
+# A group as GroupCounts gives it: (key, count, first time, last time, extra).
+GroupRow = Tuple[Plain, int, Optional[float], Optional[float], Optional[Extra]]
+# A sort key of text and non-negative integers (see _sortable).
+SortKey = Tuple[Union[str, int], ...]
+
+_E = TypeVar("_E")  # an entry of a FinishedStore
+_T = TypeVar("_T")
+
+# Groups kept in memory before they spill to the database.
+GROUPS_IN_MEMORY = 10000
+# Finished entries kept in memory before they spill (entries are larger).
+ENTRIES_IN_MEMORY = 4000
+# Items per marshalled batch: few loads (one per batch), little memory.
+BATCH_SIZE = 1024
+# Integers of sort keys are written in this many bytes (big-endian, so that
+# they sort as bytes): room for any id (domain ids are 64-bit) or count.
+_SORTABLE_INT_BYTES = 16
 
 
 def _database() -> sqlite3.Connection:
+    """A private temporary SQLite database, tuned for bulk appends."""
     db = sqlite3.connect("")  # a private temporary database, deleted on close
     db.execute("PRAGMA cache_size = -4000")  # at most 4 MB of pages in memory
     db.execute("PRAGMA journal_mode = OFF")
@@ -31,10 +70,10 @@ def _database() -> sqlite3.Connection:
     return db
 
 
-def dump_batches(items: Iterable[Any], file: BinaryIO, size: int = 1024) -> None:
+def dump_batches(items: Iterable[Plain], file: BinaryIO, size: int = BATCH_SIZE) -> None:
     """Write ``items`` (plain values) to ``file`` in marshalled lists of
     ``size``: read back with :func:`load_batches`, one load per batch."""
-    batch: List[Any] = []
+    batch: List[Plain] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -44,7 +83,7 @@ def dump_batches(items: Iterable[Any], file: BinaryIO, size: int = 1024) -> None
         marshal.dump(batch, file)
 
 
-def load_batches(file: BinaryIO) -> Iterator[Any]:
+def load_batches(file: BinaryIO) -> Iterator[Plain]:
     """The items :func:`dump_batches` wrote, from the file's position on."""
     while True:
         try:
@@ -53,10 +92,19 @@ def load_batches(file: BinaryIO) -> Iterator[Any]:
             return
 
 
-_COMBINE = {
-    "max": lambda a, b: b if a is None else a if b is None else max(a, b),
-    "sum": lambda a, b: b if a is None else a if b is None else a + b,
-}
+def _max(a: Plain, b: Plain) -> Plain:
+    """The larger of two values, None ignored."""
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _sum(a: Plain, b: Plain) -> Plain:
+    """The sum of two values, None ignored."""
+    return b if a is None else a if b is None else a + b
+
+
+# How two extra values of a group combine, by the name of the SQL aggregate
+# that combines them in the database.
+_COMBINE: Dict[str, Callable[[Plain, Plain], Plain]] = {"max": _max, "sum": _sum}
 
 
 class GroupCounts:
@@ -68,21 +116,23 @@ class GroupCounts:
     in SQL.
     """
 
-    def __init__(self, in_memory: int = 10000, combine: Tuple[str, ...] = ()):
+    def __init__(self, in_memory: int = GROUPS_IN_MEMORY, combine: Tuple[str, ...] = ()):
         self.in_memory = in_memory
         self.combine = combine
         self._combiners = [_COMBINE[name] for name in combine]
         self._summed = [i for i, name in enumerate(combine) if name == "sum"]
-        self.groups: Dict[Any, List] = {}
-        self._pending: List[tuple] = []   # groups counted elsewhere, not merged yet
+        # key -> [count, first time, last time, extra], changed in place
+        self.groups: Dict[Plain, List[Any]] = {}
+        self._pending: List[GroupRow] = []   # groups counted elsewhere, not merged yet
         self._db: Optional[sqlite3.Connection] = None
         self.spilled = 0
 
-    def add(self, key: Any, stamp: Optional[float], extra: Any = None) -> None:
+    def add(self, key: Plain, stamp: Optional[float], extra: Optional[Extra] = None) -> None:
+        """Count one more of ``key``, seen at ``stamp``."""
         self.merge(key, 1, stamp, stamp, extra)
 
-    def merge(self, key: Any, n: int, first: Optional[float], last: Optional[float],
-              extra: Any = None) -> None:
+    def merge(self, key: Plain, n: int, first: Optional[float], last: Optional[float],
+              extra: Optional[Extra] = None) -> None:
         """Add to a group (or create it): ``n`` more, seen from ``first`` to ``last``."""
         group = self.groups.get(key)
         if group is None:
@@ -104,7 +154,7 @@ class GroupCounts:
                 group[3] = tuple(
                     combine(a, b) for combine, a, b in zip(self._combiners, old, extra))
 
-    def extend(self, groups: Iterable[tuple]) -> None:
+    def extend(self, groups: Iterable[GroupRow]) -> None:
         """Add groups counted elsewhere, (key, n, first, last, extra) each:
         appended as they are and merged when read, which costs no lookup."""
         for group in groups:
@@ -115,22 +165,22 @@ class GroupCounts:
     def export(self, path: str) -> None:
         """Write every group, unmerged, to a new database file at ``path``
         (for :meth:`import_file` in another process)."""
-        self._spill()
-        self._db.execute("ATTACH DATABASE ? AS export", (path,))
-        self._db.execute("CREATE TABLE export.g AS SELECT * FROM main.g")
-        self._db.commit()
-        self._db.execute("DETACH DATABASE export")
+        db = self._spill()
+        db.execute("ATTACH DATABASE ? AS export", (path,))
+        db.execute("CREATE TABLE export.g AS SELECT * FROM main.g")
+        db.commit()
+        db.execute("DETACH DATABASE export")
 
     def import_file(self, path: str) -> None:
         """Add the groups :meth:`export` wrote (copied by SQLite, row by row
         in C: no Python object per group)."""
-        self._spill()
-        self._db.execute("ATTACH DATABASE ? AS part", (path,))
-        self._db.execute("INSERT INTO main.g SELECT * FROM part.g")
-        self._db.commit()
-        self._db.execute("DETACH DATABASE part")
+        db = self._spill()
+        db.execute("ATTACH DATABASE ? AS part", (path,))
+        db.execute("INSERT INTO main.g SELECT * FROM part.g")
+        db.commit()
+        db.execute("DETACH DATABASE part")
 
-    def raw_file_rows(self, path: str) -> Iterator[tuple]:
+    def raw_file_rows(self, path: str) -> Iterator[GroupRow]:
         """The groups :meth:`export` wrote, as (key, n, first, last, extra)."""
         db = sqlite3.connect(path)
         try:
@@ -148,37 +198,42 @@ class GroupCounts:
         elif self._pending or self._db is not None:
             self._spill()
 
-    def _spill(self) -> None:
+    def _spill(self) -> sqlite3.Connection:
         """Append the groups in memory to the database (merged when read:
-        appending stays fast however large the table grows)."""
+        appending stays fast however large the table grows); the database."""
         width = len(self.combine)
-        if self._db is None:
-            self._db = _database()
+        db = self._db
+        if db is None:
+            db = self._db = _database()
             extras = "".join(f", x{i}" for i in range(width))
-            self._db.execute(f"CREATE TABLE g (id BLOB, k BLOB, n INTEGER, first REAL, "
-                             f"last REAL{extras})")
-        rows = [(k, n, first, last, extra) for k, (n, first, last, extra) in self.groups.items()]
+            db.execute(f"CREATE TABLE g (id BLOB, k BLOB, n INTEGER, first REAL, "
+                       f"last REAL{extras})")
+        rows: List[GroupRow] = [(k, n, first, last, extra)
+                                for k, (n, first, last, extra) in self.groups.items()]
         rows.extend(self._pending)
         nothing = (None,) * width
-        self._db.executemany(
+        db.executemany(
             f"INSERT INTO g VALUES (?, ?, ?, ?, ?{', ?' * width})",
             ((_identity(k), marshal.dumps(k), n, first, last) + (extra or nothing)
              for k, n, first, last, extra in rows))
         self.spilled += len(rows)
         self.groups.clear()
         self._pending = []
+        return db
 
     def _merged(self) -> str:
+        """The query merging the appended rows of each group."""
         extras = "".join(f", {name}(x{i})" for i, name in enumerate(self.combine))
         return (f"SELECT min(k), sum(n) AS total, min(first) AS first, max(last){extras} "
                 "FROM g GROUP BY id")
 
-    def _row(self, row: tuple) -> tuple:
+    def _row(self, row: Tuple[Plain, ...]) -> GroupRow:
+        """A group of a database row (key, count, first, last, extra values...)."""
         extra = row[4:]
         return (marshal.loads(row[0]), row[1], row[2], row[3],
                 extra if any(v is not None for v in extra) else None)
 
-    def ordered(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
+    def ordered(self) -> Iterator[GroupRow]:
         """(key, count, first, last, extra) of the groups with a count, most
         counted first, then oldest first."""
         self._settle()
@@ -188,13 +243,13 @@ class GroupCounts:
             for key, (n, first, last, extra) in items:
                 yield key, n, first, last, extra
             return
-        self._spill()
+        db = self._spill()
         query = (f"SELECT * FROM ({self._merged()}) WHERE total > 0 "
                  "ORDER BY total DESC, coalesce(first, 0)")
-        for row in self._db.execute(query):
+        for row in db.execute(query):
             yield self._row(row)
 
-    def everything(self) -> Iterator[Tuple[Any, int, Optional[float], Optional[float], Any]]:
+    def everything(self) -> Iterator[GroupRow]:
         """Every group, also those with a zero count (to merge elsewhere)."""
         self._settle()
         if self._db is not None:
@@ -205,33 +260,36 @@ class GroupCounts:
             yield key, n, first, last, extra
 
     def close(self) -> None:
+        """Delete the database, if the groups spilled."""
         if self._db is not None:
             self._db.close()
             self._db = None
 
 
-class FinishedStore:
+class FinishedStore(Generic[_E]):
     """Finished entries, by key, read back in order of a sort key.
 
     ``encode`` turns an entry into plain values (for marshal) and ``decode``
     back; ``order`` gives an entry's sort key (a tuple of str/int).
     """
 
-    def __init__(self, encode: Callable[[Any], Any], decode: Callable[[Any], Any],
-                 order: Callable[[Any], Tuple], in_memory: int = 4000):
+    def __init__(self, encode: Callable[[_E], Plain], decode: Callable[[Plain], _E],
+                 order: Callable[[_E], SortKey], in_memory: int = ENTRIES_IN_MEMORY):
         self.encode = encode
         self.decode = decode
         self.order = order
         self.in_memory = in_memory
-        self.entries: Dict[Any, Any] = {}
+        self.entries: Dict[Plain, _E] = {}
         self._db: Optional[sqlite3.Connection] = None
 
-    def add(self, key: Any, entry: Any) -> None:
+    def add(self, key: Plain, entry: _E) -> None:
+        """Keep ``entry`` under ``key`` (replacing an entry of the same key)."""
         self.entries[key] = entry
         if len(self.entries) > self.in_memory:
             self._spill()
 
     def _spill(self) -> None:
+        """Move the entries in memory to the database."""
         if self._db is None:
             self._db = _database()
             self._db.execute("CREATE TABLE f (id BLOB PRIMARY KEY, o BLOB, v BLOB)")
@@ -242,7 +300,8 @@ class FinishedStore:
              for k, e in self.entries.items()))
         self.entries.clear()
 
-    def get(self, key: Any) -> Any:
+    def get(self, key: Plain) -> Optional[_E]:
+        """The entry of ``key``, or None."""
         entry = self.entries.get(key)
         if entry is not None or self._db is None:
             return entry
@@ -250,10 +309,12 @@ class FinishedStore:
         return self.decode(marshal.loads(row[0])) if row else None
 
     def __len__(self) -> int:
+        """The number of entries, in memory and spilled."""
         spilled = self._db.execute("SELECT count(*) FROM f").fetchone()[0] if self._db else 0
         return len(self.entries) + spilled
 
-    def ordered(self) -> Iterator[Any]:
+    def ordered(self) -> Iterator[_E]:
+        """Every entry, in the order of their sort keys."""
         memory = sorted(self.entries.values(), key=lambda e: _sortable(self.order(e)))
         if self._db is None:
             yield from memory
@@ -263,27 +324,28 @@ class FinishedStore:
         yield from heapq.merge(memory, stored, key=lambda e: _sortable(self.order(e)))
 
     def close(self) -> None:
+        """Delete the database, if the entries spilled."""
         if self._db is not None:
             self._db.close()
             self._db = None
 
 
-def _identity(key: Any) -> bytes:
+def _identity(key: Plain) -> bytes:
     """A canonical byte string for a key of plain values (compared, never read)."""
     return repr(key).encode("utf-8", "surrogatepass")
 
 
-def _sortable(key: Tuple) -> bytes:
+def _sortable(key: SortKey) -> bytes:
     """A byte string that sorts like ``key`` (text and non-negative ints)."""
     parts = []
     for value in key:
         if isinstance(value, int):
-            parts.append(b"\x01" + value.to_bytes(16, "big"))
+            parts.append(b"\x01" + value.to_bytes(_SORTABLE_INT_BYTES, "big"))
         else:
             parts.append(b"\x02" + str(value).encode("utf-8", "surrogatepass") + b"\x00")
     return b"".join(parts)
 
 
-def merged(*iterables: Iterator[Any], key: Callable[[Any], Tuple]) -> Iterator[Any]:
+def merged(*iterables: Iterator[_T], key: Callable[[_T], SortKey]) -> Iterator[_T]:
     """Merge iterables each sorted by ``key``."""
     return heapq.merge(*iterables, key=lambda e: _sortable(key(e)))

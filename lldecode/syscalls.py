@@ -14,14 +14,13 @@ their x86_64 (64-bit asm-generic) numbers; ``LANDLOCK_ALWAYS_ALLOWED_IOCTLS``
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Dict
 
+# The architecture assumed when a record does not say.
 DEFAULT_ARCH = "x86_64"
 
-
-def _tables():
-    from lldecode import _tables
-
-    return _tables
+# ioctl request numbers are unsigned ints: the kernel reads only these bits.
+IOCTL_CMD_MASK = 0xFFFFFFFF
 
 
 def arch_name(value: str) -> str | None:
@@ -32,29 +31,41 @@ def arch_name(value: str) -> str | None:
     names are normalized to the kernel's (``ausearch -i`` prints ``armeb`` for
     AUDIT_ARCH_ARM, so that is read as ``arm``).
     """
-    tables = _tables()
+    from lldecode import _tables
+
     text = value.strip().lower()
-    name = tables.ARCH_BY_NAME.get(text)
+    name = _tables.ARCH_BY_NAME.get(text)
     if name is not None:
         return name
     try:
-        return tables.ARCHES.get(int(text, 16))
+        return _tables.ARCHES.get(int(text, 16))
     except ValueError:
         return None
 
 
 def _arch(arch: str | None) -> str | None:
+    """The kernel name of an arch given as a name or raw value (None: the default)."""
     return DEFAULT_ARCH if arch is None else arch_name(arch)
 
 
 @lru_cache(maxsize=None)
 def _syscall_numbers(arch: str | None) -> dict[str, int]:
-    return {name: number for number, name in _tables().SYSCALLS.get(arch, {}).items()}
+    """Syscall name -> number on ``arch`` (a kernel arch name)."""
+    from lldecode import _tables
+
+    if arch is None:
+        return {}
+    return {name: number for number, name in _tables.SYSCALLS.get(arch, {}).items()}
 
 
 def syscall_name(arch: str | None, number: int) -> str | None:
     """Name of syscall ``number`` on ``arch`` (a name or raw arch value; None means x86_64)."""
-    return _tables().SYSCALLS.get(_arch(arch), {}).get(number)
+    from lldecode import _tables
+
+    name = _arch(arch)
+    if name is None:
+        return None
+    return _tables.SYSCALLS.get(name, {}).get(number)
 
 
 def syscall_number(arch: str | None, name: str) -> int | None:
@@ -64,18 +75,25 @@ def syscall_number(arch: str | None, name: str) -> int | None:
 
 def errno_name(n: int) -> str | None:
     """Linux name of errno ``n``; negative syscall exit values are accepted (-13 -> EACCES)."""
-    return _tables().ERRNO_NAMES.get(abs(n))
+    from lldecode import _tables
+
+    return _tables.ERRNO_NAMES.get(abs(n))
 
 
 def errno_description(n: int) -> str | None:
     """strerror() text of Linux errno ``n`` (-13 -> "Permission denied")."""
-    return _tables().ERRNO_DESCRIPTIONS.get(abs(n))
+    from lldecode import _tables
+
+    return _tables.ERRNO_DESCRIPTIONS.get(abs(n))
 
 
 @lru_cache(maxsize=None)
 def _errno_numbers() -> dict[str, int]:
+    """Errno name -> number (the first number of a name that has two)."""
+    from lldecode import _tables
+
     numbers: dict[str, int] = {}
-    for number, name in _tables().ERRNO_NAMES.items():
+    for number, name in _tables.ERRNO_NAMES.items():
         numbers.setdefault(name, number)
     return numbers
 
@@ -92,18 +110,25 @@ def ioctl_names(cmd: int) -> list[str]:
     Numbers are those of x86_64 and the other 64-bit architectures with the
     asm-generic encoding; ``cmd`` is read as the kernel does, as an unsigned int.
     """
-    return list(_tables().IOCTL_NAMES.get(cmd & 0xFFFFFFFF, ()))
+    from lldecode import _tables
+
+    return list(_tables.IOCTL_NAMES.get(cmd & IOCTL_CMD_MASK, ()))
 
 
 def ioctl_name(cmd: int) -> str | None:
     """Conventional name of ioctl request ``cmd`` (0x541b -> "FIONREAD"), or None."""
-    names = _tables().IOCTL_NAMES.get(cmd & 0xFFFFFFFF)
+    from lldecode import _tables
+
+    names = _tables.IOCTL_NAMES.get(cmd & IOCTL_CMD_MASK)
     return names[0] if names else None
 
 
 @lru_cache(maxsize=None)
 def _ioctl_numbers() -> dict[str, int]:
-    return {name: number for number, names in _tables().IOCTL_NAMES.items() for name in names}
+    """ioctl request name (every alias) -> number."""
+    from lldecode import _tables
+
+    return {name: number for number, names in _tables.IOCTL_NAMES.items() for name in names}
 
 
 def ioctl_number(name: str) -> int | None:
@@ -115,11 +140,15 @@ def ioctl_number(name: str) -> int | None:
 def is_always_allowed_ioctl(cmd: int) -> bool:
     """Whether Landlock allows ioctl request ``cmd`` on devices whatever the
     ruleset (``LANDLOCK_ALWAYS_ALLOWED_IOCTLS``: FIOCLEX, FICLONE...)."""
-    return (cmd & 0xFFFFFFFF) in _tables().LANDLOCK_ALWAYS_ALLOWED_IOCTLS.values()
+    from lldecode import _tables
+
+    return (cmd & IOCTL_CMD_MASK) in _tables.LANDLOCK_ALWAYS_ALLOWED_IOCTLS.values()
 
 
-def __getattr__(name: str):
-    # LANDLOCK_ALWAYS_ALLOWED_IOCTLS (name -> number), loaded on first use.
+def __getattr__(name: str) -> Dict[str, int]:
+    """LANDLOCK_ALWAYS_ALLOWED_IOCTLS (name -> number), loaded on first use."""
     if name == "LANDLOCK_ALWAYS_ALLOWED_IOCTLS":
-        return _tables().LANDLOCK_ALWAYS_ALLOWED_IOCTLS
+        from lldecode import _tables
+
+        return _tables.LANDLOCK_ALWAYS_ALLOWED_IOCTLS
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
-from lldecode.audit.syntax import OTHER
 from lldecode.audit.records import Notice, Record
+from lldecode.audit.syntax import OTHER
 
+# An event's identity: (node, serial).
 EventKey = Tuple[Optional[str], int]
 
 
@@ -44,26 +45,28 @@ class Event:
 
     @property
     def serial(self) -> Optional[int]:
+        """The event's serial (None for journald short output, which has none)."""
         return self.key[1] if self.key else None
 
     @property
     def node(self) -> Optional[str]:
+        """The node (host) that logged the event, when the log names it."""
         return self.key[0] if self.key else None
 
     @property
     def time(self) -> Optional[float]:
+        """The time of the event's first record (seconds since the epoch)."""
         return self.records[0].time
 
-    def landlock_records(self) -> List[Record]:
-        return [r for r in self.records if r.kind is not OTHER]
-
     def first(self, joined_type: str) -> Optional[Record]:
+        """The first record of a joined type (SYSCALL, PATH...), or None."""
         for record in self.records:
             if record.joined_type == joined_type:
                 return record
         return None
 
     def all(self, joined_type: str) -> List[Record]:
+        """Every record of a joined type (SYSCALL, PATH...), in order."""
         return [r for r in self.records if r.joined_type == joined_type]
 
     def __repr__(self) -> str:
@@ -88,8 +91,36 @@ class GroupingStats:
         self.duplicates = 0       # second copies of records (journald keeps two)
 
 
-# Notices (rate limiting, lost records) kept for the report.
+# Notices (rate limiting, lost records) kept for the report: a damaged log
+# can hold millions; the first thousand tell the story, the counts are exact.
 KEEP_NOTICES = 1000
+
+# Two copies of one record (same serial) carry the same audit stamp, written
+# in milliseconds by one carrier and in microseconds by journald's fields:
+# they agree within this many seconds.
+SAME_SERIAL_SLACK = 0.002
+
+# Copies remembered per Landlock record body (the latest ones): bounds the
+# memory of a body repeated again and again (a loop denied at every turn).
+COPIES_PER_BODY = 64
+
+# The grouper's defaults.  An event is complete when the stream is this many
+# seconds past its first record (ausearch's end-of-event timeout is 2 s)...
+EVENT_TIMEOUT = 2.0
+# ... or this many serials away (interleaved events are a few serials apart).
+SERIAL_WINDOW = 1000
+# Events of ``ausearch -i`` held back until their Landlock record (it prints
+# each event reversed; the records of one event are a handful).
+LOOKBACK = 64
+# Events open at once before the oldest is flushed: bounds memory when a
+# stream holds many events that never complete.
+MAX_OPEN = 10000
+# Flushed events and Landlock bodies remembered, to recognize late records
+# and journald's second copies.
+REMEMBER = 4096
+
+# Times and serials of the copies of one Landlock record read so far.
+_Copies = List[Tuple[Optional[int], Optional[float]]]
 
 # Where journald's second copies come from: its audit transport (journal,
 # journal-json) and the kernel console it also reads (printk).
@@ -106,9 +137,9 @@ def _repeats(event: Event, record: Record) -> bool:
 class EventGrouper:
     """Reassemble a stream of records into the events that hold Landlock records."""
 
-    def __init__(self, timeout: float = 2.0, serial_window: int = 1000,
-                 lookback: int = 64, max_open: int = 10000, remember: int = 4096,
-                 keep_notices: int = KEEP_NOTICES, count_serial_gaps: bool = True):
+    def __init__(self, timeout: float = EVENT_TIMEOUT, serial_window: int = SERIAL_WINDOW,
+                 lookback: int = LOOKBACK, max_open: int = MAX_OPEN, remember: int = REMEMBER,
+                 keep_notices: int = KEEP_NOTICES, count_serial_gaps: bool = True) -> None:
         self.timeout = timeout
         self.serial_window = serial_window
         self.lookback = lookback
@@ -119,7 +150,7 @@ class EventGrouper:
         self.open: "OrderedDict[EventKey, Event]" = OrderedDict()
         self.recent: "OrderedDict[EventKey, List[Record]]" = OrderedDict()
         self.flushed: "OrderedDict[EventKey, None]" = OrderedDict()
-        self._seen: "OrderedDict[Tuple[str, str], List[Tuple[Optional[int], Optional[float]]]]" = OrderedDict()
+        self._seen: "OrderedDict[Tuple[str, str], _Copies]" = OrderedDict()
         self.stats = GroupingStats()
         self._clock_serial: Optional[int] = None
         self._clock_time: Optional[float] = None
@@ -129,7 +160,7 @@ class EventGrouper:
 
     def feed(self, item: Union[Record, Notice]) -> List[Event]:
         """Take one record or notice; return the events it completes."""
-        if item.__class__ is Notice:
+        if type(item) is Notice:
             return self._notice(item)
         record = item
         stats = self.stats
@@ -193,7 +224,7 @@ class EventGrouper:
             self._clock_time = stamp
             moved = True
         if open_events and moved:
-            self._flush_stale(done)
+            self._flush_stale(done, serial)
         return done
 
     def finish(self) -> List[Event]:
@@ -204,6 +235,7 @@ class EventGrouper:
         return done
 
     def run(self, items: Iterable[Union[Record, Notice]]) -> Iterator[Event]:
+        """The events of a stream of records and notices, as they complete."""
         feed = self.feed
         for item in items:
             done = feed(item)
@@ -214,6 +246,7 @@ class EventGrouper:
     # -- internals -----------------------------------------------------------
 
     def _notice(self, notice: Notice) -> List[Event]:
+        """Count a notice (a separator completes every open event)."""
         if notice.kind == Notice.SEPARATOR:
             return self.finish()
         if notice.kind == Notice.SUPPRESSED:
@@ -244,7 +277,7 @@ class EventGrouper:
         for i, (serial, stamp) in enumerate(copies):
             if serial is not None and serial == record.serial:
                 same = (stamp is None or record.time is None
-                        or abs(stamp - record.time) < 0.002)
+                        or abs(stamp - record.time) < SAME_SERIAL_SLACK)
             elif (serial is None) != (record.serial is None):
                 same = (stamp is None or record.time is None
                         or abs(stamp - record.time) <= self.timeout)
@@ -255,14 +288,15 @@ class EventGrouper:
                 self.stats.duplicates += 1
                 return True
         copies.append((record.serial, record.time))
-        if len(copies) > 64:
+        if len(copies) > COPIES_PER_BODY:
             del copies[0]
         return False
 
-    def _flush_stale(self, done: List[Event]) -> None:
-        """Flush the open events the stream has moved away from (oldest first)."""
+    def _flush_stale(self, done: List[Event], clock_serial: int) -> None:
+        """Flush the open events the stream has moved away from (oldest first),
+        now that it is at serial ``clock_serial``."""
         open_events = self.open
-        clock_serial, clock_time = self._clock_serial, self._clock_time
+        clock_time = self._clock_time
         window, timeout = self.serial_window, self.timeout
         while open_events:
             key = next(iter(open_events))
@@ -275,6 +309,7 @@ class EventGrouper:
             done.append(self._emit(event))
 
     def _emit(self, event: Event) -> Event:
+        """Count an event going out and remember it was flushed."""
         self.stats.events += 1
         if event.key is not None:
             self.flushed[event.key] = None

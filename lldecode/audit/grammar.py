@@ -28,12 +28,25 @@ the tests.
 from __future__ import annotations
 
 import json
-from typing import List, Optional, Tuple
+import re
+from typing import Dict, List, Optional, Tuple
 
 import pyparsing as pp
 
 from lldecode.audit import syntax as fastpath
-from lldecode.audit.syntax import ACCESS, DOMAIN, DOMAIN_DROP, Header
+from lldecode.audit.syntax import (
+    ACCESS,
+    DOMAIN,
+    DOMAIN_DROP,
+    ELIDED,
+    INTERPRETED,
+    JOURNAL,
+    PAYLOAD,
+    PRINTK,
+    RAW,
+    Header,
+)
+from lldecode.audit.values import UNTRUSTED_FIELDS
 
 _saved_whitespace = pp.ParserElement.DEFAULT_WHITE_CHARS
 pp.ParserElement.set_default_whitespace_chars("")
@@ -51,25 +64,28 @@ try:
              + DIGITS("ms").set_name("milliseconds") + pp.Literal(":")
              + DIGITS("serial").set_name("event serial"))
 
+    # Each header is named after its dialect (lldecode.audit.syntax.DIALECTS),
+    # its parts after the groups of the dialect's pattern.
     RAW_HEADER = (pp.Opt(NODE) + pp.Literal("type=") + TYPE("type")
                   + pp.Literal(" msg=audit(") + STAMP + pp.Literal("):")
-                  + pp.Opt(SP))("raw")
+                  + pp.Opt(SP))(RAW)
     INTERPRETED_HEADER = (
         pp.Opt(NODE) + pp.Literal("type=") + TYPE("type") + pp.Literal(" msg=audit(")
         + pp.Regex(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}")("date").set_name("date") + SP
         + pp.Regex(r"\d\d:\d\d:\d\d")("clock").set_name("time of day") + pp.Literal(".")
         + DIGITS("ms") + pp.Literal(":") + DIGITS("serial").set_name("event serial")
-        + pp.Literal(") :") + pp.Opt(SP))("interpreted")
-    PRINTK_HEADER = (pp.Opt(pp.Literal("audit: ")("printk")) + pp.Literal("type=")
+        + pp.Literal(") :") + pp.Opt(SP))(INTERPRETED)
+    # With "audit: ", carried by printk; without, by netlink.
+    PRINTK_HEADER = (pp.Opt(pp.Literal("audit: ")) + pp.Literal("type=")
                      + pp.Regex(r"\d+")("type").set_name("record type number")
-                     + pp.Literal(" audit(") + STAMP + pp.Literal("):") + pp.Opt(SP))("printk_or_netlink")
-    PAYLOAD_HEADER = (pp.Literal("audit(") + STAMP + pp.Literal("):") + pp.Opt(SP))("payload")
+                     + pp.Literal(" audit(") + STAMP + pp.Literal("):") + pp.Opt(SP))(PRINTK)
+    PAYLOAD_HEADER = (pp.Literal("audit(") + STAMP + pp.Literal("):") + pp.Opt(SP))(PAYLOAD)
     JOURNAL_HEADER = (pp.Literal("audit")
                       + pp.Opt(pp.Literal("[") + DIGITS("pid") + pp.Literal("]"))
                       + pp.Literal(": ") + NAMED_TYPE("type") + SP
-                      + pp.FollowedBy(pp.Regex(r"[^ \t=]+=")))("journal")
+                      + pp.FollowedBy(pp.Regex(r"[^ \t=]+=")))(JOURNAL)
     ELIDED_HEADER = (pp.Literal("type=") + TYPE("type") + pp.Literal(" [...]:")
-                     + pp.Opt(SP))("elided")
+                     + pp.Opt(SP))(ELIDED)
     HEADER = (RAW_HEADER | INTERPRETED_HEADER | PRINTK_HEADER | PAYLOAD_HEADER
               | JOURNAL_HEADER | ELIDED_HEADER).set_name("audit record header")
     # The header, then where it ended (the body starts there).
@@ -102,14 +118,15 @@ try:
         if kind == ACCESS:
             blockers = pp.Group(pp.Literal("blockers") + pp.Suppress("=") + blockers_value)
             first = first + gap + blockers.set_name("blockers=<list>")
-        rest = pp.ZeroOrMore(gap + item)
+        rest: pp.ParserElement = pp.ZeroOrMore(gap + item)
         if kind == DOMAIN:
             rest = pp.OneOrMore(gap + item).set_name("more fields")
         return first + rest + pp.Suppress(pp.Opt(SEP)) + END
 
     _HEX_ID = pp.Regex(r"[0-9a-fA-F]{1,16}(?=[ \t]|$)").set_name("hexadecimal domain id")
-    _BLOCKERS = pp.Regex(r"""[^ \t,="'\x00-\x1f\x7f]+(?:,[^ \t,="'\x00-\x1f\x7f]+)*(?=[ \t]|$)""").set_name(
-        "comma-separated blockers")
+    _BLOCKERS = pp.Regex(
+        r"""[^ \t,="'\x00-\x1f\x7f]+(?:,[^ \t,="'\x00-\x1f\x7f]+)*(?=[ \t]|$)"""
+    ).set_name("comma-separated blockers")
     RAW_LANDLOCK = {kind: _landlock_body(STRICT_ITEM, _HEX_ID, _BLOCKERS, kind)
                     for kind in (ACCESS, DOMAIN, DOMAIN_DROP)}
 
@@ -124,7 +141,9 @@ try:
     IVALUE_REST = pp.Regex(r".*").set_name("value")
 
     def _interpreted_field() -> pp.ParserElement:
-        untrusted = pp.Regex(r"(?:path|name|exe|comm|ocomm|cwd)(?==)")
+        # proctitle runs to the end of the line: it is not one of these.
+        names = "|".join(re.escape(k) for k in sorted(UNTRUSTED_FIELDS - {"proctitle"}))
+        untrusted = pp.Regex(r"(?:" + names + r")(?==)")
         proctitle = pp.Regex(r"proctitle(?==)")
         return (pp.Group(proctitle + pp.Suppress("=") + IVALUE_REST)
                 | pp.Group(untrusted + pp.Suppress("=") + IVALUE_UNTRUSTED)
@@ -139,11 +158,12 @@ try:
                           .set_name("hexadecimal domain id"))
         first = domain.set_name("domain=<hex id>")
         if kind == ACCESS:
-            blockers = pp.Group(pp.Literal("blockers") + pp.Suppress("=")
-                                + pp.Regex(r"""[^ \t,="']+(?:,[^ \t,="']+)*(?= """ + _IKEY + r"=|$)")
-                                .set_name("comma-separated blockers"))
+            blockers = pp.Group(
+                pp.Literal("blockers") + pp.Suppress("=")
+                + pp.Regex(r"""[^ \t,="']+(?:,[^ \t,="']+)*(?= """ + _IKEY + r"=|$)")
+                .set_name("comma-separated blockers"))
             first = first + pp.Suppress(SP) + blockers.set_name("blockers=<list>")
-        more = pp.ZeroOrMore(pp.Suppress(SP) + IFIELD)
+        more: pp.ParserElement = pp.ZeroOrMore(pp.Suppress(SP) + IFIELD)
         if kind == DOMAIN:
             more = pp.OneOrMore(pp.Suppress(SP) + IFIELD).set_name("more fields")
         return first + more + END
@@ -163,44 +183,32 @@ class GrammarError(ValueError):
         self.message = message
 
 
+# How much of the line a message quotes where parsing stopped.
+_FOUND_CHARS = 12
+
+
 def _explain(exc: pp.ParseBaseException, offset: int, text: str) -> GrammarError:
+    """The GrammarError of a pyparsing failure in ``text`` (at ``offset`` in the line)."""
     loc = exc.loc
-    found = text[loc:loc + 12]
+    found = text[loc:loc + _FOUND_CHARS]
     expected = exc.msg[len("Expected "):] if exc.msg.startswith("Expected ") else exc.msg
     where = f", found '{found}'" if found else ", found end of line"
     return GrammarError(offset + loc + 1, f"expected {expected}{where}")
 
 
+# The names of each dialect's parts, in the order Header.parse takes them.
+_PARTS: Dict[str, Tuple[str, ...]] = {
+    dialect: tuple(sorted(pattern.groupindex, key=pattern.groupindex.__getitem__))
+    for dialect, pattern in fastpath.DIALECTS}
+
+
 def _header(result: pp.ParseResults, text: str, start: int, end: int) -> Header:
     """The Header of a parsed header; the body is the rest of the line."""
-    rest = text[end:]
-    enrichment = None
-    cut = rest.find("\x1d")
-    if cut >= 0 and "interpreted" not in result:
-        rest, enrichment = rest[:cut], rest[cut + 1:].rstrip(" \t\r")
-    body = rest.rstrip(" \t\r")
-    node = result.get("node")
-    if "raw" in result:
-        carrier = "enriched" if enrichment is not None else "raw"
-        return Header(carrier, node, result["type"], fastpath._epoch(result["sec"], result["ms"]),
-                      int(result["serial"]), body, enrichment)
-    if "interpreted" in result:
-        stamp = fastpath.interpreted_time(result["date"], result["clock"], result["ms"])
-        return Header("interpreted", node, result["type"], stamp, int(result["serial"]),
-                      text[end:].rstrip(" \t\r"))
-    if "printk_or_netlink" in result:
-        carrier = "printk" if "printk" in result else "netlink"
-        return Header(carrier, None, result["type"], fastpath._epoch(result["sec"], result["ms"]),
-                      int(result["serial"]), body, enrichment)
-    if "payload" in result:
-        return Header("netlink", None, fastpath.guess_type(body),
-                      fastpath._epoch(result["sec"], result["ms"]), int(result["serial"]),
-                      body, enrichment)
-    if "journal" in result:
-        pid = result.get("pid")
-        return Header("journal", None, result["type"], fastpath.journal_prefix_time(text[:start]),
-                      None, body, None, int(pid) if pid else None)
-    return Header("elided", None, result["type"], None, None, body)
+    for dialect, names in _PARTS.items():
+        if dialect in result:
+            parts = tuple(str(result[name]) if name in result else "" for name in names)
+            return Header.parse(dialect, parts, text, start, end)
+    raise AssertionError(f"a header of no dialect: {result.dump()}")
 
 
 _STARTS = ("node=", "type=", "audit(", "audit[", "audit:")
@@ -223,7 +231,7 @@ def _locate(text: str) -> Tuple[Header, int]:
             if best is None or exc.loc > best.loc:
                 best, best_start = exc, start
             continue
-        end = start + result["end"]
+        end = start + int(result["end"])
         return _header(result, text, start, end), end
     if best is None:
         raise GrammarError(1, "no audit record header (type=... msg=audit(...) or audit(...))")
@@ -260,7 +268,8 @@ def _parse_journal_json(text: str) -> Tuple[Header, List[Tuple[str, str]]]:
         json.loads(text)
     except ValueError as exc:
         column = getattr(exc, "colno", 1)
-        raise GrammarError(column, f"not a journal JSON entry: {getattr(exc, 'msg', exc)}") from None
+        reason = getattr(exc, "msg", exc)
+        raise GrammarError(column, f"not a journal JSON entry: {reason}") from None
     header = fastpath.match_journal_json(text)
     if header is None:
         raise GrammarError(1, "journal JSON entry without an audit record in MESSAGE")

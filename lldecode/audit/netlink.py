@@ -17,28 +17,58 @@ import select
 import socket
 import struct
 import time
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple, TypedDict
 
+# <linux/netlink.h>, <linux/audit.h>: the protocol, its multicast group,
+# the messages and flags used here.
 NETLINK_AUDIT = 9
 AUDIT_NLGRP_READLOG = 1
-
 AUDIT_GET = 1000
 AUDIT_SET = 1001
 AUDIT_STATUS_ENABLED = 0x0001
-
 NLMSG_ERROR = 2
-NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
 
+# struct nlmsghdr: length, type, flags, sequence number, port id.
 _NLMSGHDR = struct.Struct("=IHHII")
+# Netlink messages are padded to a multiple of this many bytes (NLMSG_ALIGNTO).
+_NLMSG_ALIGNTO = 4
 # struct audit_status: mask, enabled, failure, pid, rate_limit, backlog_limit,
-# lost, backlog, feature_bitmap/version, backlog_wait_time
-_STATUS_FIELDS = (
-    "mask", "enabled", "failure", "pid", "rate_limit", "backlog_limit",
-    "lost", "backlog", "feature_bitmap", "backlog_wait_time",
-)
-_STATUS = struct.Struct("=10I")
+# lost, backlog, feature_bitmap/version, backlog_wait_time: the u32 fields
+# read here (newer kernels add backlog_wait_time_actual, older have fewer).
+_STATUS_FIELDS = 10
+_STATUS = struct.Struct(f"={_STATUS_FIELDS}I")
+
+# How long the kernel has to answer a request (seconds); it answers at once.
+_ANSWER_TIMEOUT = 2.0
+# The wait between two looks for the answer (seconds).
+_POLL_INTERVAL = 0.2
+# Receive buffers (bytes): an answer is small; the multicast socket may get
+# a burst of records, kept in a large kernel buffer and read many at a time.
+_ANSWER_BUFFER = 1 << 16
+_MULTICAST_RCVBUF = 8 << 20
+_MULTICAST_READ = 1 << 17
+
+
+class AuditStatus(TypedDict):
+    """The kernel's audit status (struct audit_status), field by field."""
+
+    mask: int
+    enabled: int
+    failure: int
+    pid: int                # the registered audit daemon (0: none)
+    rate_limit: int
+    backlog_limit: int
+    lost: int
+    backlog: int
+    feature_bitmap: int     # (the version, on old kernels)
+    backlog_wait_time: int
+
+
+def _aligned(length: int) -> int:
+    """NLMSG_ALIGN: the length of a netlink message with its padding."""
+    return (length + _NLMSG_ALIGNTO - 1) & ~(_NLMSG_ALIGNTO - 1)
 
 
 class AuditControl:
@@ -50,31 +80,33 @@ class AuditControl:
         self.seq = 0
 
     def close(self) -> None:
+        """Close the socket."""
         self.sock.close()
 
     def __enter__(self) -> "AuditControl":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, msg_type: int, payload: bytes = b"") -> list:
+    def _request(self, msg_type: int, payload: bytes = b"") -> List[Tuple[int, bytes]]:
+        """Send a request; the (type, body) of the answers (OSError on an error)."""
         self.seq += 1
         header = _NLMSGHDR.pack(_NLMSGHDR.size + len(payload), msg_type,
                                 NLM_F_REQUEST | NLM_F_ACK, self.seq, 0)
         self.sock.send(header + payload)
-        replies = []
-        deadline = time.monotonic() + 2.0
+        replies: List[Tuple[int, bytes]] = []
+        deadline = time.monotonic() + _ANSWER_TIMEOUT
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.sock], [], [], 0.2)
+            ready, _, _ = select.select([self.sock], [], [], _POLL_INTERVAL)
             if not ready:
                 continue
-            data = self.sock.recv(65536)
+            data = self.sock.recv(_ANSWER_BUFFER)
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
                 length, rtype, _flags, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
                 body = data[offset + _NLMSGHDR.size: offset + length]
-                offset += (length + 3) & ~3
+                offset += _aligned(length)
                 if seq != self.seq:
                     continue
                 if rtype == NLMSG_ERROR:
@@ -89,22 +121,32 @@ class AuditControl:
                     return replies
         raise TimeoutError("no answer from the kernel's audit netlink socket")
 
-    def status(self) -> dict:
+    def status(self) -> AuditStatus:
+        """The kernel's audit status (OSError when it cannot be had)."""
         for rtype, body in self._request(AUDIT_GET):
             if rtype == AUDIT_GET:
                 body = body.ljust(_STATUS.size, b"\0")[: _STATUS.size]
-                return dict(zip(_STATUS_FIELDS, _STATUS.unpack(body)))
+                (mask, enabled, failure, pid, rate_limit, backlog_limit, lost, backlog,
+                 feature_bitmap, backlog_wait_time) = _STATUS.unpack(body)
+                return AuditStatus(
+                    mask=mask, enabled=enabled, failure=failure, pid=pid,
+                    rate_limit=rate_limit, backlog_limit=backlog_limit, lost=lost,
+                    backlog=backlog, feature_bitmap=feature_bitmap,
+                    backlog_wait_time=backlog_wait_time)
         raise OSError("the kernel sent no audit status")
 
     def set_enabled(self, enabled: bool) -> None:
-        payload = _STATUS.pack(AUDIT_STATUS_ENABLED, 1 if enabled else 0, *([0] * 8))
+        """Turn the kernel's audit on or off (needs CAP_AUDIT_CONTROL)."""
+        # mask and enabled; the fields the mask does not select are zero.
+        payload = _STATUS.pack(AUDIT_STATUS_ENABLED, 1 if enabled else 0,
+                               *([0] * (_STATUS_FIELDS - 2)))
         self._request(AUDIT_SET, payload)
 
 
 class AuditMulticast:
     """A socket subscribed to the audit multicast group (needs CAP_AUDIT_READ)."""
 
-    def __init__(self, rcvbuf: int = 8 << 20) -> None:
+    def __init__(self, rcvbuf: int = _MULTICAST_RCVBUF) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -113,12 +155,13 @@ class AuditMulticast:
         self.sock.bind((0, 1 << (AUDIT_NLGRP_READLOG - 1)))
 
     def close(self) -> None:
+        """Close the socket."""
         self.sock.close()
 
     def __enter__(self) -> "AuditMulticast":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def messages(self, timeout: Optional[float] = None,
@@ -139,7 +182,7 @@ class AuditMulticast:
             ready, _, _ = select.select([self.sock], [], [], wait)
             if not ready:
                 continue
-            data = self.sock.recv(1 << 17)
+            data = self.sock.recv(_MULTICAST_READ)
             last = time.monotonic()
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
@@ -147,7 +190,7 @@ class AuditMulticast:
                 if length < _NLMSGHDR.size:
                     break
                 payload = data[offset + _NLMSGHDR.size: offset + length]
-                offset += (length + 3) & ~3
+                offset += _aligned(length)
                 yield rtype, payload.rstrip(b"\0").rstrip(b"\n").decode("latin-1")
 
 
@@ -158,6 +201,8 @@ def record_as_line(rtype: int, payload: str) -> str:
 
 def records_as_lines(timeout: Optional[float] = None,
                      idle: Optional[float] = None) -> Iterator[str]:
+    """The records of the multicast group, spelled as lines (see
+    :func:`record_as_line` and :meth:`AuditMulticast.messages`)."""
     with AuditMulticast() as mc:
         for rtype, payload in mc.messages(timeout=timeout, idle=idle):
             yield record_as_line(rtype, payload)

@@ -12,26 +12,19 @@ line number, and reading goes on.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
 from lldecode.audit import syntax as fastpath
-from lldecode.audit.syntax import ACCESS, DOMAIN, LANDLOCK_TYPES, OTHER, Header
 from lldecode.audit.sources import Source, SourceError
+from lldecode.audit.syntax import ACCESS, DOMAIN, INTERPRETED, LANDLOCK_TYPES, OTHER, RAW, Header
 from lldecode.audit.values import decode_untrusted
 
-# Record types the event stage joins, in every spelling, by canonical name.
-JOINED_TYPES = {
-    "SYSCALL": "SYSCALL", "1300": "SYSCALL",
-    "PATH": "PATH", "1302": "PATH",
-    "SOCKADDR": "SOCKADDR", "1306": "SOCKADDR",
-    "CWD": "CWD", "1307": "CWD",
-    "OBJ_PID": "OBJ_PID", "1318": "OBJ_PID",
-    "EOE": "EOE", "1320": "EOE",
-    "PROCTITLE": "PROCTITLE", "1327": "PROCTITLE",
-}
-for _spelling in ("AUDIT1300", "AUDIT1302", "AUDIT1306", "AUDIT1307", "AUDIT1318",
-                  "AUDIT1320", "AUDIT1327"):
-    JOINED_TYPES[_spelling] = JOINED_TYPES[_spelling[5:]]
+# A field as written (key, raw value); a Landlock body's fields, in order.
+Fields = List[Tuple[str, str]]
+
+# A bad value is quoted up to this many characters in a diagnostic: enough
+# to recognize it, short enough to keep the message on one line.
+_QUOTED_CHARS = 40
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DOMAIN_ID_RE = re.compile(r"[0-9a-fA-F]{1,16}\Z")
@@ -40,12 +33,22 @@ _SUPPRESSED_RE = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
 _LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
 
 
-class Record:
-    """One audit record: its header fields, its raw body and where it was read."""
+class Record(Header):
+    """One audit record: its header (see :class:`Header`), its raw body and
+    where it was read.
 
-    __slots__ = ("kind", "carrier", "node", "type", "time", "serial", "body",
-                 "enrichment", "pid", "joined_type", "source", "lineno", "line", "_fields",
-                 "domain", "blockers")
+    Records are compared by identity (unlike headers): two records may read
+    the same text.
+    """
+
+    __slots__ = ("source", "lineno", "line", "_fields", "domain", "blockers")
+
+    source: str
+    lineno: int
+    line: str
+    _fields: Optional[Dict[str, str]]
+    domain: Optional[str]       # a Landlock record's domain id, as logged
+    blockers: Optional[str]     # and its blockers= text
 
     def __init__(self, header: Header, source: str, lineno: int, line: str,
                  fields: Optional[Dict[str, str]] = None):
@@ -57,65 +60,44 @@ class Record:
         self.body = header.body
         self.enrichment = header.enrichment
         self.pid = header.pid
-        self.kind = LANDLOCK_TYPES.get(header.type, OTHER)
-        self.joined_type = JOINED_TYPES.get(header.type)
+        self.kind = header.kind
+        self.joined_type = header.joined_type
+        # Where it was read (read_lines sets the same for the records it parses).
         self.source = source
         self.lineno = lineno
         self.line = line
         self._fields = fields
-        # A Landlock record's domain id and blockers= text, as logged.
-        self.domain: Optional[str] = fields.get("domain") if fields else None
-        self.blockers: Optional[str] = fields.get("blockers") if fields else None
+        self.domain = fields.get("domain") if fields else None
+        self.blockers = fields.get("blockers") if fields else None
 
-    @classmethod
-    def from_raw_match(cls, m: "re.Match[str]", line: str, source: str,
-                       lineno: int) -> "Record":
-        """A record of the auditd raw dialect, straight from fastpath.RAW_RE
-        (the hot path: no intermediate Header)."""
-        self = cls.__new__(cls)
-        node, type_token, sec, ms, serial = m.groups()
-        body = line[m.end():]
-        cut = body.find("\x1d")
-        if cut < 0:
-            self.carrier = "raw"
-            self.enrichment = None
-        else:
-            self.carrier = "enriched"
-            body, self.enrichment = body[:cut], body[cut + 1:].rstrip(" \t\r")
-        self.body = body.rstrip(" \t\r")
-        self.node = node
-        self.type = type_token
-        self.time = int(sec) + int(ms) / 10 ** len(ms)
-        self.serial = int(serial)
-        self.pid = None
-        self.kind = LANDLOCK_TYPES.get(type_token, OTHER)
-        self.joined_type = JOINED_TYPES.get(type_token)
-        self.source = source
-        self.lineno = lineno
-        self.line = line
-        self._fields = None
-        self.domain = self.blockers = None
-        return self
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return object.__hash__(self)
 
     @property
     def interpreted(self) -> bool:
-        return self.carrier == "interpreted"
+        """Was the record read from ``ausearch -i`` output (values decoded, unquoted)?"""
+        return self.carrier == INTERPRETED
 
     @property
     def fields(self) -> Dict[str, str]:
         """Field name -> value as written (quotes kept, not decoded)."""
         if self._fields is None:
-            self._fields = dict(split_body(self.body, self.carrier == "interpreted"))
+            self._fields = dict(split_body(self.body, self.carrier == INTERPRETED))
         return self._fields
 
     def untrusted(self, key: str) -> Optional[bytes]:
+        """The bytes of an untrusted string field (None: absent or a placeholder)."""
         value = self.fields.get(key)
-        return None if value is None else decode_untrusted(value, self.carrier == "interpreted")
+        return None if value is None else decode_untrusted(value, self.carrier == INTERPRETED)
 
     def __repr__(self) -> str:
         return f"Record({self.type} {self.carrier} {self.serial} {self.source}:{self.lineno})"
 
 
+@final
 class Notice:
     """A line about the log itself: lost or suppressed records, a separator."""
 
@@ -133,7 +115,8 @@ class Notice:
         self.line = line
 
 
-def split_body(body: str, interpreted: bool = False) -> List[Tuple[str, str]]:
+def split_body(body: str, interpreted: bool = False) -> Fields:
+    """The (key, value as written) pairs of a body, raw or ``ausearch -i`` spelled."""
     if interpreted:
         return fastpath.split_interpreted_fields(body)
     return fastpath.split_fields(body)
@@ -170,14 +153,17 @@ class Diagnostics:
             self.messages.append(text)
 
     def report_malformed(self, source: str, lineno: int, reason: str) -> None:
+        """A Landlock-looking line that does not parse, and why."""
         self.malformed += 1
         self.emit(f"{source}:{lineno}: {reason}")
 
     def report_error(self, message: str) -> None:
+        """An input that cannot be read."""
         self.errors += 1
         self.emit(message)
 
     def report_note(self, source: str, lineno: int, message: str) -> None:
+        """Something worth knowing about a line that was read all the same."""
         self.notes += 1
         self.emit(f"{source}:{lineno}: note: {message}")
 
@@ -188,9 +174,9 @@ class Diagnostics:
         self.notes += notes
 
 
-def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], list]:
+def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], Fields]:
     """(why a Landlock record's body is not well-formed or None, its fields)."""
-    interpreted = carrier == "interpreted"
+    interpreted = carrier == INTERPRETED
     if not interpreted and not fastpath.body_is_well_formed(body, strict=True):
         if _CONTROL_RE.search(body):
             return "control character inside a Landlock record", []
@@ -200,24 +186,21 @@ def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[s
         return "Landlock record not starting with domain=", fields
     domain = fields[0][1]
     if not _DOMAIN_ID_RE.match(domain):
-        return f"domain={domain[:40]} is not a hexadecimal domain id", fields
+        return f"domain={domain[:_QUOTED_CHARS]} is not a hexadecimal domain id", fields
     kind = LANDLOCK_TYPES.get(type_token, OTHER)
     if kind == ACCESS:
         if len(fields) < 2 or fields[1][0] != "blockers":
             return "LANDLOCK_ACCESS record without blockers= after domain=", fields
         if not _BLOCKERS_RE.match(fields[1][1]):
-            return f"blockers={fields[1][1][:40]} is not a comma-separated list", fields
+            return (f"blockers={fields[1][1][:_QUOTED_CHARS]} is not a comma-separated list",
+                    fields)
     elif kind == DOMAIN and len(fields) < 2:
         return "LANDLOCK_DOMAIN record with nothing but domain=", fields
     return None, fields
 
 
-def landlock_problem(header) -> Optional[str]:
-    """Why a Landlock record's body is not well-formed (None when it is)."""
-    return check_landlock(header.type, header.carrier, header.body)[0]
-
-
 def _diagnose(line: str) -> str:
+    """Why the grammar rejects the line ('' if it does not)."""
     from lldecode.audit import grammar
 
     return grammar.diagnose(line)
@@ -239,11 +222,10 @@ def read_lines(source: Source, diagnostics: Diagnostics,
     PROCTITLE context.
     """
     raw_match = fastpath.RAW_RE.match
-    from_raw = Record.from_raw_match
+    parse = Record.parse
     find_record = fastpath.find_record
     plain_body = fastpath.plain_landlock_body
     hint = fastpath.LANDLOCK_HINT_RE.search
-    landlock = LANDLOCK_TYPES
     name = source.name
     lineno = 0
     lines = source.lines()
@@ -252,7 +234,13 @@ def read_lines(source: Source, diagnostics: Diagnostics,
             continue
         m = raw_match(line) if "\x1b" not in line else None
         if m is not None:
-            record = from_raw(m, line, name, lineno)
+            # The hot path: the header parsed straight into a Record, which
+            # gets here what Record.__init__ would give it.
+            record = parse(RAW, m.groups(""), line, 0, m.end())
+            record.source = name
+            record.lineno = lineno
+            record.line = line
+            record._fields = record.domain = record.blockers = None
         else:
             header = find_record(line) if ("audit" in line or "type=" in line) else None
             if header is None:
@@ -263,9 +251,9 @@ def read_lines(source: Source, diagnostics: Diagnostics,
                     diagnostics.report_malformed(name, lineno, _diagnose(line))
                 continue
             record = Record(header, name, lineno, line)
-        kind = landlock.get(record.type)
-        if kind is not None:
-            lead = plain_body(kind, record.body) if record.carrier != "interpreted" else None
+        kind = record.kind
+        if kind is not OTHER:
+            lead = plain_body(kind, record.body) if record.carrier != INTERPRETED else None
             if lead is not None:
                 # The usual shape: domain and blockers are its first words;
                 # the other fields are read when someone asks for them.
@@ -287,6 +275,7 @@ def read_lines(source: Source, diagnostics: Diagnostics,
 
 
 def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
+    """The notice a line that is no record stands for, if any."""
     if line.startswith("----"):
         return Notice(Notice.SEPARATOR, None, source, lineno, line)
     if "audit" not in line:

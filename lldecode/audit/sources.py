@@ -21,21 +21,49 @@ import os
 import re
 import stat
 import sys
-from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    BinaryIO,
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+    Union,
+)
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+# The argument that names the audit netlink multicast group.
 NETLINK = "netlink:"
 
-_MAGIC = (
+# A reader that decompresses a binary stream.
+Decompressor = Union[gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile]
+# A stream of bytes: a file, stdin, or a decompressor over one.
+ByteStream = Union[BinaryIO, Decompressor]
+
+# The magic numbers of compressed streams, and the reader of each.
+_MAGIC: Tuple[Tuple[bytes, Callable[[BinaryIO], Decompressor]], ...] = (
     (b"\x1f\x8b", lambda stream: gzip.GzipFile(fileobj=stream)),
     (b"BZh", bz2.BZ2File),
     (b"\xfd7zXZ\x00", lzma.LZMAFile),
 )
+# Bytes read to recognize a compressed stream: the longest magic number.
+_MAGIC_LEN = max(len(magic) for magic, _ in _MAGIC)
+# Reads from files are this large (bytes): fewer system calls than the
+# default 8 KiB, little memory.
+_BUFFER_SIZE = 1 << 16
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def is_compressed(head: bytes) -> bool:
     """Do these first bytes of a file start a gzip, bzip2 or xz stream?"""
     return any(head.startswith(magic) for magic, _ in _MAGIC)
+
+
 # audit.log, audit.log.1, audit.log.2.gz, audit.log-20261126, audit.log-20261126.xz
 _ROTATED_RE = re.compile(
     r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2,6})?))?(?:\.(?:gz|bz2|xz))?$")
@@ -43,6 +71,13 @@ _ROTATED_RE = re.compile(
 
 class SourceError(Exception):
     """A source that cannot be read: the message is one line for the user."""
+
+
+class Watcher(Protocol):
+    """What follows the reading of a source (lldecode.output.progress.Progress)."""
+
+    def watch(self, name: str, fileobj: BinaryIO) -> None:
+        """Follow ``fileobj``, the binary file of source ``name``, from now on."""
 
 
 class _Prefixed(io.RawIOBase):
@@ -55,15 +90,16 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        view = memoryview(buffer).cast("B")
         if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        data = self._rest.read(len(buffer))
+        data = self._rest.read(len(view))
         n = len(data)
-        buffer[:n] = data
+        view[:n] = data
         return n
 
     def close(self) -> None:
@@ -71,22 +107,20 @@ class _Prefixed(io.RawIOBase):
         super().close()
 
 
-def _decompressing(raw: BinaryIO) -> BinaryIO:
+def _decompressing(raw: BinaryIO) -> ByteStream:
     """``raw`` itself, or a decompressing reader when its content says so."""
+    stream: BinaryIO = raw
     if raw.seekable():
-        head = raw.read(6)
+        head = raw.read(_MAGIC_LEN)
         raw.seek(0)
-        stream = raw
     else:
-        head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
-        if len(head) < 6:
-            head = raw.read(6)
-            stream = io.BufferedReader(_Prefixed(head, raw), 1 << 16)
-        else:
-            stream = raw
+        head = raw.peek(_MAGIC_LEN)[:_MAGIC_LEN] if hasattr(raw, "peek") else b""
+        if len(head) < _MAGIC_LEN:
+            head = raw.read(_MAGIC_LEN)
+            stream = io.BufferedReader(_Prefixed(head, raw), _BUFFER_SIZE)
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return opener(stream)  # type: ignore[arg-type]
+            return opener(stream)
     return stream
 
 
@@ -97,7 +131,7 @@ class Source:
         self.name = name
         self._opener = opener
         self.truncated_last_line = False
-        self.watcher = None  # a lldecode.output.progress.Progress, when one is shown
+        self.watcher: Optional[Watcher] = None  # shows the progress, when one is shown
         self.first_lineno = 1
 
     def lines(self) -> Iterator[str]:
@@ -115,7 +149,7 @@ class Source:
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise SourceError(f"{self.name}: cannot read: {exc}") from None
         finally:
-            if binary is not sys.stdin.buffer:
+            if sys.stdin is None or binary is not sys.stdin.buffer:
                 text.close()
 
     def _unterminated(self, lines: Iterable[str]) -> Iterator[str]:
@@ -127,6 +161,25 @@ class Source:
             else:
                 self.truncated_last_line = True
                 yield line
+
+
+class LinesSource(Source):
+    """Lines already in memory (text or bytes), read as a file's lines are:
+    text is taken as UTF-8, each item may hold several lines."""
+
+    def __init__(self, lines: Iterable[Union[str, bytes]], name: str = "<lines>"):
+        super().__init__(name, io.BytesIO)
+        self._items = lines
+
+    def lines(self) -> Iterator[str]:
+        """The lines of the items, without terminators."""
+        for item in self._items:
+            raw = item if isinstance(item, bytes) else item.encode("utf-8", "surrogateescape")
+            text = raw.decode("latin-1")
+            if text.endswith("\n"):
+                text = text[:-1]
+            for line in text.split("\n"):
+                yield line[:-1] if line.endswith("\r") else line
 
 
 class RangeSource(Source):
@@ -147,6 +200,7 @@ class RangeSource(Source):
             pass  # reading the lines will say what is wrong
 
     def lines(self) -> Iterator[str]:
+        """The lines of the byte range, without terminators (SourceError if unreadable)."""
         try:
             binary = self._opener()
             binary.seek(self.start)
@@ -156,6 +210,7 @@ class RangeSource(Source):
             yield from self._unterminated(self._decoded(binary))
 
     def _decoded(self, binary: BinaryIO) -> Iterator[str]:
+        """The lines (with terminators) that start before ``end``."""
         position = self.start
         for raw in binary:
             if position >= self.end:
@@ -164,11 +219,16 @@ class RangeSource(Source):
             yield raw.decode("latin-1")
 
 
+# Newlines are counted in blocks of this many bytes: few reads, bounded memory.
+_COUNT_BLOCK = 1 << 24
+
+
 def _count_newlines(path: str, end: int) -> int:
+    """The newlines in the first ``end`` bytes of a file."""
     count = 0
     with open(path, "rb") as f:
         while end > 0:
-            block = f.read(min(1 << 24, end))
+            block = f.read(min(_COUNT_BLOCK, end))
             if not block:
                 break
             count += block.count(b"\n")
@@ -184,6 +244,7 @@ class NetlinkSource(Source):
         self.idle = idle
 
     def lines(self) -> Iterator[str]:
+        """The records, as they come (SourceError if the group cannot be read)."""
         from lldecode.audit import netlink
 
         try:
@@ -193,7 +254,7 @@ class NetlinkSource(Source):
                               f"{exc.strerror or exc}") from None
 
 
-def rotation_key(path: str) -> Tuple:
+def rotation_key(path: str) -> Tuple[str, int, int, str]:
     """Sort key putting a rotated set oldest first.
 
     ``audit.log.3 < audit.log.2 < audit.log.1 < audit.log``, and dated files
@@ -211,11 +272,13 @@ def rotation_key(path: str) -> Tuple:
 
 
 def order_rotated(paths: List[str]) -> List[str]:
+    """The files of a rotated set, oldest first (see :func:`rotation_key`)."""
     return sorted(paths, key=rotation_key)
 
 
 def _open_file(path: str) -> Callable[[], BinaryIO]:
-    return lambda: open(path, "rb", buffering=1 << 16)
+    """The opener of a file, for a Source."""
+    return lambda: open(path, "rb", buffering=_BUFFER_SIZE)
 
 
 def file_source(path: str) -> Source:

@@ -17,7 +17,9 @@ import calendar
 import json
 import re
 import time as _time
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Pattern, Tuple, Type, TypeVar
+
+from lldecode.audit.values import UNTRUSTED_FIELDS
 
 # A record type as written: LANDLOCK_ACCESS, UNKNOWN[1423], AUDIT1423, 1423.
 _TYPE = r"(?:[A-Z][A-Z0-9_]*(?:\[\d+\])?|\d+)"
@@ -53,6 +55,7 @@ ELIDED_RE = re.compile(r"type=(?P<type>" + _TYPE + r") \[\.\.\.\]: ?")
 
 _TRAILING = " \t\r"
 
+# ANSI escape sequences (colours of CI logs), removed before reading.
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 # Where a record header can start inside a prefixed line.
@@ -81,19 +84,31 @@ KERNEL_KEYS = (
     "fsgid tty ses key item inode ouid ogid rdev nametype cap_fp cap_fi cap_fe "
     "cap_fver cap_frootid cwd proctitle oauid oses obj subj res op "
     "old-path new-path").split()
-_UNTRUSTED = frozenset({"path", "name", "exe", "comm", "ocomm", "cwd", "proctitle"})
 _IKEY_RE = re.compile(r"(?:^|(?<= ))([a-z][a-z0-9_-]*)=")
 _INTERPRETED_KNOWN = frozenset(KERNEL_KEYS)
 
 # Landlock record types in every spelling: kind by type token.
 ACCESS, DOMAIN, DOMAIN_DROP, OTHER = "access", "domain", "domain_drop", "other"
-LANDLOCK_TYPES = {
+LANDLOCK_TYPES: Dict[str, str] = {
     "LANDLOCK_ACCESS": ACCESS, "UNKNOWN[1423]": ACCESS, "1423": ACCESS,
     "AUDIT1423": ACCESS, "LL_DENY": ACCESS, "LANDLOCK_DENY": ACCESS,
     "LANDLOCK_DOMAIN": DOMAIN, "UNKNOWN[1424]": DOMAIN, "1424": DOMAIN,
     "AUDIT1424": DOMAIN, "LL_DOM_INFO": DOMAIN, "LANDLOCK_DOM_INFO": DOMAIN,
     "LL_DOM_DROP": DOMAIN_DROP, "LANDLOCK_DOM_DROP": DOMAIN_DROP,
 }
+
+# Record types the event stage joins, in every spelling, by canonical name.
+JOINED_TYPES: Dict[str, str] = {
+    "SYSCALL": "SYSCALL", "1300": "SYSCALL",
+    "PATH": "PATH", "1302": "PATH",
+    "SOCKADDR": "SOCKADDR", "1306": "SOCKADDR",
+    "CWD": "CWD", "1307": "CWD",
+    "OBJ_PID": "OBJ_PID", "1318": "OBJ_PID",
+    "EOE": "EOE", "1320": "EOE",
+    "PROCTITLE": "PROCTITLE", "1327": "PROCTITLE",
+}
+JOINED_TYPES.update({f"AUDIT{number}": name for number, name in list(JOINED_TYPES.items())
+                     if number.isdigit()})
 
 # Does a line mention a Landlock record?  Cheap first test, then precise one.
 LANDLOCK_HINT_RE = re.compile(r"142[34]|LANDLOCK_|LL_D")
@@ -107,33 +122,159 @@ _BODY_KIND_RE = re.compile(
     r"domain=\S+ (?:(?P<blockers>blockers=)|status=|creation=|denials=)"
     r"|(?P<syscall>arch=\S+ syscall=)|(?P<proctitle>proctitle=)"
     r"|(?P<cwd>cwd=)|(?P<path>item=\d+ )")
+# The type number guessed from each group of _BODY_KIND_RE (none: LANDLOCK_DOMAIN).
+_GUESSED_TYPES = {"blockers": "1423", "syscall": "1300", "proctitle": "1327", "cwd": "1307",
+                  "path": "1302"}
+
+# The header dialects, by the shape of the header.  A dialect's carrier can
+# be more precise: a raw header followed by enriched fields is carried
+# "enriched", a printk one without "audit: " came from netlink.
+RAW, INTERPRETED, PRINTK, PAYLOAD, JOURNAL, ELIDED, JOURNAL_JSON = (
+    "raw", "interpreted", "printk", "payload", "journal", "elided", "journal-json")
+# Each dialect's pattern, in the order a header is tried: the groups of a
+# pattern are the parts Header.parse takes, in their order.
+DIALECTS: Tuple[Tuple[str, "Pattern[str]"], ...] = (
+    (RAW, RAW_RE), (INTERPRETED, INTERPRETED_RE), (PRINTK, PRINTK_RE), (PAYLOAD, PAYLOAD_RE),
+    (JOURNAL, JOURNAL_RE), (ELIDED, ELIDED_RE))
 
 
-class Header(NamedTuple):
-    """Where a record came from and which event it belongs to."""
-    carrier: str            # raw, enriched, interpreted, printk, netlink, journal, journal-json, elided
+_H = TypeVar("_H", bound="Header")
+
+
+class Header:
+    """Where a record came from and which event it belongs to.
+
+    Every header is read by :meth:`parse`: the fast path's, the grammar's
+    and those of :class:`lldecode.audit.records.Record` (a header with the
+    place it was read).
+    """
+
+    __slots__ = ("carrier", "node", "type", "time", "serial", "body", "enrichment", "pid",
+                 "kind", "joined_type")
+
+    # raw, enriched, interpreted, printk, netlink, journal, journal-json, elided
+    carrier: str
     node: Optional[str]
     type: str               # the type token as written (LANDLOCK_ACCESS, 1423, ...)
     time: Optional[float]   # seconds since the epoch
     serial: Optional[int]
     body: str
-    enrichment: Optional[str] = None
-    pid: Optional[int] = None   # journald short output's audit[PID]
+    enrichment: Optional[str]   # auditd's ENRICHED fields, after the 0x1D byte
+    pid: Optional[int]      # journald short output's audit[PID]
+    kind: str               # ACCESS, DOMAIN, DOMAIN_DROP (Landlock records) or OTHER
+    joined_type: Optional[str]  # the canonical name of the types in JOINED_TYPES
+
+    @classmethod
+    def parse(cls: Type[_H], dialect: str, parts: Tuple[str, ...], text: str, start: int,
+              end: int) -> _H:
+        """The header of ``dialect`` read in ``text[start:end]``; the body is
+        the rest of ``text``.
+
+        ``parts`` are the dialect's groups in pattern order (``m.groups("")``;
+        ``""`` for an absent optional part); for JOURNAL_JSON, (type,
+        microseconds, serial) from the entry's fields.  The reader's hot path
+        (RAW) comes first.
+        """
+        self = cls.__new__(cls)
+        rest = text[end:]
+        cut = -1 if dialect == INTERPRETED else rest.find("\x1d")
+        if cut < 0:
+            body, enrichment = rest.rstrip(_TRAILING), None
+        else:
+            body, enrichment = rest[:cut].rstrip(_TRAILING), rest[cut + 1:].rstrip(_TRAILING)
+        self.body = body
+        if dialect == RAW:
+            node, type_token, sec, ms, serial = parts
+            self.carrier = "raw" if enrichment is None else "enriched"
+            self.node = node or None
+            self.time = int(sec) + _fraction(ms)
+            self.serial = int(serial)
+            self.enrichment = enrichment
+            self.pid = None
+        elif dialect == INTERPRETED:
+            node, type_token, date, clock, ms, serial = parts
+            self.carrier = INTERPRETED
+            self.node = node or None
+            self.time = interpreted_time(date, clock, ms)
+            self.serial = int(serial)
+            self.enrichment = self.pid = None
+        elif dialect == PRINTK or dialect == PAYLOAD:
+            if dialect == PRINTK:
+                type_token, sec, ms, serial = parts
+            else:  # the type is known only from the body
+                sec, ms, serial = parts
+                type_token = guess_type(body)
+            self.carrier = "printk" if text.startswith("audit: ", start) else "netlink"
+            self.node = None
+            self.time = _epoch(sec, ms)
+            self.serial = int(serial)
+            self.enrichment = enrichment
+            self.pid = None
+        elif dialect == JOURNAL:
+            pid, type_token = parts
+            self.carrier = JOURNAL
+            self.node = None
+            self.time = journal_prefix_time(text[:start])
+            self.serial = self.enrichment = None
+            self.pid = int(pid) if pid else None
+        elif dialect == ELIDED:
+            (type_token,) = parts
+            self.carrier = ELIDED
+            self.node = self.time = self.serial = self.enrichment = self.pid = None
+        elif dialect == JOURNAL_JSON:
+            type_token, usec, serial = parts
+            self.carrier = JOURNAL_JSON
+            self.node = None  # the entry's _HOSTNAME, set by match_journal_json
+            self.time = int(usec) / 1e6 if usec else None
+            self.serial = int(serial) if serial else None
+            self.enrichment = self.pid = None
+        else:
+            raise ValueError(f"unknown header dialect {dialect!r}")
+        self.type = type_token
+        self.kind = LANDLOCK_TYPES.get(type_token, OTHER)
+        self.joined_type = JOINED_TYPES.get(type_token)
+        return self
+
+    def astuple(self) -> Tuple[str, Optional[str], str, Optional[float], Optional[int], str,
+                               Optional[str], Optional[int]]:
+        """(carrier, node, type, time, serial, body, enrichment, pid)."""
+        return (self.carrier, self.node, self.type, self.time, self.serial, self.body,
+                self.enrichment, self.pid)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Header) and type(other) is type(self):
+            return self.astuple() == other.astuple()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.astuple())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(
+            ("carrier", "node", "type", "time", "serial", "body", "enrichment", "pid"),
+            self.astuple()))
+        return f"{type(self).__name__}({fields})"
 
 
 def landlock_kind(type_token: str) -> str:
+    """ACCESS, DOMAIN or DOMAIN_DROP for a Landlock record type, else OTHER."""
     return LANDLOCK_TYPES.get(type_token, OTHER)
 
 
+def _fraction(digits: str) -> float:
+    """The value of the digits after a decimal point: "525" -> 0.525."""
+    scale: int = 10 ** len(digits)
+    return int(digits) / scale
+
+
 def _epoch(sec: str, ms: str) -> float:
-    return int(sec) + int(ms) / 10 ** len(ms)
+    """Seconds since the epoch of an ``audit(SECONDS.MILLIS:...)`` stamp."""
+    return int(sec) + _fraction(ms)
 
 
-def _split_enrichment(body: str) -> Tuple[str, Optional[str]]:
-    cut = body.find("\x1d")
-    if cut < 0:
-        return body.rstrip(_TRAILING), None
-    return body[:cut].rstrip(_TRAILING), body[cut + 1:].rstrip(_TRAILING)
+# Two-digit years below this are 20xx, the others 19xx: no audit log is older
+# than the Unix epoch (1970).
+_CENTURY_PIVOT = 70
 
 
 def _local_date(date: str) -> Optional[Tuple[int, int, int]]:
@@ -147,7 +288,7 @@ def _local_date(date: str) -> Optional[Tuple[int, int, int]]:
     else:
         day, month, year = a, b, c
     if year < 100:
-        year += 2000 if year < 70 else 1900
+        year += 2000 if year < _CENTURY_PIVOT else 1900
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return None
     return year, month, day
@@ -160,16 +301,7 @@ def interpreted_time(date: str, clock: str, ms: str) -> Optional[float]:
         return None
     hh, mm, ss = (int(x) for x in clock.split(":"))
     stamp = _time.mktime((ymd[0], ymd[1], ymd[2], hh, mm, ss, 0, 0, -1))
-    return stamp + int(ms) / 10 ** len(ms)
-
-
-def _header_from(m: "re.Match[str]", carrier: str, text: str) -> Header:
-    body, enrichment = _split_enrichment(text[m.end():])
-    if enrichment is not None and carrier == "raw":
-        carrier = "enriched"
-    g = m.groupdict()
-    return Header(carrier, g.get("node"), g["type"], _epoch(g["sec"], g["ms"]),
-                  int(g["serial"]), body, enrichment)
+    return stamp + _fraction(ms)
 
 
 def match_raw(line: str) -> Optional[Header]:
@@ -177,7 +309,7 @@ def match_raw(line: str) -> Optional[Header]:
     m = RAW_RE.match(line)
     if m is None:
         return None
-    return _header_from(m, "raw", line)
+    return Header.parse(RAW, m.groups(""), line, 0, m.end())
 
 
 def guess_type(body: str) -> str:
@@ -186,43 +318,18 @@ def guess_type(body: str) -> str:
     if m is None:
         return "UNKNOWN"
     if m.group("blockers"):
-        return "1423"
+        return _GUESSED_TYPES["blockers"]
     if m.lastgroup is None:
         return "1424"
-    return {"syscall": "1300", "proctitle": "1327", "cwd": "1307", "path": "1302"}[m.lastgroup]
+    return _GUESSED_TYPES[m.lastgroup]
 
 
 def match_at(text: str, pos: int) -> Optional[Header]:
     """A record header starting exactly at ``pos`` in any dialect."""
-    m = RAW_RE.match(text, pos)
-    if m:
-        return _header_from(m, "raw", text)
-    m = INTERPRETED_RE.match(text, pos)
-    if m:
-        g = m.groupdict()
-        body = text[m.end():].rstrip(_TRAILING)
-        return Header("interpreted", g["node"], g["type"],
-                      interpreted_time(g["date"], g["clock"], g["ms"]),
-                      int(g["serial"]), body)
-    m = PRINTK_RE.match(text, pos)
-    if m:
-        carrier = "printk" if text.startswith("audit: ", pos) else "netlink"
-        return _header_from(m, carrier, text)
-    m = PAYLOAD_RE.match(text, pos)
-    if m:
-        body, enrichment = _split_enrichment(text[m.end():])
-        return Header("netlink", None, guess_type(body), _epoch(m.group("sec"), m.group("ms")),
-                      int(m.group("serial")), body, enrichment)
-    m = JOURNAL_RE.match(text, pos)
-    if m:
-        body, _ = _split_enrichment(text[m.end():])
-        pid = m.group("pid")
-        return Header("journal", None, m.group("type"), journal_prefix_time(text[:pos]),
-                      None, body, None, int(pid) if pid else None)
-    m = ELIDED_RE.match(text, pos)
-    if m:
-        body, _ = _split_enrichment(text[m.end():])
-        return Header("elided", None, m.group("type"), None, None, body)
+    for dialect, pattern in DIALECTS:
+        m = pattern.match(text, pos)
+        if m is not None:
+            return Header.parse(dialect, m.groups(""), text, pos, m.end())
     return None
 
 
@@ -259,6 +366,11 @@ _SYSLOG_TIME_RE = re.compile(
     r"|(?P<unix>\d{9,11}\.\d+) ")
 
 
+# A syslog stamp (no year) up to a day ahead of the clock is this year's
+# (time zones, clock skew); further ahead, it is last year's.
+_FUTURE_SLACK = 24 * 60 * 60
+
+
 def journal_prefix_time(prefix: str, now: Optional[float] = None) -> Optional[float]:
     """The time in a journalctl/syslog line prefix, or None.
 
@@ -292,7 +404,7 @@ def journal_prefix_time(prefix: str, now: Optional[float] = None) -> Optional[fl
     year = _time.localtime(now).tm_year
     frac = float(m.group("sfrac") or 0)
     stamp = _time.mktime((year, month, int(m.group("day")), hh, mi, ss, 0, 0, -1))
-    if stamp > now + 86400:
+    if stamp > now + _FUTURE_SLACK:
         stamp = _time.mktime((year - 1, month, int(m.group("day")), hh, mi, ss, 0, 0, -1))
     return stamp + frac
 
@@ -316,7 +428,12 @@ def match_journal_json(text: str) -> Optional[Header]:
     node = entry.get("_HOSTNAME") if isinstance(entry.get("_HOSTNAME"), str) else None
     if entry.get("_TRANSPORT") == "kernel" or "_AUDIT_TYPE" not in entry:
         m = PRINTK_RE.search(message)
-        return _header_from(m, "printk", message)._replace(node=node) if m else None
+        if m is None:
+            return None
+        header = Header.parse(PRINTK, m.groups(""), message, m.start(), m.end())
+        # journald's kernel transport: the console's record, whatever its prefix.
+        header.carrier, header.node = "printk", node
+        return header
     type_token = str(entry["_AUDIT_TYPE"])
     name, _, body = message.partition(" ")
     if name != entry.get("_AUDIT_TYPE_NAME", name):
@@ -324,14 +441,15 @@ def match_journal_json(text: str) -> Optional[Header]:
     usec = entry.get("_SOURCE_REALTIME_TIMESTAMP") or entry.get("__REALTIME_TIMESTAMP")
     serial = entry.get("_AUDIT_ID")
     try:
-        stamp = int(usec) / 1e6 if usec is not None else None
-        serial = int(serial) if serial is not None else None
+        micros = "" if usec is None else str(int(usec))
+        number = "" if serial is None else str(int(serial))
     except (TypeError, ValueError):
         return None
     # LANDLOCK_ACCESS / AUDIT1423 / ...: keep the name when journald had one.
     token = name if name in LANDLOCK_TYPES or not name.startswith("AUDIT") else type_token
-    body, _ = _split_enrichment(body)
-    return Header("journal-json", node, token, stamp, serial, body)
+    header = Header.parse(JOURNAL_JSON, (token, micros, number), body, 0, 0)
+    header.node = node
+    return header
 
 
 # -- fields -------------------------------------------------------------------
@@ -355,7 +473,12 @@ def plain_landlock_body(kind: str, body: str) -> Optional[Tuple[str, Optional[st
     """(domain id, blockers text or None) when this is the plain shape of a
     Landlock body of ``kind`` (raw spelling); None otherwise."""
     m = _LANDLOCK_BODY_RES[kind].fullmatch(body)
-    return None if m is None else m.group(1, 2) if kind == ACCESS else (m.group(1), None)
+    if m is None:
+        return None
+    if kind == ACCESS:
+        domain, blockers = m.group(1, 2)
+        return domain, blockers
+    return m.group(1), None
 
 
 def body_is_well_formed(body: str, strict: bool = False) -> bool:
@@ -382,7 +505,7 @@ def split_interpreted_fields(body: str) -> List[Tuple[str, str]]:
         j = i + 1
         if key == "proctitle":
             j = len(keys)
-        elif key in _UNTRUSTED:
+        elif key in UNTRUSTED_FIELDS:
             while j < len(keys) and keys[j][2] not in _INTERPRETED_KNOWN:
                 j += 1
         end = keys[j][0] if j < len(keys) else len(body)

@@ -18,12 +18,16 @@ functions here turn such text into what it means:
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Tuple
 
-# Fields whose value the kernel encodes with audit_log_untrustedstring().
-UNTRUSTED_FIELDS = frozenset(
-    {"path", "name", "exe", "comm", "ocomm", "cwd", "proctitle", "old-path", "new-path"})
+# Fields whose value the kernel encodes with audit_log_untrustedstring()
+# (quoted, or upper-case hex when it holds a quote, a space, a control or a
+# non-ASCII byte): Landlock's path, name, exe, comm and ocomm, and the cwd
+# and proctitle of the records that join them.  The only definition: the
+# readers of lldecode.audit.syntax and lldecode.audit.grammar take it from here.
+UNTRUSTED_FIELDS = frozenset({"path", "name", "exe", "comm", "ocomm", "cwd", "proctitle"})
 
+# Values that mean "no value" (decoded as None).
 PLACEHOLDERS = frozenset({"(null)", "?", "<no_memory>", "<too_long>", "(none)"})
 
 _HEX_RE = re.compile(r"(?:[0-9A-F]{2})+\Z")
@@ -38,11 +42,8 @@ def unquote(value: str) -> str:
     return value
 
 
-def is_placeholder(value: str) -> bool:
-    return value in PLACEHOLDERS
-
-
 def _unescape_octal(match: "re.Match[str]") -> str:
+    """The byte an ``\\ooo`` escape of ``ausearch -i`` stands for."""
     code = int(match.group(1), 8)
     # auparse's terminal escaping only escapes control bytes; anything else
     # was a literal backslash followed by digits.
@@ -99,12 +100,7 @@ def abstract_socket_name(raw: bytes) -> bytes:
     return b"@" + raw
 
 
-def split_proctitle(raw: bytes) -> list:
-    """The argv of a PROCTITLE value (NUL-separated, possibly truncated)."""
-    return [arg for arg in raw.split(b"\0")] if raw else []
-
-
-def strip_deleted(raw: bytes) -> tuple:
+def strip_deleted(raw: bytes) -> Tuple[bytes, bool]:
     """(exe, deleted): the kernel appends " (deleted)" to a vanished exe."""
     if raw.endswith(_DELETED.encode()):
         return raw[: -len(_DELETED)], True
@@ -117,6 +113,7 @@ def bytes_to_text(raw: bytes) -> str:
 
 
 def is_utf8(raw: bytes) -> bool:
+    """Are these bytes valid UTF-8?"""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

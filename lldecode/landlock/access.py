@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+# The kinds of access rights: filesystem, network, IPC scopes.
 KINDS = ("fs", "net", "scope")
 
 # The newest ABI whose semantics the rest of lldecode models (kernel 6.15+).
@@ -44,6 +45,10 @@ APPLIES_TO = ("file", "dir", "-")
 
 @dataclass(frozen=True)
 class Right:
+    """One access right: its kind and bare name, its bit in masks, the ABI
+    that introduced it, what it applies to (:data:`APPLIES_TO`), what it
+    guards and the system calls that need it."""
+
     kind: str
     name: str
     bit: int
@@ -64,18 +69,22 @@ class Right:
 
     @property
     def mask(self) -> int:
+        """The right's bit, as a mask."""
         return 1 << self.bit
 
     @property
     def newer_than_modelled(self) -> bool:
+        """Is the right newer than the ABI the simulator models?"""
         return self.abi > MAX_MODELLED_ABI
 
 
 def _r(kind: str, name: str, bit: int, abi: int, applies_to: str,
        description: str, *syscalls: str) -> Right:
+    """A Right, its system calls given last."""
     return Right(kind, name, bit, abi, applies_to, description, syscalls)
 
 
+# Every right, fs then net then scope, each in bit order.
 RIGHTS: Tuple[Right, ...] = (
     _r("fs", "execute", 0, 1, "file", "execute a file",
        "execve", "execveat"),
@@ -143,6 +152,15 @@ def right(dotted_name: str) -> Optional[Right]:
     return _BY_DOTTED.get(_BY_LEGACY.get(dotted_name, dotted_name))
 
 
+def known_right(dotted_name: str) -> Right:
+    """The right named ``fs.read_file`` (or its legacy spelling); ValueError
+    if no right is (``ptrace`` and ``fs.change_topology`` are blockers, not rights)."""
+    found = right(dotted_name)
+    if found is None:
+        raise ValueError(f"unknown access right {dotted_name!r}")
+    return found
+
+
 def normalize_blocker(name: str) -> str:
     """Spell a logged blocker the merged-kernel way.
 
@@ -195,6 +213,12 @@ def mask_to_names(kind: str, value: int, abi: Optional[int] = None) -> List[str]
     return names
 
 
+def fs_mask(*names: str) -> int:
+    """The bits of the filesystem rights ``names`` (bare, dotted or legacy);
+    ValueError on an unknown name."""
+    return names_to_mask("fs", names)
+
+
 def names_to_mask(kind: str, names: Iterable[str]) -> int:
     """OR of the bits of ``names`` (dotted, legacy or bare); ValueError on an unknown name."""
     mask = 0
@@ -208,5 +232,6 @@ def names_to_mask(kind: str, names: Iterable[str]) -> int:
 
 
 def _check_kind(kind: str) -> None:
+    """ValueError unless ``kind`` is one of :data:`KINDS`."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of access {kind!r} (known: {', '.join(KINDS)})")

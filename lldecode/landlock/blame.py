@@ -15,11 +15,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from lldecode import syscalls
-from lldecode.landlock.access import mask_to_names, normalize_blocker, right
+from lldecode.landlock.access import known_right, mask_to_names, normalize_blocker, right
 from lldecode.landlock.checks import MAKE_RIGHT, Domain
 from lldecode.landlock.layers import IOCTL_DEV, OPTIONAL_ACCESS
 from lldecode.landlock.policy import Policy, normalize_path
-from lldecode.landlock.simulate import Options, PredictedDenial, simulate
+from lldecode.landlock.simulate import (
+    ObjectFields,
+    ObjectValue,
+    Options,
+    PredictedDenial,
+    simulate,
+)
 
 # Syscall names that tell a rename from a link (otherwise the blockers do).
 RENAME_SYSCALLS = ("rename", "renameat", "renameat2")
@@ -36,12 +42,13 @@ class Finding:
     layer: Optional[int]            # 1-based layer the simulator blames
     policy: Optional[str]
     missing: Tuple[str, ...]        # rights that layer lacks (dotted names)
-    object: Dict[str, Any] = field(hash=False)
+    object: ObjectFields = field(hash=False)
     also_denied_by: Tuple[int, ...] = ()   # older layers that lack them too
     sentence: str = ""
     toml: str = ""
 
     def as_dict(self) -> Dict[str, Any]:
+        """The finding as plain values (for JSON)."""
         return {"layer": self.layer, "policy": self.policy, "missing": list(self.missing),
                 "object": dict(self.object), "also_denied_by": list(self.also_denied_by),
                 "sentence": self.sentence, "toml": self.toml}
@@ -63,33 +70,41 @@ class Blame:
 
     @property
     def layer(self) -> Optional[int]:
+        """The 1-based layer blamed (the first finding's)."""
         return self.findings[0].layer if self.findings else None
 
     @property
     def policy(self) -> Optional[str]:
+        """The policy file of the layer blamed."""
         return self.findings[0].policy if self.findings else None
 
     @property
     def sentence(self) -> str:
+        """What the findings say, in words."""
         return " ".join(f.sentence for f in self.findings if f.sentence)
 
     @property
     def toml(self) -> str:
+        """The landlockconfig snippets to add, one per finding."""
         return "\n".join(f.toml for f in self.findings if f.toml)
 
     def as_dict(self) -> Dict[str, Any]:
+        """The answer as plain values (for JSON)."""
         return {"consistent": self.consistent, "reason": self.reason,
                 "layer": self.layer, "policy": self.policy, "sentence": self.sentence,
                 "toml": self.toml, "findings": [f.as_dict() for f in self.findings]}
 
 
-LoggedRecord = Tuple[Sequence[str], Mapping[str, Any]]
+# A logged record's object fields, by name (see blame_denial's ``obj``).
+LoggedObject = Mapping[str, ObjectValue]
+# A logged record: (blockers, object fields).
+LoggedRecord = Tuple[Sequence[str], LoggedObject]
 
 
-def blame_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, Any],
-                   syscall: Optional[str] = None,
-                   destination: Optional[LoggedRecord] = None,
-                   logged_layer: Optional[int] = None) -> Blame:
+def blame_denial(policy: Policy, blockers: Sequence[str], obj: LoggedObject,
+                 syscall: Optional[str] = None,
+                 destination: Optional[LoggedRecord] = None,
+                 logged_layer: Optional[int] = None) -> Blame:
     """Explain one logged Landlock denial with ``policy``.
 
     Arguments:
@@ -129,6 +144,7 @@ def blame_denial(policy: Policy, blockers: Sequence[str], obj: Mapping[str, Any]
 
 
 def _unmodelled(blockers: Sequence[str]) -> Optional[str]:
+    """Why the blockers of a record cannot be checked (None: they can)."""
     if not blockers:
         return "the record has no blockers"
     for name in blockers:
@@ -146,15 +162,19 @@ def _unmodelled(blockers: Sequence[str]) -> Optional[str]:
 
 
 class _Blamer:
+    """Blame with one policy: the forward model run on what a record describes."""
+
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.domain = Domain(policy.layers)
 
     def name(self, level: int) -> str:
+        """A 0-based layer in words: ``layer 2 (home.toml)``."""
         return f"layer {level + 1} ({self.policy.sources[level]})"
 
-    def single(self, blockers: List[str], obj: Mapping[str, Any],
+    def single(self, blockers: List[str], obj: LoggedObject,
                logged_layer: Optional[int]) -> Blame:
+        """Blame one record, by its kind of blocker."""
         first = blockers[0]
         if first == "ptrace":
             return self.ptrace(obj, logged_layer)
@@ -182,12 +202,13 @@ class _Blamer:
                     f"layer is {found.layer}")
         return None
 
-    def fs(self, blockers: List[str], obj: Mapping[str, Any],
+    def fs(self, blockers: List[str], obj: LoggedObject,
            logged_layer: Optional[int]) -> Blame:
+        """Blame a filesystem denial."""
         path = obj.get("path")
         if not isinstance(path, str) or not path.startswith("/"):
             return Blame(False, "cannot check: the record has no absolute path", ())
-        access = sum(right(b).mask for b in blockers)
+        access = sum(known_right(b).mask for b in blockers)
         if access & IOCTL_DEV:
             cmd = obj.get("ioctlcmd")
             number = int(cmd, 16) if isinstance(cmd, str) else cmd
@@ -197,14 +218,14 @@ class _Blamer:
                                    "devices: this denial cannot come from Landlock", ())
         path = normalize_path(path)
         denied = self.domain.check_path(path, access)
-        opened_earlier = False
+        opened_under: Optional[int] = None  # the layers when the file was opened
         if (denied is not None and logged_layer is not None and not access & ~OPTIONAL_ACCESS
                 and 0 < logged_layer < denied.layer + 1):
             # truncate and ioctl_dev are charged with the layers enforced when
             # the file was opened: maybe only the first logged_layer ones.
             earlier = Domain(self.policy.layers[:logged_layer]).check_path(path, access)
             if earlier is not None and earlier.layer + 1 == logged_layer:
-                denied, opened_earlier = earlier, True
+                denied, opened_under = earlier, logged_layer
         found = None if denied is None else PredictedDenial(
             denied.layer + 1, self.policy.sources[denied.layer],
             tuple(mask_to_names("fs", denied.missing)), {"path": path})
@@ -212,25 +233,27 @@ class _Blamer:
         if found is None:
             return Blame(False, reason, ())
         finding = self.fs_finding(found, path, access)
-        if opened_earlier:
+        if opened_under is not None:
             finding = replace(finding, sentence=finding.sentence + (
-                f" The file was opened before layer {logged_layer + 1} was enforced: "
+                f" The file was opened before layer {opened_under + 1} was enforced: "
                 "truncate and ioctl are checked with the layers of that time."))
         return Blame(reason is None, reason, (finding,))
 
     def fs_finding(self, found: PredictedDenial, path: str, access: int) -> Finding:
+        """What to say and add about a filesystem denial the model predicts."""
         level = found.layer - 1
         missing = found.blockers
         _, masks = self.domain.init_fs_masks(access)
         self.domain.walk(path, access, masks)
         older = sorted({lvl + 1 for bit, layers in masks.items() for lvl in range(level)
                         if layers >> lvl & 1})
-        bare = [right(name).name for name in missing]
+        bare = [known_right(name).name for name in missing]
         sentence = (f"{self.name(level).capitalize()} denied {','.join(missing)} on {path}: "
                     f"it handles {'them' if len(missing) > 1 else 'it'} and none of its "
                     f"[[path_beneath]] rules on {path} or a parent directory allows "
                     f"{'them' if len(missing) > 1 else 'it'}.")
-        if "fs.refer" in missing and not self.policy.layers[level].handled_fs & right("fs.refer").mask:
+        refer = known_right("fs.refer").mask
+        if "fs.refer" in missing and not self.policy.layers[level].handled_fs & refer:
             sentence += (" That layer does not list refer, but the kernel denies moving files "
                          "between directories in every layer of a domain that handles "
                          "filesystem rights, unless a rule allows refer.")
@@ -241,18 +264,22 @@ class _Blamer:
                        sentence, toml)
 
     def older_sentence(self, older: Sequence[int]) -> str:
+        """The sentence naming the older (1-based) layers that deny it too."""
         if not older:
             return ""
         names = ", ".join(self.name(lvl - 1) for lvl in older)
-        return f" Older {names} {'deny' if len(older) > 1 else 'denies'} it too: add the rule there as well."
+        verb = "deny" if len(older) > 1 else "denies"
+        return f" Older {names} {verb} it too: add the rule there as well."
 
-    def reparenting(self, blockers1: List[str], obj1: Mapping[str, Any], blockers2: List[str],
-                    obj2: Mapping[str, Any], syscall: Optional[str],
+    def reparenting(self, blockers1: List[str], obj1: LoggedObject, blockers2: List[str],
+                    obj2: LoggedObject, syscall: Optional[str],
                     logged_layer: Optional[int]) -> Blame:
-        paths = [o.get("path") for o in (obj1, obj2)]
-        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
+        """Blame the two records of a rename or link across directories."""
+        source, destination = obj1.get("path"), obj2.get("path")
+        if not (isinstance(source, str) and source.startswith("/")
+                and isinstance(destination, str) and destination.startswith("/")):
             return Blame(False, "cannot check: a record has no absolute path", ())
-        source_dir, destination_dir = (normalize_path(p) for p in paths)
+        source_dir, destination_dir = normalize_path(source), normalize_path(destination)
         everything = set(blockers1) | set(blockers2)
         if syscall in RENAME_SYSCALLS or syscall in LINK_SYSCALLS:
             rename = syscall in RENAME_SYSCALLS
@@ -276,17 +303,16 @@ class _Blamer:
                 reasons.append(reason)
             if found is not None:
                 findings.append(self.fs_finding(found, directory, sum(
-                    right(b).mask for b in found.blockers)))
+                    known_right(b).mask for b in found.blockers)))
         reason = "; ".join(reasons) or None
         return Blame(reason is None, reason, tuple(findings))
 
-    def net(self, blockers: List[str], obj: Mapping[str, Any],
+    def net(self, blockers: List[str], obj: LoggedObject,
             logged_layer: Optional[int]) -> Blame:
+        """Blame a TCP bind or connect denial."""
         bind = blockers == ["net.bind_tcp"]
-        port = obj.get("src" if bind else "dest")
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
+        port = _port(obj.get("src" if bind else "dest"))
+        if port is None:
             return Blame(False, "cannot check: the record has no port", ())
         outcome = simulate(self.policy, "bind" if bind else "connect", [str(port)])
         found = outcome.denials[0] if outcome.denials else None
@@ -294,8 +320,8 @@ class _Blamer:
         if found is None:
             return Blame(False, reason, ())
         level = found.layer - 1
-        bare = [right(b).name for b in found.blockers]
-        mask = right(found.blockers[0]).mask
+        bare = [known_right(b).name for b in found.blockers]
+        mask = known_right(found.blockers[0]).mask
         older = [lvl + 1 for lvl, layer in enumerate(self.policy.layers[:level])
                  if layer.handled_net & mask and not layer.port_rules.get(port, 0) & mask]
         sentence = (f"{self.name(level).capitalize()} denied {','.join(found.blockers)} on "
@@ -306,8 +332,9 @@ class _Blamer:
                           tuple(older), sentence, toml)
         return Blame(reason is None, reason, (finding,))
 
-    def scope(self, blocker: str, obj: Mapping[str, Any],
+    def scope(self, blocker: str, obj: LoggedObject,
               logged_layer: Optional[int]) -> Blame:
+        """Blame a signal or abstract UNIX socket denial."""
         operation = "signal" if blocker == "scope.signal" else "abstract-connect"
         outcome = simulate(self.policy, operation, [])
         found = outcome.denials[0] if outcome.denials else None
@@ -318,7 +345,7 @@ class _Blamer:
         level = found.layer - 1
         short = blocker.split(".")[1]
         older = [lvl + 1 for lvl in range(level)
-                 if self.policy.layers[lvl].scoped & right(blocker).mask]
+                 if self.policy.layers[lvl].scoped & known_right(blocker).mask]
         what = ("send a signal to" if short == "signal"
                 else "connect to an abstract UNIX socket of")
         sentence = (f"{self.name(level).capitalize()} is the youngest layer scoping {short}: "
@@ -327,14 +354,16 @@ class _Blamer:
                     + ("these layers" if older else "that layer")
                     + ", or start the other process inside the domain.")
         if older:
-            sentence += " Older " + ", ".join(self.name(lvl - 1) for lvl in older) + " scope it too."
+            names = ", ".join(self.name(lvl - 1) for lvl in older)
+            sentence += f" Older {names} scope it too."
         toml = (f"# {found.policy} (layer {found.layer}): no rule can allow this; "
                 f"remove \"{short}\" from [[ruleset]] scoped")
         finding = Finding(found.layer, found.policy, (blocker,), dict(obj), tuple(older),
                           sentence, toml)
         return Blame(reason is None, reason, (finding,))
 
-    def ptrace(self, obj: Mapping[str, Any], logged_layer: Optional[int]) -> Blame:
+    def ptrace(self, obj: LoggedObject, logged_layer: Optional[int]) -> Blame:
+        """Blame a ptrace denial (the tracer's youngest layer)."""
         level = self.domain.num_layers - 1
         found = PredictedDenial(level + 1, self.policy.sources[level], ("ptrace",), dict(obj))
         reason = self.compare(["ptrace"], found, logged_layer, "")
@@ -344,25 +373,37 @@ class _Blamer:
         toml = (f"# {found.policy} (layer {found.layer}): no rule can allow ptrace "
                 "outside the domain")
         return Blame(reason is None, reason,
-                           (Finding(found.layer, found.policy, ("ptrace",), dict(obj), (),
-                                    sentence, toml),))
+                     (Finding(found.layer, found.policy, ("ptrace",), dict(obj), (),
+                              sentence, toml),))
 
-    def change_topology(self, obj: Mapping[str, Any],
+    def change_topology(self, obj: LoggedObject,
                         logged_layer: Optional[int]) -> Blame:
+        """Blame a mount-like denial (the youngest layer handling fs rights)."""
         level = next((lvl for lvl in reversed(range(self.domain.num_layers))
                       if self.policy.layers[lvl].handled_fs), None)
         if level is None:
             return Blame(False, "no layer of the policy handles filesystem rights: "
-                               "fs.change_topology cannot come from it", ())
-        found = PredictedDenial(level + 1, self.policy.sources[level], ("fs.change_topology",), dict(obj))
+                                "fs.change_topology cannot come from it", ())
+        found = PredictedDenial(level + 1, self.policy.sources[level], ("fs.change_topology",),
+                                dict(obj))
         reason = self.compare(["fs.change_topology"], found, logged_layer, "")
         sentence = (f"{self.name(level).capitalize()} is the youngest layer handling "
                     "filesystem rights: mounting, unmounting and pivot_root are always "
                     "denied in such a domain. No rule can allow this.")
         toml = f"# {found.policy} (layer {found.layer}): no rule can allow mount operations"
         return Blame(reason is None, reason,
-                           (Finding(found.layer, found.policy, ("fs.change_topology",),
-                                    dict(obj), (), sentence, toml),))
+                     (Finding(found.layer, found.policy, ("fs.change_topology",),
+                              dict(obj), (), sentence, toml),))
+
+
+def _port(value: ObjectValue) -> Optional[int]:
+    """A logged port (src=, dest=) as a number; None when the record has none."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def json_string(text: str) -> str:
@@ -372,6 +413,7 @@ def json_string(text: str) -> str:
 
 def _toml_snippet(source: str, layer: int, table: str, names: Sequence[str],
                   key: str, value: str) -> str:
+    """The landlockconfig rule to add to a layer's file."""
     allowed = ", ".join(json_string(n) for n in names)
     return (f"# add to {source} (layer {layer})\n[[{table}]]\n"
             f"allowed_access = [{allowed}]\n{key} = [{value}]\n")

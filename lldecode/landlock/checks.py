@@ -30,28 +30,31 @@ import posixpath
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from lldecode.landlock.access import lookup, rights_of
-from lldecode.landlock.layers import (IOCTL_DEV, TRUNCATE, LayerMasks, bits_of, get_denied_layer,
-                             get_deny_masks)
+from lldecode.landlock.access import MAX_MODELLED_ABI, fs_mask, rights_of
+from lldecode.landlock.layers import (
+    IOCTL_DEV,
+    TRUNCATE,
+    LayerMasks,
+    bits_of,
+    get_denied_layer,
+    get_deny_masks,
+)
 from lldecode.landlock.policy import Layer
 
-
-def _fs(name: str) -> int:
-    return lookup("fs", name).mask
-
-
-FS_BITS = tuple(r.bit for r in rights_of("fs", 7))
+# The fs rights the model knows (those of the ABI it models), their bits.
+FS_BITS = tuple(r.bit for r in rights_of("fs", MAX_MODELLED_ABI))
 ALL_FS = sum(1 << bit for bit in FS_BITS)
-REFER = _fs("refer")
+REFER = fs_mask("refer")
 # Rights that make sense on a file (the others only on directories).
-ACCESS_FILE = _fs("execute") | _fs("write_file") | _fs("read_file") | TRUNCATE | IOCTL_DEV
+ACCESS_FILE = fs_mask("execute", "write_file", "read_file") | TRUNCATE | IOCTL_DEV
 
 # File kinds, and the right needed to create one (get_mode_access).
 MAKE_RIGHT = {
-    "file": _fs("make_reg"), "dir": _fs("make_dir"), "symlink": _fs("make_sym"),
-    "fifo": _fs("make_fifo"), "socket": _fs("make_sock"), "char": _fs("make_char"),
-    "block": _fs("make_block"),
+    "file": fs_mask("make_reg"), "dir": fs_mask("make_dir"), "symlink": fs_mask("make_sym"),
+    "fifo": fs_mask("make_fifo"), "socket": fs_mask("make_sock"), "char": fs_mask("make_char"),
+    "block": fs_mask("make_block"),
 }
+# The kinds of file MAKE_RIGHT knows.
 FILE_KINDS = tuple(MAKE_RIGHT)
 
 # Layer -> allowed rights, for the rules found on one path or port.
@@ -79,7 +82,7 @@ def remove_right(kind: Optional[str]) -> int:
     """The right needed to remove an entry of ``kind`` (None: nothing there)."""
     if kind is None:
         return 0
-    return _fs("remove_dir") if kind == "dir" else _fs("remove_file")
+    return fs_mask("remove_dir") if kind == "dir" else fs_mask("remove_file")
 
 
 class Domain:
@@ -108,9 +111,11 @@ class Domain:
         return self.layers[level].handled_fs | REFER
 
     def applies_to_fs(self, access: int) -> bool:
+        """Does any layer handle one of these fs rights (else the kernel checks nothing)?"""
         return any(self.stored_fs(level) & access for level in range(self.num_layers))
 
     def union_fs(self) -> int:
+        """Every fs right some layer handles."""
         union = 0
         for level in range(self.num_layers):
             union |= self.stored_fs(level)
@@ -133,6 +138,7 @@ class Domain:
     # -- filesystem walks --------------------------------------------------
 
     def fs_rule(self, path: str) -> Optional[Rule]:
+        """The rules of every layer on ``path`` itself (None: no rule)."""
         return self.path_rules.get(path)
 
     @staticmethod
@@ -186,7 +192,7 @@ class Domain:
             self.unmask(self.fs_rule(child2[0]), handled, masks_child2)
             child2_is_dir = child2[1]
         for directory in ancestors(path):
-            if dom_check and no_more_access(
+            if dom_check and masks2 is not None and no_more_access(
                     masks1, masks_child1, child1_is_dir, masks2, masks_child2, child2_is_dir):
                 dom_check = False
                 masked1, masked2 = access1, access2
@@ -204,6 +210,7 @@ class Domain:
         return allowed1 and allowed2, log1, log2
 
     def denied(self, log: Tuple[int, LayerMasks]) -> LayerDenial:
+        """The denial the kernel logs for a request (access, layer masks) a walk denied."""
         access, masks = log
         layer, missing = get_denied_layer(access, masks, self.num_layers)
         return LayerDenial(layer, missing)
@@ -213,8 +220,8 @@ class Domain:
         if not self.applies_to_fs(access):
             return None
         handled, masks = self.init_fs_masks(access)
-        allowed, log, _ = self.walk(path, handled, masks)
-        return None if allowed else self.denied(log)
+        _, log, _ = self.walk(path, handled, masks)  # a walk denies what it logs
+        return None if log is None else self.denied(log)
 
     def open_file(self, path: str, open_access: int,
                   is_device: bool) -> Tuple[int, int, Optional[LayerDenial]]:
@@ -263,8 +270,8 @@ class Domain:
             access2 |= remove_right(new_kind)
         if posixpath.dirname(old) == new_dir:
             handled, masks = self.init_fs_masks(access1 | access2)
-            allowed, log, _ = self.walk(new_dir, handled, masks)
-            return (None, []) if allowed else ("EACCES", [(new_dir, self.denied(log))])
+            _, log, _ = self.walk(new_dir, handled, masks)  # a walk denies what it logs
+            return (None, []) if log is None else ("EACCES", [(new_dir, self.denied(log))])
         access1 |= REFER
         access2 |= REFER
         old_parent = old if old == mount_root else posixpath.dirname(old)

@@ -18,24 +18,30 @@ Numbering here is the kernel's: layers are 0-based, layer 0 is the oldest
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterator, Tuple
 
-from lldecode.landlock.access import lookup
+from lldecode.landlock.access import fs_mask
 
+# Landlock stacks at most this many rulesets (LANDLOCK_MAX_NUM_LAYERS).
 MAX_LAYERS = 16
 LAYER_INDEX_BITS = 4  # bits needed for a layer index 0..15
+_LAYER_INDEX_MASK = (1 << LAYER_INDEX_BITS) - 1
 
 # access bit -> set of denying layers (bit i = layer i)
 LayerMasks = Dict[int, int]
 
-TRUNCATE = lookup("fs", "truncate").mask
-IOCTL_DEV = lookup("fs", "ioctl_dev").mask
+# The bits of the optional fs rights.
+TRUNCATE = fs_mask("truncate")
+IOCTL_DEV = fs_mask("ioctl_dev")
 # The optional fs rights, in the order of their nibbles.
 OPTIONAL_ACCESS = TRUNCATE | IOCTL_DEV
-DENY_MASKS_MAX = (1 << (LAYER_INDEX_BITS * bin(OPTIONAL_ACCESS).count("1"))) - 1
+# How many bits the deny masks take: one layer index per optional right.
+_DENY_MASKS_BITS = LAYER_INDEX_BITS * bin(OPTIONAL_ACCESS).count("1")
+# The largest valid deny masks (every nibble at the youngest layer).
+DENY_MASKS_MAX = (1 << _DENY_MASKS_BITS) - 1
 
 
-def bits_of(mask: int) -> Iterable[int]:
+def bits_of(mask: int) -> Iterator[int]:
     """The set bit indexes of ``mask``, lowest first."""
     bit = 0
     while mask >> bit:
@@ -52,6 +58,7 @@ def youngest_layer(layer_mask: int) -> int:
 
 
 def check_layer(layer: int) -> None:
+    """ValueError unless ``layer`` is a layer index (0 .. MAX_LAYERS - 1)."""
     if not 0 <= layer < MAX_LAYERS:
         raise ValueError(f"layer index {layer} is out of range 0..{MAX_LAYERS - 1}")
 
@@ -107,9 +114,9 @@ def get_deny_masks(optional_access: int, layer_masks: LayerMasks) -> int:
 
 
 def check_deny_masks(deny_masks: int) -> None:
+    """ValueError unless ``deny_masks`` fits the deny-mask encoding."""
     if not 0 <= deny_masks <= DENY_MASKS_MAX:
-        raise ValueError(f"deny masks {deny_masks:#x} do not fit in "
-                         f"{LAYER_INDEX_BITS * bin(OPTIONAL_ACCESS).count('1')} bits")
+        raise ValueError(f"deny masks {deny_masks:#x} do not fit in {_DENY_MASKS_BITS} bits")
 
 
 def layer_from_deny_masks(access_request: int, deny_masks: int) -> Tuple[int, int]:
@@ -123,7 +130,7 @@ def layer_from_deny_masks(access_request: int, deny_masks: int) -> Tuple[int, in
     for index, bit in enumerate(bits_of(OPTIONAL_ACCESS)):
         if not access_request >> bit & 1:
             continue
-        layer = deny_masks >> (index * LAYER_INDEX_BITS) & (MAX_LAYERS - 1)
+        layer = deny_masks >> (index * LAYER_INDEX_BITS) & _LAYER_INDEX_MASK
         if layer > youngest:
             youngest, missing = layer, 1 << bit
         elif layer == youngest:
@@ -134,5 +141,5 @@ def layer_from_deny_masks(access_request: int, deny_masks: int) -> Tuple[int, in
 def decode_deny_masks(deny_masks: int) -> Dict[int, int]:
     """Optional access bit -> the layer its nibble stores."""
     check_deny_masks(deny_masks)
-    return {bit: deny_masks >> (index * LAYER_INDEX_BITS) & (MAX_LAYERS - 1)
+    return {bit: deny_masks >> (index * LAYER_INDEX_BITS) & _LAYER_INDEX_MASK
             for index, bit in enumerate(bits_of(OPTIONAL_ACCESS))}

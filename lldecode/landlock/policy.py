@@ -38,15 +38,18 @@ import json
 import os
 import posixpath
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python < 3.11
-    import tomli as tomllib  # type: ignore[no-redef]
+else:
+    # tomllib's origin, a dependency on these Pythons only: mypy checks this
+    # branch (it reads python_version 3.9 as 3.10) where tomli may be absent.
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-from lldecode.landlock.access import all_mask, lookup, rights_of
+from lldecode.landlock.access import all_mask, fs_mask, lookup, rights_of
 from lldecode.landlock.layers import MAX_LAYERS
 
 # other spelling -> the TOML spelling used internally
@@ -60,7 +63,13 @@ _KEY_ALIASES = {
 _TOP_KEYS = ("abi", "variable", "ruleset", "path_beneath", "net_port")
 _RULESET_KEYS = {"handled_access_fs": "fs", "handled_access_net": "net", "scoped": "scope"}
 _VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# TCP ports are 16-bit numbers.
 MAX_PORT = 65535
+# An ABI version is a positive C int (what landlock_create_ruleset() returns).
+_MAX_ABI = 2**31 - 1
+
+# A key of a document's table, as spelled there, and its value.
+_Entry = Tuple[str, object]
 
 
 class PolicyError(ValueError):
@@ -90,6 +99,7 @@ class Policy:
 
     @property
     def sources(self) -> List[str]:
+        """The file of each layer, oldest first."""
         return [layer.source for layer in self.layers]
 
 
@@ -113,6 +123,7 @@ def load_policy(paths: Sequence[str], cwd: Optional[str] = None) -> Policy:
 
 
 def load_layer(path: str, cwd: Optional[str] = None) -> Layer:
+    """Read one policy file (TOML or JSON, by its name or its first character)."""
     try:
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
@@ -122,6 +133,7 @@ def load_layer(path: str, cwd: Optional[str] = None) -> Layer:
 
 
 def _format_of(path: str, text: str) -> str:
+    """"json" or "toml": the file's suffix says, else its first character."""
     suffix = posixpath.splitext(path)[1].lower()
     if suffix in (".json", ".toml"):
         return suffix[1:]
@@ -154,14 +166,16 @@ class _Reader:
         self.cwd = cwd
 
     def error(self, where: str, message: str) -> PolicyError:
+        """The error to raise about the key at ``where`` ('' for the document)."""
         return PolicyError(f"{self.source}: {where}: {message}" if where
                            else f"{self.source}: {message}")
 
-    def table(self, value: object, where: str, allowed: Iterable[str]) -> Dict[str, object]:
+    def table(self, value: object, where: str, allowed: Iterable[str]) -> Dict[str, _Entry]:
+        """A table's entries by canonical key: (the key as spelled, the value)."""
         if not isinstance(value, dict):
             raise self.error(where, f"expected a table, got {_kind(value)}")
         allowed = tuple(allowed)
-        result: Dict[str, object] = {}
+        result: Dict[str, _Entry] = {}
         for key, item in value.items():
             name = _KEY_ALIASES.get(key, key)
             if name not in allowed:
@@ -172,7 +186,8 @@ class _Reader:
             result[name] = (key, item)
         return result
 
-    def array(self, value: object, where: str) -> list:
+    def array(self, value: object, where: str) -> List[object]:
+        """A non-empty array's items."""
         if not isinstance(value, list):
             raise self.error(where, f"expected an array, got {_kind(value)}")
         if not value:
@@ -180,6 +195,7 @@ class _Reader:
         return value
 
     def layer(self, document: object) -> Layer:
+        """The layer a whole document describes."""
         top = self.table(document, "", _TOP_KEYS)
         if not any(name in top for name in _TOP_KEYS if name != "abi"):
             raise self.error("", "empty configuration (no ruleset, path_beneath, "
@@ -187,9 +203,9 @@ class _Reader:
         abi = None
         if "abi" in top:
             key, value = top["abi"]
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+            abi = _integer(value, 1, _MAX_ABI)
+            if abi is None:
                 raise self.error(key, f"ABI version must be an integer >= 1, got {value!r}")
-            abi = value
         variables = self.variables(top.get("variable"))
         handled = {"fs": 0, "net": 0, "scope": 0}
         if "ruleset" in top:
@@ -230,7 +246,8 @@ class _Reader:
         return Layer(self.source, abi, handled["fs"], handled["net"], handled["scope"],
                      path_rules, port_rules)
 
-    def required(self, entry: object, where: str, keys: Tuple[str, ...]) -> Dict[str, object]:
+    def required(self, entry: object, where: str, keys: Tuple[str, ...]) -> Dict[str, _Entry]:
+        """A table that has every one of ``keys`` (and no other)."""
         table = self.table(entry, where, keys)
         for key in keys:
             if key not in table:
@@ -238,6 +255,7 @@ class _Reader:
         return table
 
     def access(self, kind: str, items: object, abi: Optional[int], where: str) -> int:
+        """The mask of an array of access names and abi.* groups."""
         mask = 0
         for index, name in enumerate(self.array(items, where)):
             item_where = f"{where}[{index}]"
@@ -255,20 +273,21 @@ class _Reader:
         return mask
 
     def group(self, kind: str, name: str, abi: Optional[int], where: str) -> int:
+        """The mask of an abi.* group (abi.all, abi.read_execute, abi.read_write)."""
         if abi is None:
             raise self.error(where, f"{name!r} needs a top-level 'abi' version")
         everything = all_mask(kind, abi)
         if name == "abi.all":
             return everything
         if kind == "fs" and name == "abi.read_execute":
-            read_execute = ("execute", "read_file", "read_dir", "refer")
-            return everything & sum(lookup("fs", n).mask for n in read_execute)
+            return everything & fs_mask("execute", "read_file", "read_dir", "refer")
         if kind == "fs" and name == "abi.read_write":
-            return everything & ~lookup("fs", "execute").mask
+            return everything & ~fs_mask("execute")
         groups = "abi.all, abi.read_execute, abi.read_write" if kind == "fs" else "abi.all"
         raise self.error(where, f"unknown {kind} access group {name!r} (known: {groups})")
 
-    def variables(self, entry: Optional[Tuple[str, object]]) -> Dict[str, List[str]]:
+    def variables(self, entry: Optional[_Entry]) -> Dict[str, List[str]]:
+        """The values of each [[variable]] (several entries of a name add up)."""
         variables: Dict[str, List[str]] = {}
         if entry is None:
             return variables
@@ -293,8 +312,9 @@ class _Reader:
                         values.append(value)
         return variables
 
-    def parents(self, entry: Tuple[str, object], where: str,
+    def parents(self, entry: _Entry, where: str,
                 variables: Dict[str, List[str]]) -> List[str]:
+        """The normalized paths of a rule's parent array, variables expanded."""
         key, items = entry
         paths: List[str] = []
         for index, template in enumerate(self.array(items, _join(where, key))):
@@ -311,7 +331,7 @@ class _Reader:
     def expand(self, template: str, variables: Dict[str, List[str]], where: str) -> List[str]:
         """All the strings a ``${var}`` template stands for ($$ is a dollar)."""
         pieces: List[List[str]] = []
-        text = []
+        text: List[str] = []
         position = 0
         while position < len(template):
             char = template[position]
@@ -325,7 +345,8 @@ class _Reader:
                     raise self.error(where, f"unclosed variable reference at position {position}")
                 name = template[position + 2: end]
                 if not _VARIABLE_NAME.match(name):
-                    raise self.error(where, f"invalid variable name {name!r} at position {position}")
+                    raise self.error(where,
+                                     f"invalid variable name {name!r} at position {position}")
                 if name not in variables:
                     raise self.error(where, f"undefined variable {name!r}")
                 pieces.append(["".join(text)])
@@ -338,21 +359,32 @@ class _Reader:
         pieces.append(["".join(text)])
         return ["".join(parts) for parts in itertools.product(*pieces)]
 
-    def ports(self, entry: Tuple[str, object], where: str) -> List[int]:
+    def ports(self, entry: _Entry, where: str) -> List[int]:
+        """The port numbers of a rule's port array."""
         key, items = entry
-        ports = []
-        for index, port in enumerate(self.array(items, _join(where, key))):
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+        ports: List[int] = []
+        for index, item in enumerate(self.array(items, _join(where, key))):
+            port = _integer(item, 0, MAX_PORT)
+            if port is None:
                 raise self.error(f"{_join(where, key)}[{index}]",
-                                 f"expected a port number 0..{MAX_PORT}, got {port!r}")
+                                 f"expected a port number 0..{MAX_PORT}, got {item!r}")
             ports.append(port)
         return ports
 
 
+def _integer(value: object, low: int, high: int) -> Optional[int]:
+    """``value`` when the document gives an integer in [low, high] (not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
+
+
 def _join(where: str, key: str) -> str:
+    """The path of ``key`` in the table at ``where``: ``ruleset[0].scoped``."""
     return f"{where}.{key}" if where else key
 
 
 def _kind(value: object) -> str:
+    """What a document value is, in words (for messages)."""
     return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)

@@ -21,25 +21,27 @@ abstract-socket target is given by how many layers it shares, not observed.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import stat
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from lldecode import syscalls
-from lldecode.landlock.access import lookup, mask_to_names, normalize_blocker, right
-from lldecode.landlock.checks import FILE_KINDS, MAKE_RIGHT, LayerDenial, Domain, ancestors
-from lldecode.landlock.layers import IOCTL_DEV, OPTIONAL_ACCESS, TRUNCATE, layer_from_deny_masks
+from lldecode.landlock.access import fs_mask, mask_to_names, names_to_mask
+from lldecode.landlock.checks import FILE_KINDS, MAKE_RIGHT, Domain, LayerDenial, ancestors
+from lldecode.landlock.layers import IOCTL_DEV, TRUNCATE, layer_from_deny_masks
 from lldecode.landlock.policy import MAX_PORT, Layer, Policy, normalize_path
 
-
-def _fs(name: str) -> int:
-    return lookup("fs", name).mask
-
-
+# The ioctl command simulated by default: the one the kernel's selftests
+# send (FIONREAD, handed to the device driver, so subject to fs.ioctl_dev).
 FIONREAD = 0x541B
+
+# A value of a denied object's field: text (a path, an ioctl command in
+# hex) or a number (a port, a pid); None when a logged record lost it.
+ObjectValue = Union[str, int, None]
+# The denied object's fields, by name (``path``, ``ioctlcmd``, ``src``...).
+ObjectFields = Dict[str, ObjectValue]
 
 
 class SimulationError(ValueError):
@@ -73,39 +75,49 @@ class PredictedDenial:
     layer: int                  # 1-based, the order of the policy files
     policy: str
     blockers: Tuple[str, ...]
-    object: Dict[str, Any] = field(hash=False)
+    object: ObjectFields = field(hash=False)
 
     def as_dict(self) -> Dict[str, Any]:
+        """The denial as plain values (for JSON)."""
         return {"layer": self.layer, "policy": self.policy,
                 "blockers": list(self.blockers), "object": dict(self.object)}
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What the kernel does with an operation: allows it, or fails it with
+    ``errno`` and logs ``denials``."""
+
     allowed: bool
     errno: Optional[str]
     denials: Tuple[PredictedDenial, ...]
 
     def as_dict(self) -> Dict[str, Any]:
+        """The outcome as plain values (for JSON)."""
         return {"allowed": self.allowed, "errno": self.errno,
                 "denials": [d.as_dict() for d in self.denials]}
 
 
+# The outcome of an allowed operation.
 ALLOWED = Outcome(True, None, ())
 
 
 @dataclass(frozen=True)
 class Operation:
+    """An operation the simulator knows: its name, its arguments, what it does."""
+
     name: str
     arguments: Tuple[str, ...]      # names; a trailing "?" marks an optional one
     summary: str
 
     @property
     def usage(self) -> str:
+        """The operation and its arguments, optional ones in brackets."""
         return " ".join([self.name] + [a if not a.endswith("?") else f"[{a[:-1]}]"
                                        for a in self.arguments])
 
 
+# Every operation, by name.
 OPERATIONS: Dict[str, Operation] = {op.name: op for op in (
     Operation("read", ("PATH",), "open a file read-only"),
     Operation("write", ("PATH",), "open a file write-only"),
@@ -133,19 +145,22 @@ OPERATIONS: Dict[str, Operation] = {op.name: op for op in (
     Operation("ptrace", ("PID?",), "attach to another process with ptrace"),
 )}
 
+# The rights an operation that opens a file asks for.
 _OPEN_ACCESS = {
-    "read": _fs("read_file"), "write": _fs("write_file"), "readdir": _fs("read_dir"),
-    "exec": _fs("execute") | _fs("read_file"), "open-trunc": _fs("write_file"),
-    "ftruncate": _fs("write_file"), "ioctl": _fs("read_file"),
+    "read": fs_mask("read_file"), "write": fs_mask("write_file"), "readdir": fs_mask("read_dir"),
+    "exec": fs_mask("execute", "read_file"), "open-trunc": fs_mask("write_file"),
+    "ftruncate": fs_mask("write_file"), "ioctl": fs_mask("read_file"),
 }
+# The rights an operation on an entry asks for on its parent directory.
 _PARENT_ACCESS = {
-    "mkdir": _fs("make_dir"), "mknod-char": _fs("make_char"),
-    "mknod-block": _fs("make_block"), "mkfifo": _fs("make_fifo"),
-    "mksock": _fs("make_sock"), "symlink": _fs("make_sym"),
-    "unlink": _fs("remove_file"), "rmdir": _fs("remove_dir"),
+    "mkdir": fs_mask("make_dir"), "mknod-char": fs_mask("make_char"),
+    "mknod-block": fs_mask("make_block"), "mkfifo": fs_mask("make_fifo"),
+    "mksock": fs_mask("make_sock"), "symlink": fs_mask("make_sym"),
+    "unlink": fs_mask("remove_file"), "rmdir": fs_mask("remove_dir"),
 }
-SIGNAL = lookup("scope", "signal").mask
-ABSTRACT_UNIX_SOCKET = lookup("scope", "abstract_unix_socket").mask
+# The scopes, as bits.
+SIGNAL = names_to_mask("scope", ["signal"])
+ABSTRACT_UNIX_SOCKET = names_to_mask("scope", ["abstract_unix_socket"])
 
 
 def simulate(policy: Policy, operation: str, arguments: Sequence[str],
@@ -162,6 +177,8 @@ def simulate(policy: Policy, operation: str, arguments: Sequence[str],
 
 
 class _Simulation:
+    """One simulation: the policy as a Domain, the options, the directory."""
+
     def __init__(self, policy: Policy, options: Options, cwd: Optional[str]) -> None:
         if options.resolve:
             policy = Policy(tuple(_resolved_layer(layer) for layer in policy.layers))
@@ -183,6 +200,8 @@ class _Simulation:
     # -- arguments ---------------------------------------------------------
 
     def path(self, text: str, follow: bool = True) -> str:
+        """An operation's path, absolute (resolved when asked, the last
+        component only if ``follow``)."""
         try:
             path = normalize_path(text, self.cwd)
         except ValueError as exc:
@@ -196,10 +215,10 @@ class _Simulation:
 
     @staticmethod
     def port(text: str) -> int:
-        try:
-            port = int(text, 0)
-        except ValueError:
-            raise SimulationError(f"not a port number: {text!r}") from None
+        """A port argument (SimulationError unless a number 0..MAX_PORT)."""
+        port = _integer_literal(text)
+        if port is None:
+            raise SimulationError(f"not a port number: {text!r}")
         if not 0 <= port <= MAX_PORT:
             raise SimulationError(f"port {port} is out of range 0..{MAX_PORT}")
         return port
@@ -220,6 +239,7 @@ class _Simulation:
         return "file"
 
     def is_device(self, path: str, default: bool) -> bool:
+        """Is the file a device: as the options say, on disk when resolving, else ``default``."""
         if self.options.device is not None:
             return self.options.device
         if self.options.resolve:
@@ -227,6 +247,7 @@ class _Simulation:
         return default
 
     def mount_root(self, directory: str) -> str:
+        """The root of the mount holding ``directory`` (/ unless told or resolving)."""
         if self.options.mount_root is not None:
             return normalize_path(self.options.mount_root, self.cwd)
         if self.options.resolve:
@@ -237,16 +258,19 @@ class _Simulation:
 
     # -- results -----------------------------------------------------------
 
-    def denial(self, denied: LayerDenial, kind: str, obj: Dict[str, Any]) -> PredictedDenial:
+    def denial(self, denied: LayerDenial, kind: str, obj: ObjectFields) -> PredictedDenial:
+        """The record of a layer's denial of rights of ``kind``."""
         blockers = tuple(mask_to_names(kind, denied.missing))
         return PredictedDenial(denied.layer + 1, self.policy.sources[denied.layer], blockers, obj)
 
-    def scope_denial(self, layer: int, blocker: str, obj: Dict[str, Any]) -> PredictedDenial:
+    def scope_denial(self, layer: int, blocker: str, obj: ObjectFields) -> PredictedDenial:
+        """The record of a layer's denial of a scope (or of ptrace)."""
         return PredictedDenial(layer + 1, self.policy.sources[layer], (blocker,), obj)
 
     # -- operations --------------------------------------------------------
 
     def run(self, operation: str, args: List[str]) -> Outcome:
+        """Simulate ``operation`` on its arguments."""
         handler: Callable[[str, List[str]], Outcome] = {
             "create": self.create, "rename": self.refer, "link": self.refer,
             "truncate": self.truncate_path, "open-trunc": self.open_then,
@@ -257,32 +281,39 @@ class _Simulation:
         return handler(operation, args)
 
     def open(self, operation: str, args: List[str]) -> Outcome:
+        """Open a file (read, write, readdir, exec)."""
         path = self.path(args[0])
         _, _, denied = self.domain.open_file(path, _OPEN_ACCESS[operation],
                                              self.is_device(path, False))
         return self.fs_outcome(denied, path)
 
     def fs_outcome(self, denied: Optional[LayerDenial], path: str,
-                   extra: Optional[Dict[str, Any]] = None) -> Outcome:
+                   extra: Optional[ObjectFields] = None) -> Outcome:
+        """The outcome of a filesystem check on ``path`` (``extra``: more object fields)."""
         if denied is None:
             return ALLOWED
-        return Outcome(False, "EACCES", (self.denial(denied, "fs", dict({"path": path}, **(extra or {}))),))
+        obj: ObjectFields = {"path": path}
+        obj.update(extra or {})
+        return Outcome(False, "EACCES", (self.denial(denied, "fs", obj),))
 
     def parent_check(self, operation: str, args: List[str]) -> Outcome:
+        """Create or remove an entry: a check on its parent directory."""
         path = self.path(args[0], follow=False)
         parent = posixpath.dirname(path)
         return self.fs_outcome(self.domain.check_path(parent, _PARENT_ACCESS[operation]), parent)
 
     def create(self, operation: str, args: List[str]) -> Outcome:
+        """Create a regular file, then open it for writing."""
         path = self.path(args[0], follow=False)
         parent = posixpath.dirname(path)
         denied = self.domain.check_path(parent, MAKE_RIGHT["file"])
         if denied is not None:
             return self.fs_outcome(denied, parent)
-        _, _, denied = self.domain.open_file(path, _fs("write_file"), False)
+        _, _, denied = self.domain.open_file(path, fs_mask("write_file"), False)
         return self.fs_outcome(denied, path)
 
     def truncate_path(self, operation: str, args: List[str]) -> Outcome:
+        """truncate(2) by path."""
         path = self.path(args[0])
         return self.fs_outcome(self.domain.check_path(path, TRUNCATE), path)
 
@@ -309,6 +340,7 @@ class _Simulation:
         return self.fs_outcome(LayerDenial(layer, missing), path)
 
     def refer(self, operation: str, args: List[str]) -> Outcome:
+        """Rename or link."""
         old = self.path(args[0], follow=False)
         new = self.path(args[1], follow=False)
         options = self.options
@@ -328,36 +360,54 @@ class _Simulation:
                                            for directory, d in denials))
 
     def net(self, operation: str, args: List[str]) -> Outcome:
+        """Bind or connect a TCP socket."""
         port = self.port(args[0])
         access, field_name = (("bind_tcp", "src") if operation == "bind"
                               else ("connect_tcp", "dest"))
-        denied = self.domain.check_port(port, lookup("net", access).mask)
+        denied = self.domain.check_port(port, names_to_mask("net", [access]))
         if denied is None:
             return ALLOWED
         return Outcome(False, "EACCES", (self.denial(denied, "net", {field_name: port}),))
 
     def ipc(self, operation: str, args: List[str]) -> Outcome:
+        """Signal a process, or connect to an abstract UNIX socket."""
         scope, blocker = ((SIGNAL, "scope.signal") if operation == "signal"
                           else (ABSTRACT_UNIX_SOCKET, "scope.abstract_unix_socket"))
         layer = self.domain.scope_denial(scope, self.options.target_shares,
                                          self.options.target_own_layers)
         if layer is None:
             return ALLOWED
+        obj: ObjectFields
         if operation == "signal":
-            obj = {"opid": int(args[0])} if args and args[0].isdigit() else {}
+            obj = _target(args)
         else:
             obj = {"path": "@" + args[0]} if args else {}
         return Outcome(False, "EPERM", (self.scope_denial(layer, blocker, obj),))
 
     def ptrace(self, operation: str, args: List[str]) -> Outcome:
+        """Attach to a process with ptrace."""
         layer = self.domain.ptrace_denial(self.options.target_shares)
         if layer is None:
             return ALLOWED
-        obj = {"opid": int(args[0])} if args and args[0].isdigit() else {}
+        obj = _target(args)
         return Outcome(False, "EPERM", (self.scope_denial(layer, "ptrace", obj),))
 
 
+def _target(args: List[str]) -> ObjectFields:
+    """The object of a signal or ptrace: the target's pid, when given."""
+    return {"opid": int(args[0])} if args and args[0].isdigit() else {}
+
+
+def _integer_literal(text: str) -> Optional[int]:
+    """The value of an integer as C writes it (21531, 0x541b, 0o17), or None."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
 def _resolved_layer(layer: Layer) -> Layer:
+    """The layer with its rule paths resolved (symbolic links followed)."""
     rules: Dict[str, int] = {}
     for path, allowed in layer.path_rules.items():
         real = os.path.realpath(path)
@@ -370,11 +420,10 @@ def parse_ioctl_cmd(text: str) -> int:
     named = syscalls.ioctl_number(text)
     if named is not None:
         return named
-    try:
-        value = int(text, 0)
-    except ValueError:
+    value = _integer_literal(text)
+    if value is None:
         raise SimulationError(f"unknown ioctl command {text!r} (a number, or a name such as "
-                              "FIONREAD, FIOCLEX, FICLONE)") from None
-    if not 0 <= value < 1 << 32:
+                              "FIONREAD, FIOCLEX, FICLONE)")
+    if not 0 <= value <= syscalls.IOCTL_CMD_MASK:
         raise SimulationError(f"ioctl command {text} does not fit in 32 bits")
     return value

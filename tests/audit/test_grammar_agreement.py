@@ -30,7 +30,8 @@ def fast_read(line):
     header = fastpath.find_record(line)
     if header is None:
         return None
-    if fastpath.landlock_kind(header.type) != fastpath.OTHER and records.landlock_problem(header):
+    if (fastpath.landlock_kind(header.type) != fastpath.OTHER
+            and records.check_landlock(header.type, header.carrier, header.body)[0]):
         return None
     return header, records.split_body(header.body, header.carrier == "interpreted")
 
@@ -129,18 +130,27 @@ def test_real_samples_agree(sample_lines):
 
 
 def test_hot_path_records_match_the_fast_path_header(sample_lines):
-    """records.Record.from_raw_match (no Header) reads what match_raw reads."""
-    from lldecode.audit.records import Record
+    """The records read_lines parses on its hot path (no intermediate Header)
+    are what a Record made from find_record's header is."""
+    import io
 
-    for line in sample_lines[:3000]:
-        header = fastpath.match_raw(line)
-        if header is None:
+    from lldecode.audit.records import Record, read_lines
+    from lldecode.audit.sources import Source
+
+    lines = sample_lines[:3000]
+    data = "".join(line + "\n" for line in lines).encode("latin-1")
+    source = Source("f", lambda: io.BytesIO(data))
+    checked = 0
+    for hot in read_lines(source, records.Diagnostics(quiet=True)):
+        if not isinstance(hot, Record):
             continue
-        hot = Record.from_raw_match(fastpath.RAW_RE.match(line), line, "f", 1)
-        slow = Record(header, "f", 1, line)
-        for attr in ("carrier", "node", "type", "time", "serial", "body", "enrichment",
-                     "kind", "joined_type"):
-            assert getattr(hot, attr) == getattr(slow, attr), (attr, line)
+        slow = Record(fastpath.find_record(hot.line), "f", hot.lineno, hot.line)
+        for attr in ("carrier", "node", "type", "time", "serial", "body", "enrichment", "pid",
+                     "kind", "joined_type", "source", "lineno", "line"):
+            assert getattr(hot, attr) == getattr(slow, attr), (attr, hot.line)
+        assert hot.fields == slow.fields
+        checked += 1
+    assert checked > 1000
 
 
 def test_plain_landlock_bodies_read_like_their_fields(fixtures_dir):
