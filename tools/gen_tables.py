@@ -123,7 +123,8 @@ def _libaudit() -> ctypes.CDLL:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    path = shutil.which(name, path=search)
     if path is None:
         raise SourceMissing(f"{name} not found")
     return path
@@ -131,7 +132,8 @@ def _tool(name: str) -> str:
 
 def source_versions(include: Path) -> str:
     """One line naming the versions of every source, recorded in the output."""
-    out = subprocess.run([_tool("ausearch"), "-v"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([_tool("ausearch"), "-v"], capture_output=True, text=True,
+                         check=True).stdout
     audit = out.split()[-1]
     ver = _defines(include / "linux" / "version.h")
     headers = ".".join(ver[f"LINUX_VERSION_{k}"] for k in ("MAJOR", "PATCHLEVEL", "SUBLEVEL"))
@@ -164,7 +166,8 @@ def machines(lib: ctypes.CDLL, arches: dict[int, str]) -> dict[str, str]:
 
 
 def syscall_table(machine: str) -> dict[int, str]:
-    out = subprocess.run([_tool("ausyscall"), machine, "--dump"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([_tool("ausyscall"), machine, "--dump"], capture_output=True,
+                         text=True, check=True).stdout
     header, *lines = out.splitlines()
     # ausyscall silently falls back to the x86_64 table for machines it lacks.
     if header != f"Using {machine} syscall table:":
@@ -220,17 +223,21 @@ def _ioctl_defines(include: Path, headers: dict[str, bool]) -> list[str]:
         names += [
             name
             for name, value in defines.items()
-            if _IOC_VALUE.match(value) or (plain_hex and _HEX_VALUE.fullmatch(value) and int(value, 16) > 0xFF)
+            if _IOC_VALUE.match(value)
+            or (plain_hex and _HEX_VALUE.fullmatch(value) and int(value, 16) > 0xFF)
         ]
-        names += [name for name, value in defines.items() if value in names]  # #define TIOCINQ FIONREAD
+        # aliases: #define TIOCINQ FIONREAD
+        names += [name for name, value in defines.items() if value in names]
     return names
 
 
 def header_ioctls(include: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Request name -> number as gcc encodes them: (IOCTL_HEADERS', AUSEARCH_IOCTL_HEADERS' others)."""
+    """Request name -> number as gcc encodes them (the requests of IOCTL_HEADERS and
+    AUSEARCH_IOCTL_HEADERS)."""
     gcc = _tool("gcc")
     table_names = set(_ioctl_defines(include, IOCTL_HEADERS))
-    names = _ioctl_defines(include, {**IOCTL_HEADERS, **dict.fromkeys(AUSEARCH_IOCTL_HEADERS, True)})
+    headers = {**IOCTL_HEADERS, **dict.fromkeys(AUSEARCH_IOCTL_HEADERS, True)}
+    names = _ioctl_defines(include, headers)
     flags = [f"-I{include}"]
     for header in (*IOCTL_HEADERS, *AUSEARCH_IOCTL_HEADERS):
         flags += ["-include", header]
@@ -242,7 +249,8 @@ def header_ioctls(include: Path) -> tuple[dict[str, int], dict[str, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         program = Path(tmp) / "ioctl_values"
         source = REPO / "tools" / "ioctl_values.c"
-        build = subprocess.run([gcc, *flags, f"-DIOCTLS={requests}", "-o", str(program), str(source)],
+        build = subprocess.run([gcc, *flags, f"-DIOCTLS={requests}", "-o", str(program),
+                                str(source)],
                                capture_output=True, text=True)
         if build.returncode:
             raise SourceMissing(f"gcc cannot build tools/ioctl_values.c: {build.stderr.strip()}")
@@ -384,7 +392,8 @@ def render(include: Path = Path("/usr/include")) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--include-dir", type=Path, default=Path("/usr/include"))
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
