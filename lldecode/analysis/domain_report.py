@@ -5,15 +5,22 @@ creator, status, denials logged in the input against denials the kernel
 counted, its blockers, and :func:`gap_causes`: the causes of a shortfall
 that the input shows (rate limiting, backlog loss, serial gaps, a missing
 allocated record, the logging flags).
+
+:func:`input_notes` says what no domain row can: records the kernel console
+suppressed (``kauditd_printk_skb: N callbacks suppressed``) when no listed
+domain carries the note, for instance when the notice comes before every
+record, or when the input holds no domain at all (the suppressed records
+were whole domains).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from lldecode.analysis.domains import DEALLOCATED, DomainInfo, DomainKey, DomainRegistry
 from lldecode.audit.events import GroupingStats
+from lldecode.audit.records import Notice
 
 
 def domain_rows(registry: DomainRegistry, stats: GroupingStats,
@@ -88,3 +95,37 @@ def _printk_note(stats: GroupingStats) -> str:
                 f"{stats.suppressed} records were suppressed (kauditd_printk_skb)")
     return ("read from the kernel console (printk), which the kernel rate limits "
             "(kauditd_printk_skb): records may be missing")
+
+
+def suppressed(stats: GroupingStats) -> bool:
+    """Did the input say the kernel console suppressed records?"""
+    return bool(stats.suppressed) or any(n.kind == Notice.SUPPRESSED for n in stats.notices)
+
+
+def suppression_note(stats: GroupingStats) -> Optional[str]:
+    """The input-level note on records the kernel console suppressed (None
+    when the input has no ``kauditd_printk_skb`` notice)."""
+    if not suppressed(stats):
+        return None
+    count = f"{stats.suppressed} records" if stats.suppressed else "records"
+    return (f"the kernel console suppressed {count} in this input (kauditd_printk_skb: "
+            "callbacks suppressed): denials are missing from it, maybe whole domains, and "
+            "no record says which; the audit daemon's log (auditd) is not rate limited so")
+
+
+def input_notes(stats: GroupingStats, domains: Optional[Iterable[DomainInfo]] = None
+                ) -> List[str]:
+    """What the input as a whole says that no domain row carries.
+
+    ``domains``: the domains a report lists (their gap causes are shown);
+    None when the report shows no gap causes.  The suppression note is given
+    unless one of them carries it in its gap causes.
+    """
+    note = suppression_note(stats)
+    if note is None:
+        return []
+    if domains is not None:
+        carried = _printk_note(stats)
+        if any(carried in gap_causes(info, stats) for info in domains):
+            return []
+    return [note]

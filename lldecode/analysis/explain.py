@@ -9,6 +9,10 @@ rule the sandbox would need, or the logging flag that would hide it).
 
 Consecutive identical denials fold into one paragraph with a count; the two
 records of a rename or link across directories make one paragraph.
+
+A rename or link to another directory refused by Landlock's refer rule is
+explained as what it is (:func:`refer_rule`): the file would gain access
+rights by moving, EXDEV against EACCES, and the narrowest fix.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from lldecode.analysis.denials import (
     ProcessInfo,
     log_text,
 )
-from lldecode.landlock.access import NON_RIGHT_BLOCKERS, right
+from lldecode.landlock.access import NON_RIGHT_BLOCKERS, RIGHTS, right
 
 if TYPE_CHECKING:  # annotations only (domains imports denials; policies load on use)
     from lldecode.analysis.domains import Creator
@@ -80,10 +84,51 @@ class Sandbox(_SandboxKnown, total=False):
     boot: int
 
 
-class Explained(TypedDict):
-    """One paragraph explained (what ``explain --format json`` shows; bytes
-    from the log kept)."""
+class ReferDirectory(TypedDict):
+    """One directory of a rename or link refused by the refer rule: its role
+    (``source``, ``destination``, or None when the event logs one record
+    only), its path, the domain of its record and the rights the record
+    lists as missing there."""
 
+    role: Optional[str]
+    path: Optional[bytes]
+    domain: str
+    missing: List[str]
+
+
+class ReferNeed(TypedDict):
+    """Rights a rename or link needs itself at one directory and lacks there."""
+
+    path: bytes
+    rights: List[str]
+
+
+class Refer(TypedDict):
+    """A rename or link to another directory refused by Landlock's refer rule.
+
+    ``operation``: rename, link, or "rename or link" (no SYSCALL record);
+    ``errno``: as logged; ``directories``: the records, in the kernel's order
+    (source then destination); ``refer_missing``: the directories whose
+    record lists fs.refer (not granted there); ``compared_all``: the records
+    list every right their layer does not grant at the directory, not only
+    the operation's (the kernel compared the two directories' rights: the
+    file would gain rights); ``gained``: the rights the file would gain
+    (granted at the destination, not at the source), when the records show
+    them; ``needed``: the rights the operation itself needs and lacks, per
+    directory (fs.remove_* at the source, fs.make_* at the destination),
+    when the records list only the operation's rights.
+    """
+
+    operation: str
+    errno: Optional[str]
+    directories: List[ReferDirectory]
+    refer_missing: List[bytes]
+    compared_all: bool
+    gained: List[str]
+    needed: List[ReferNeed]
+
+
+class _ExplainedKnown(TypedDict):
     time: Optional[float]
     last_time: Optional[float]
     count: int
@@ -95,6 +140,14 @@ class Explained(TypedDict):
     fix: List[bytes]
     hide: str
     policy: Optional[Dict[str, Any]]   # lldecode.landlock.blame's verdict
+
+
+class Explained(_ExplainedKnown, total=False):
+    """One paragraph explained (what ``explain --format json`` shows; bytes
+    from the log kept).  ``refer``: only for a rename or link refused by the
+    refer rule (its sentences are the first of ``fix``)."""
+
+    refer: Refer
 
 
 class Paragraph:
@@ -241,7 +294,11 @@ def sandbox(denial: Denial) -> Sandbox:
 
 def fixes(denials: List[Denial]) -> List[bytes]:
     """How the sandbox could allow it: one sentence per missing rule (bytes
-    from the log kept, see :func:`phrase`)."""
+    from the log kept, see :func:`phrase`); for a rename or link refused by
+    the refer rule, :func:`refer_fixes`."""
+    refer = refer_rule(denials)
+    if refer is not None:
+        return refer_fixes(refer)
     out: List[bytes] = []
     for denial in denials:
         obj = denial.object
@@ -260,9 +317,6 @@ def fixes(denials: List[Denial]) -> List[bytes]:
                 out.append(b"truncate and ioctl_dev on an open file are checked against the "
                            b"rules in force when the file was opened: the rule must be in "
                            b"the ruleset before the open")
-            if "fs.refer" in fs_rights:
-                out.append(b"fs.refer is needed on both the source and destination "
-                           b"directories of a rename or link across directories")
         for blocker in denial.blockers:
             if blocker == "net.bind_tcp":
                 out.append(phrase("allow net.bind_tcp on port ", _number(obj.get("src"))))
@@ -270,6 +324,157 @@ def fixes(denials: List[Denial]) -> List[bytes]:
                 out.append(phrase("allow net.connect_tcp on port ", _number(obj.get("dest"))))
             elif blocker in BLOCKER_FIXES:
                 out.append(BLOCKER_FIXES[blocker])
+    return _unique(out)
+
+
+# -- the refer rule -----------------------------------------------------------------
+
+REFER = "fs.refer"
+_RENAMES = frozenset({"rename", "renameat", "renameat2"})
+_LINKS = frozenset({"link", "linkat"})
+# The rights a rename or link asks for: fs.refer, removing the entry from
+# the source directory and making it in the destination (by the file's kind).
+_MOVE_RIGHTS = frozenset(r.dotted for r in RIGHTS if r.kind == "fs" and (
+    r.name == "refer" or r.name.startswith(("remove_", "make_"))))
+# The rights compared for a file that moves (those granted on files); a
+# moving directory compares every right.
+_FILE_RIGHTS = frozenset(r.dotted for r in RIGHTS if r.kind == "fs" and r.applies_to == "file")
+
+
+def refer_rule(denials: List[Denial]) -> Optional[Refer]:
+    """The refer rule's part in an operation, or None if it had none.
+
+    Landlock lets a file be renamed or linked into another directory only
+    if fs.refer is granted on both directories and the file gains no access
+    right by moving: in each layer that handles filesystem rights (they all
+    handle fs.refer, listed or not), the rights granted at the destination
+    must be a subset of those at the source (for a file, the rights granted
+    on files; for a directory, all).  It refuses with EXDEV when only this
+    rule is broken (``mv`` then copies and deletes), EACCES when a right the
+    operation needs is missing too.  The operation is a refer refusal when a
+    record lists fs.refer, or a rename or link failed with EXDEV, or its
+    records list rights a rename or link never asks for (the kernel then
+    reports every right its layer does not grant at each directory).
+    """
+    if not denials or not all(d.object.get("path") is not None or d.object.get("name")
+                              for d in denials):
+        return None
+    process: ProcessInfo = denials[0].process or {}
+    syscall = process.get("syscall")
+    errno = process.get("errno")
+    moves = syscall in _RENAMES or syscall in _LINKS
+    lists_refer = any(REFER in d.blockers for d in denials)
+    compared_all = any(b.startswith("fs.") and b not in _MOVE_RIGHTS
+                       for d in denials for b in d.blockers)
+    if not (lists_refer or (moves and (errno == "EXDEV" or compared_all))):
+        return None
+    operation = ("rename" if syscall in _RENAMES else "link" if syscall in _LINKS
+                 else "rename or link")
+    roles: List[Optional[str]] = (["source", "destination"] if len(denials) == 2
+                                  else [None] * len(denials))
+    directories: List[ReferDirectory] = [
+        {"role": role, "path": d.path, "domain": d.domain, "missing": list(d.blockers)}
+        for role, d in zip(roles, denials)]
+    gained: List[str] = []
+    if len(denials) == 2 and compared_all and denials[0].domain == denials[1].domain:
+        at_destination = set(denials[1].blockers)
+        gained = [b for b in denials[0].blockers
+                  if b in _FILE_RIGHTS and b not in at_destination]
+    needed: List[ReferNeed] = []
+    if not compared_all:
+        for directory in directories:
+            wanted = [b for b in directory["missing"] if b in _MOVE_RIGHTS and b != REFER]
+            if wanted and directory["path"] is not None:
+                needed.append({"path": directory["path"], "rights": wanted})
+    return {
+        "operation": operation,
+        "errno": errno,
+        "directories": directories,
+        "refer_missing": [d["path"] for d in directories
+                          if REFER in d["missing"] and d["path"] is not None],
+        "compared_all": compared_all,
+        "gained": gained,
+        "needed": needed,
+    }
+
+
+def refer_fixes(refer: Refer) -> List[bytes]:
+    """The sentences of a refer refusal: the rule, the error, what the file
+    would gain, and the narrowest fix (only the rights the records list)."""
+    op = refer["operation"]
+    directories = refer["directories"]
+    domains = list(dict.fromkeys(d["domain"] for d in directories))
+    source = directories[0] if len(directories) == 2 else None
+    destination = directories[1] if len(directories) == 2 else None
+    out = [phrase(
+        f"the {op} was refused by Landlock's refer rule: a rename or link to another "
+        "directory must not give the file access rights at its new place that it did not "
+        "have at the old one: fs.refer is needed on both the source and destination "
+        "directories, and the destination's rights must be a subset of the source's (in "
+        "every layer that handles filesystem rights, which all handle fs.refer; for a "
+        "file, the rights granted on files are compared, for a directory all of them)")]
+    errno = refer["errno"]
+    others = sorted({b for d in directories for b in d["missing"]
+                     if b in _MOVE_RIGHTS and b != REFER})
+    if errno == "EXDEV":
+        why = ("fs.refer is not granted where its record lists it" if refer["refer_missing"]
+               else "the file would gain rights by moving")
+        out.append(phrase(
+            f"EXDEV: only the refer rule refused it ({why}), and the kernel says so with EXDEV, "
+            "\"not the same filesystem\", so that mv falls back to copying the file and "
+            "deleting the original (which Landlock checks as a new file at the destination "
+            "and a removal at the source)"))
+    elif errno == "EACCES":
+        lacking = f" ({', '.join(others)})" if others and not refer["compared_all"] else ""
+        out.append(phrase(
+            f"EACCES, not EXDEV: besides the refer rule, the {op} lacks a right it needs "
+            f"itself{lacking}; the kernel returns EXDEV (with which mv falls back to copy "
+            "and delete) only when the refer rule alone refuses"))
+    else:
+        out.append(phrase(
+            "the kernel returns EXDEV when the refer rule alone refuses a rename or link "
+            "(mv then falls back to copy and delete), EACCES when a right the operation "
+            "needs itself is missing too"))
+    if refer["gained"] and source is not None and destination is not None:
+        out.append(phrase(
+            "moving it from ", source["path"], " to ", destination["path"],
+            f" would give the file {', '.join(refer['gained'])}: granted at the "
+            "destination, not at the source"))
+    if refer["compared_all"]:
+        out.append(b"the records list every right their layer does not grant at each "
+                   b"directory (the kernel compared the two directories' rights), not "
+                   b"only the ones the operation asks for")
+    steps: List[bytes] = []
+    if refer["refer_missing"]:
+        where_refer = refer["refer_missing"]
+        if len(where_refer) == 2:
+            steps.append(phrase("allow fs.refer beneath both ", where_refer[0], " and ",
+                                where_refer[1]))
+        else:
+            steps.append(phrase("allow fs.refer beneath the directory ", where_refer[0]))
+    for need in refer["needed"]:
+        steps.append(phrase(f"allow {', '.join(need['rights'])} beneath the directory ",
+                            need["path"]))
+    if source is not None and destination is not None:
+        if refer["gained"]:
+            steps.append(phrase(
+                "stop granting ", ", ".join(refer["gained"]), " at ", destination["path"],
+                ", or grant them at ", source["path"], " too"))
+        else:
+            subset = phrase("keep the rights granted at ", destination["path"],
+                            " a subset of those at ", source["path"])
+            listed = [b for b in source["missing"] if b != REFER]
+            if refer["compared_all"] and listed:
+                subset += phrase(" (or grant at the source the rights its record lists: ",
+                                 ", ".join(listed), ")")
+            steps.append(subset)
+    elif refer["compared_all"]:
+        steps.append(b"make the destination's rights a subset of the source's, or grant at "
+                     b"the source the rights its record lists")
+    if steps:
+        head = phrase("narrowest fix, in the ruleset of domain ", " and ".join(domains), ": ")
+        out.append(head + b"; ".join(steps[:-1]) + (b"; and " if len(steps) > 1 else b"")
+                   + steps[-1])
     return _unique(out)
 
 
@@ -327,7 +532,7 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
     blockers: List[str] = []
     for d in paragraph.denials:
         blockers.extend(b for b in d.blockers if b not in blockers)
-    return {
+    explained: Explained = {
         "time": first.time,
         "last_time": paragraph.last_time,
         "count": paragraph.count,
@@ -341,15 +546,28 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
         "hide": RESTRICT_FLAGS_HINT,
         "policy": against_policy(paragraph, policy) if policy is not None else None,
     }
+    refer = refer_rule(paragraph.denials)
+    if refer is not None:
+        explained["refer"] = refer
+    return explained
 
 
 def operations(denials: Iterable[Denial]) -> Iterator[List[Denial]]:
-    """Group the denials of one operation (a rename's two records) together."""
+    """Group the denials of one operation (a rename's two records) together,
+    in the kernel's order: source, then destination (``ausearch -i`` prints
+    each event's records reversed)."""
     pending: List[Denial] = []
     for denial in denials:
         if pending and (denial.event is not pending[0].event or denial.operation_index == 0):
-            yield pending
+            yield _kernel_order(pending)
             pending = []
         pending.append(denial)
     if pending:
-        yield pending
+        yield _kernel_order(pending)
+
+
+def _kernel_order(denials: List[Denial]) -> List[Denial]:
+    """The denials of one operation in the order the kernel logged them."""
+    if len(denials) > 1 and denials[0].record.interpreted:
+        return denials[::-1]
+    return denials

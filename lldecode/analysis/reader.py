@@ -19,7 +19,7 @@ from lldecode.analysis.pipeline import Reading
 from lldecode.analysis.selection import Selection
 from lldecode.analysis.tally import Tally
 from lldecode.audit import sources
-from lldecode.audit.events import Event
+from lldecode.audit.events import Event, GroupingStats
 from lldecode.audit.records import Diagnostics
 
 
@@ -51,6 +51,8 @@ class LogReader:
         ``inputs``."""
         self.inputs = list(inputs)
         self.given_sources = given_sources
+        # The grouping statistics of each pass made here (notices, gaps...).
+        self.passes: List[GroupingStats] = []
         self.selection = selection if selection is not None else Selection()
         self.selection_options = selection_options or {}
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
@@ -61,12 +63,15 @@ class LogReader:
         self.watcher = watcher
 
     def reading(self, registry: Optional[DomainRegistry] = None) -> Reading:
-        """A new pass over the inputs."""
-        return Reading(self.inputs, self.diagnostics, netlink_idle=self.netlink_idle,
+        """A new pass over the inputs (its grouping statistics are kept in
+        :attr:`passes`)."""
+        made = Reading(self.inputs, self.diagnostics, netlink_idle=self.netlink_idle,
                        context=self.context, watcher=self.watcher,
                        given_sources=self.given_sources,
                        registry=registry if registry is not None
                        else DomainRegistry(keep_finished=self.keep_domains))
+        self.passes.append(made.grouper.stats)
+        return made
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Tally:
         """Aggregate the selected denials (lldecode.analysis.tally), on several

@@ -28,10 +28,13 @@ def _options(*decorators: Callable) -> Callable:
 
 selection_options = _options(
     click.option("--domain", "domains", multiple=True, metavar="ID",
-                 help="Only denials of this domain (hex id as logged). Repeatable."),
+                 help="Only denials of this domain: its id as logged, 1 to 16 hex digits, "
+                      "0x optional (anything else is an error). Repeatable."),
     click.option("--blocker", "blockers", multiple=True, metavar="NAME",
-                 help="Only denials with a blocker matching this glob (fs.ioctl_*, net.*; "
-                      "the legacy fs_ioctl_dev spelling works). Repeatable."),
+                 help="Only denials with this blocker, or one matching this glob (fs.ioctl_*, "
+                      "net.*). Any case; truncate, fs_truncate and LANDLOCK_ACCESS_FS_TRUNCATE "
+                      "mean fs.truncate. A name or glob that no blocker has is an error. "
+                      "Repeatable."),
     click.option("--exe", "exes", multiple=True, metavar="GLOB",
                  help="Only denials of processes whose executable (path or basename) "
                       "matches. Repeatable."),
@@ -39,8 +42,11 @@ selection_options = _options(
                  help="Only denials of processes whose comm matches. Repeatable."),
     click.option("--pid", "pids", multiple=True, type=int, metavar="PID",
                  help="Only denials of this process. Repeatable."),
-    click.option("--uid", "uids", multiple=True, type=int, metavar="UID",
-                 help="Only denials of processes of this user id. Repeatable."),
+    click.option("--uid", "uids", multiple=True, metavar="USER|UID",
+                 help="Only denials of processes of this user, by name or number, resolved "
+                      "with this host's user database: --uid 0 and --uid root both match "
+                      "uid=0 and ausearch -i's uid=root. An unknown name is an error. "
+                      "Repeatable."),
     click.option("--path", "paths", multiple=True, metavar="GLOB|PREFIX",
                  help="Only denials on a path matching this glob, or at or below this "
                       "prefix (decoded path). Repeatable."),
@@ -51,7 +57,9 @@ selection_options = _options(
                       "10m, 2h, 3d, today, yesterday."),
     click.option("--until", metavar="TIME", help="Only denials at or before TIME."),
     click.option("--where", metavar="EXPR",
-                 help='A query, e.g. \'blocker ~ "fs.truncate" and not path ^= "/proc"\'.'),
+                 help='A query, e.g. \'blocker ~ "fs.truncate" and not path ^= "/proc"\' '
+                      "(blockers, domains and users are checked as above; at most 65536 "
+                      "characters, nested at most 100 deep)."),
 )
 
 input_options = _options(
@@ -157,7 +165,12 @@ def stderr_sink(message: str) -> None:
 
 class Run:
     """One reading command's pass: a :class:`~lldecode.analysis.reader.LogReader`
-    built from the options, and the command's exit status."""
+    built from the options, and the command's exit status.
+
+    Never silent: at the end (:meth:`exit`), a warning on stderr for each
+    selector whose field no denial of the input carried (it could not
+    match), and the notes on the input as a whole that the output did not
+    give (records the kernel console suppressed)."""
 
     def __init__(self, files: Sequence[str], strict: bool, netlink_idle: Optional[float],
                  progress: Optional[bool], selection_options: Dict[str, Any],
@@ -181,15 +194,21 @@ class Run:
             from lldecode.output.progress import Progress
 
             watcher = Progress()
-        self.reader = LogReader(files, selection, Diagnostics(sink=stderr_sink),
-                                netlink_idle=netlink_idle, context=context,
-                                keep_domains=keep_domains, jobs=jobs, watcher=watcher,
-                                selection_options=selection_options)
+        self.reader = LogReader(
+            files, selection, Diagnostics(sink=stderr_sink), netlink_idle=netlink_idle,
+            context=context, keep_domains=keep_domains, jobs=jobs, watcher=watcher,
+            selection_options=selection_options)
         self.selection = selection
         self.diagnostics = self.reader.diagnostics
+        # ``domains`` shows each domain's gap causes: a note they carry is not
+        # repeated (the command sets this).
+        self.shows_gap_causes = False
+        self.tallies: List[Any] = []
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Any:
-        return self.reader.tally(by, per_domain)
+        result = self.reader.tally(by, per_domain)
+        self.tallies.append(result)
+        return result
 
     def denials(self) -> Iterator[Any]:
         return self.reader.denials()
@@ -197,7 +216,27 @@ class Run:
     def events(self) -> Iterator[Any]:
         return self.reader.events()
 
+    def warnings(self) -> List[str]:
+        """The warnings of the end of the run: selectors that could not match
+        for want of their field, and notes on the input as a whole."""
+        from lldecode.analysis.domain_report import input_notes
+
+        out = list(self.selection.warnings())
+        passes = [t.stats for t in self.tallies] + self.reader.passes
+        if passes:
+            stats = max(passes, key=lambda s: (s.suppressed, len(s.notices)))
+            listed = None
+            if self.shows_gap_causes and self.tallies:
+                last = self.tallies[-1]
+                selected = last.selected
+                listed = [info for info in last.registry.ordered()
+                          if selected is None or selected.get(info.key)]
+            out.extend(input_notes(stats, listed))
+        return out
+
     def exit(self, selected: bool) -> NoReturn:
+        for message in self.warnings():
+            stderr_sink(f"lldecode: warning: {message}")
         diagnostics = self.diagnostics
         if diagnostics.errors or (self.strict and diagnostics.malformed):
             sys.exit(EXIT_ERROR)
