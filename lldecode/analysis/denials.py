@@ -260,10 +260,14 @@ def _interpreted_text(key: str, value: str) -> Optional[str]:
 
 
 def denials_of(event: Event) -> List[Denial]:
-    """The denials of one event (two for a rename or link across directories)."""
+    """The denials of one event (two for a rename or link across directories),
+    in the kernel's order: source, then destination (``ausearch -i`` prints
+    an event's records reversed)."""
     records = [r for r in event.records if r.kind == ACCESS]
     if not records:
         return []
+    if len(records) > 1 and records[0].interpreted:
+        records.reverse()
     return [Denial(record, event, index, len(records)) for index, record in enumerate(records)]
 
 

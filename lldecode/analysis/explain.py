@@ -554,20 +554,12 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
 
 def operations(denials: Iterable[Denial]) -> Iterator[List[Denial]]:
     """Group the denials of one operation (a rename's two records) together,
-    in the kernel's order: source, then destination (``ausearch -i`` prints
-    each event's records reversed)."""
+    in the kernel's order (see :func:`lldecode.analysis.denials.denials_of`)."""
     pending: List[Denial] = []
     for denial in denials:
         if pending and (denial.event is not pending[0].event or denial.operation_index == 0):
-            yield _kernel_order(pending)
+            yield pending
             pending = []
         pending.append(denial)
     if pending:
-        yield _kernel_order(pending)
-
-
-def _kernel_order(denials: List[Denial]) -> List[Denial]:
-    """The denials of one operation in the order the kernel logged them."""
-    if len(denials) > 1 and denials[0].record.interpreted:
-        return denials[::-1]
-    return denials
+        yield pending
