@@ -3,13 +3,17 @@
 Each one wires its options to the stages (lldecode.analysis.pipeline for
 reading and choosing, lldecode.analysis.explain / summarize / domains for the
 analyses, lldecode.output for the text, tables and JSON) and nothing more.
+
+Every output goes through lldecode.output, which escapes each value from the
+log where it formats it (text, tables, CSV) or converts it (JSON, NDJSON),
+and to :func:`lldecode.output.text.utf8_stdout`: nothing is written to
+standard output from here but the renderers' text, counts and ``--format
+raw``'s lines, unchanged.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import sys
 
 import click
 
@@ -77,7 +81,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     from lldecode.output.jsonable import denial_dict, write_json_list, write_ndjson_line
 
     run = _run(kwargs, context=not (count or quiet))
-    out = sys.stdout
+    out = text.utf8_stdout()
     n = 0
     if quiet:
         for _ in run.denials():
@@ -87,9 +91,12 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
         n = run.tally().count
         out.write(f"{n}\n")
     elif fmt == "raw":
+        # the lines as they were read, byte for byte (the reader holds each
+        # byte as one Latin-1 character); not escaped: raw is what was asked
+        write = text.raw_writer(out)
         for event, denials in run.events():
             n += len(denials)
-            out.write("".join(r.line + "\n" for r in event.records))
+            write("".join(r.line + "\n" for r in event.records))
     elif fmt == "ndjson":
         for denial in run.denials():
             n += 1
@@ -135,12 +142,12 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
     """
     from lldecode.analysis import explain
     from lldecode.output.explain import render_text
-    from lldecode.output.jsonable import convert, write_json_list, write_ndjson_line
-    from lldecode.output.text import Style
+    from lldecode.output.jsonable import write_json_list, write_ndjson_line
+    from lldecode.output.text import Style, utf8_stdout
 
     policy = _load_policy(policies) if policies else None
     run = _run(kwargs)
-    out = sys.stdout
+    out = utf8_stdout()
     style = Style(color)
     paragraphs = _counting(explain.paragraphs(explain.operations(run.denials())))
     if fmt == "text":
@@ -148,7 +155,7 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
             out.write(("\n" if paragraphs.n > 1 else "")
                       + render_text(paragraph, style, utc, policy) + "\n")
     else:
-        items = (convert(explain.explanation(p, policy)) for p in paragraphs)
+        items = (explain.explanation(p, policy) for p in paragraphs)
         if fmt == "ndjson":
             for item in items:
                 write_ndjson_line(out, item)
@@ -198,7 +205,8 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
     """
     from lldecode.analysis.summarize import Summary
     from lldecode.output import reports, tables
-    from lldecode.output.jsonable import convert, write_json_list, write_ndjson_line
+    from lldecode.output.jsonable import write_json_document, write_ndjson_line
+    from lldecode.output.text import utf8_stdout
 
     try:
         summary = Summary(_split_by(by))
@@ -213,14 +221,12 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
         groups = summary.rows(registry)
         return itertools.islice(groups, top) if top else groups
 
-    out = sys.stdout
+    out = utf8_stdout()
     if fmt == "json":
-        out.write(f'{{"total": {summary.total}, "by": {json.dumps(summary.by)}, "groups": ')
-        write_json_list(out, (convert(row) for row in rows()))
-        out.write("}\n")
+        write_json_document(out, {"total": summary.total, "by": summary.by}, "groups", rows())
     elif fmt == "ndjson":
         for row in rows():
-            write_ndjson_line(out, convert(row))
+            write_ndjson_line(out, row)
     else:
         headers = reports.summary_headers(summary.by)
         groups = itertools.count(1)
@@ -252,19 +258,21 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     """
     from lldecode.analysis.domain_report import domain_rows
     from lldecode.output import reports, tables
-    from lldecode.output.jsonable import convert, write_json_list
+    from lldecode.output.jsonable import write_json_list
+    from lldecode.output.text import utf8_stdout
 
     run = _run(kwargs, keep_domains=True)
+    run.shows_gap_causes = True
     tally = run.tally(per_domain=not run.selection.empty)
     selected, registry, stats = tally.selected, tally.registry, tally.stats
 
     def rows():
         return domain_rows(registry, stats, selected)
 
-    out = sys.stdout
+    out = utf8_stdout()
     listed = 0
     if fmt == "json":
-        write_json_list(out, (convert(row) for row in rows()))
+        write_json_list(out, rows())
         listed = len(registry)
     elif fmt == "text":
         for row in rows():

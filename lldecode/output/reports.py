@@ -1,8 +1,14 @@
 """The reading commands' rows and paragraphs as text: filter lines, summary
 and domain tables, domain paragraphs and gap notes.
 
-Values arrive as the analyses give them (bytes from the log kept); every
-one is made safe here (tables and CSV make cells safe themselves).
+Values arrive as the analyses give them (bytes from the log kept); any of
+them may hold what an attacker wrote in the log (a domain id, a pid, a
+uid, a mode, a blocker name as much as a path).  Every value is made safe
+where it is formatted: each ``{...}`` of a line is ``{safe(value)}``, a
+styled word is escaped by :class:`~lldecode.output.text.Style`, and tables
+and CSV make their cells safe.  A function returning composed text returns
+it as :class:`~lldecode.output.text.Safe`, so that a table does not escape
+it a second time.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ def filter_row(denial: Denial, utc: bool) -> List[Any]:
 
 def filter_line(row: List[Any], style: Style) -> str:
     """A filter row as one line of text."""
-    return (f"{row[0]} {style(row[1], 'cyan')} {style(row[2], 'red')} {safe(row[3])}"
-            f" {safe(row[4])} {safe(row[5])}[{safe(row[6])}]\n")
+    return Safe(f"{safe(row[0])} {style(row[1], 'cyan')} {style(row[2], 'red')} "
+                f"{safe(row[3])} {safe(row[4])} {safe(row[5])}[{safe(row[6])}]\n")
 
 
 # -- summarize ----------------------------------------------------------------------
@@ -65,20 +71,20 @@ def summary_line(by: Sequence[str], row: Dict[str, Any], utc: bool) -> List[Any]
 
 def _creator(creator: Creator) -> str:
     if not creator:
-        return "-"
+        return Safe("-")
     return _exe_and_pid(creator.get("exe"), creator.get("pid"))
 
 
 @functools.lru_cache(maxsize=_CREATORS_KEPT)
 def _exe_and_pid(exe: Optional[bytes], pid: LogNumber) -> str:
-    return Safe(f"{safe(exe)} [{pid}]")
+    return Safe(f"{safe(exe)} [{safe(pid)}]")
 
 
 def created_by(creator: Creator, with_uid: bool = False) -> str:
     """A domain's creator in words: ``created by COMM (pid PID, [uid UID, ]EXE)``."""
-    uid = f"uid {creator.get('uid')}, " if with_uid else ""
-    return (f"created by {safe(creator.get('comm'))} (pid {creator.get('pid')}, "
-            f"{uid}{safe(creator.get('exe'))})")
+    uid = Safe(f"uid {safe(creator.get('uid'))}, " if with_uid else "")
+    return Safe(f"created by {safe(creator.get('comm'))} (pid {safe(creator.get('pid'))}, "
+                f"{safe(uid)}{safe(creator.get('exe'))})")
 
 
 # -- domains ------------------------------------------------------------------------
@@ -89,7 +95,8 @@ DOMAIN_HEADERS = ["DOMAIN", "CREATOR", "PID", "UID", "MODE", "STATUS", "FIRST DE
 
 def top_blockers(blockers: Dict[str, int], n: int = TOP_BLOCKERS) -> str:
     """The first ``n`` blockers (most frequent first) with their counts."""
-    return ", ".join(f"{name} ({count})" for name, count in list(blockers.items())[:n])
+    return Safe(", ".join(f"{safe(name)} ({safe(count)})"
+                          for name, count in list(blockers.items())[:n]))
 
 
 def domain_headers(with_selected: bool) -> List[str]:
@@ -112,29 +119,32 @@ def domain_line(row: Dict[str, Any], utc: bool, with_selected: bool) -> List[Any
 def gap_note(row: Dict[str, Any]) -> str:
     """The causes of a domain's unlogged denials, as a note under the table."""
     if row["missing"]:
-        head = (f"\n{row['domain']}: the kernel counted {row['denials_reported']} denials, "
-                f"this input holds {row['denials_logged']}:")
+        head = (f"\n{safe(row['domain'])}: the kernel counted "
+                f"{safe(row['denials_reported'])} denials, "
+                f"this input holds {safe(row['denials_logged'])}:")
     else:
-        head = f"\n{row['domain']}:"
-    return head + "".join(f"\n  - {safe(cause)}" for cause in row["gap_causes"]) + "\n"
+        head = f"\n{safe(row['domain'])}:"
+    return Safe(head + "".join(f"\n  - {safe(cause)}" for cause in row["gap_causes"]) + "\n")
 
 
 def domain_text(row: Dict[str, Any], utc: bool) -> str:
     """One domain as a paragraph."""
     creator = row["creator"]
-    lines = [f"domain {row['domain']} ({row['status']}"
-             + (f", boot {row['boot']}" if row["boot"] else "")
+    lines = [f"domain {safe(row['domain'])} ({safe(row['status'])}"
+             + (f", boot {safe(row['boot'])}" if row["boot"] else "")
              + (f", node {safe(row['node'])}" if row["node"] else "") + ")"]
     if creator:
-        lines.append(f"  {created_by(creator, with_uid=True)}, mode {row['mode'] or '-'}")
+        lines.append(f"  {safe(created_by(creator, with_uid=True))}, "
+                     f"mode {safe(row['mode'] or '-')}")
     else:
         lines.append("  creator unknown: its allocated record is not in this input")
-    lines.append(f"  denials: {row['denials_logged']} logged, "
-                 f"{row['denials_reported'] if row['denials_reported'] is not None else 'unknown'}"
+    reported = row["denials_reported"]
+    lines.append(f"  denials: {safe(row['denials_logged'])} logged, "
+                 f"{safe(reported if reported is not None else 'unknown')}"
                  f" counted by the kernel; first {format_time(row['first_denial'], utc)}, "
                  f"last {format_time(row['last_denial'], utc)}")
     if row["blockers"]:
-        lines.append(f"  blockers: {top_blockers(row['blockers'], TOP_BLOCKERS_TEXT)}")
+        lines.append(f"  blockers: {safe(top_blockers(row['blockers'], TOP_BLOCKERS_TEXT))}")
     for cause in row["gap_causes"]:
         lines.append(f"  gap: {safe(cause)}")
-    return "\n".join(lines)
+    return Safe("\n".join(lines))

@@ -1,4 +1,6 @@
-"""Tables and CSV: every cell made safe (:func:`lldecode.output.text.safe`).
+"""Tables and CSV: every cell (and header) made safe
+(:func:`lldecode.output.text.safe`), whatever the value: a table cannot
+forget to escape a column.
 
 :func:`write_table` streams a tabulate table of any size in bounded memory.
 """
@@ -43,10 +45,12 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     the row tabulate draws for a probe table of the same column widths
     (checked to be identical), or tabulate draws them in batches.
     """
-    def draw(body: List[List[str]]) -> str:
-        return tabulate(body, headers=list(headers), tablefmt=tablefmt, disable_numparse=True)
+    heads = [cell(h) for h in headers]
 
-    widths = [len(cell(h)) for h in headers]
+    def draw(body: List[List[str]]) -> str:
+        return tabulate(body, headers=heads, tablefmt=tablefmt, disable_numparse=True)
+
+    widths = [len(h) for h in heads]
     spool = _Spool(batch)
     for row in rows:
         cells = [cell(v) for v in row]
@@ -244,6 +248,6 @@ def _write_batches(out: TextIO, draw: Draw, widths: List[int],
 def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A CSV table, streamed, every cell made safe."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
+    writer.writerow([cell(h) for h in headers])
     for row in rows:
         writer.writerow([cell(v) for v in row])

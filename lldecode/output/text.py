@@ -1,30 +1,54 @@
 """Text for a terminal: times, styles, and values from the log made safe.
 
-Everything written as text goes through :func:`safe`, which escapes the
-control characters an attacker could hide in a path, comm or exe (see
-:mod:`lldecode.output.escape`); a :class:`Safe` string is not escaped again.
+Any field of a log line may hold what an attacker chose (see
+:mod:`lldecode.output.escape`).  The text renderers escape every value where
+they format it:
+
+* every value interpolated into a line goes through :func:`safe` (an
+  f-string's ``{...}`` is ``{safe(value)}``; tests/output/test_escape.py
+  checks the renderers' source for it);
+* :class:`Style` escapes the text it colours, unless it is :class:`Safe`;
+* tables and CSV make every cell safe (:mod:`lldecode.output.tables`).
+
+:func:`safe` returns a :class:`Safe` string, which is not escaped again:
+text built only of literal text and :func:`safe` values is wrapped in
+:class:`Safe` too, so that a renderer's result can be a table cell or a
+styled word without its backslashes being doubled.
+
+:func:`utf8_stdout` is the stream the commands write to: UTF-8 whatever the
+locale or ``PYTHONIOENCODING`` say, so that writing never fails.
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
+import math
 import os
 import sys
 import time
-from typing import Any, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from lldecode.output.escape import escape_bytes, escape_text
 
 
 def format_time(stamp: Optional[float], utc: bool = False) -> str:
-    """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm`` (local time by default)."""
+    """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm`` (local time by default).
+
+    A time no calendar of this platform can show (a log can claim any
+    number: infinite, or past the year 9999 or before year 1) is shown as
+    the number of seconds it is.
+    """
     if stamp is None:
         return Safe("-")
-    second = int(stamp)
-    millis = int(round((stamp - second) * 1000))
-    if millis == 1000:
-        second, millis = second + 1, 0
-    return Safe(f"{_format_second(second, utc)}.{millis:03d}")
+    try:
+        second = math.floor(stamp)
+        millis = int(round((stamp - second) * 1000))
+        if millis == 1000:
+            second, millis = second + 1, 0
+        return Safe(f"{_format_second(second, utc)}.{millis:03d}")
+    except (OverflowError, ValueError, OSError):
+        return safe(stamp)
 
 
 # Seconds whose text is memoized: a log's records crowd into few distinct
@@ -35,6 +59,8 @@ _SECONDS_KEPT = 4096
 @functools.lru_cache(maxsize=_SECONDS_KEPT)
 def _format_second(second: int, utc: bool) -> str:
     moment = time.gmtime(second) if utc else time.localtime(second)
+    if not 1 <= moment.tm_year <= 9999:  # strftime's %Y is four digits
+        raise ValueError(f"year {moment.tm_year}")
     return time.strftime("%Y-%m-%d %H:%M:%S", moment)
 
 
@@ -43,16 +69,24 @@ class Safe(str):
 
 
 def safe(value: Any) -> str:
-    """Any value as terminal-safe text (escaped once, whatever the nesting)."""
+    """Any value as terminal-safe text, escaped once whatever the nesting:
+    a :class:`Safe` string, or text that escaping leaves unchanged (plain
+    printable ASCII, the usual case, is returned as it is)."""
     kind = value.__class__
     if kind is Safe:
         text: str = value  # already safe
         return text
+    if kind is str:
+        if value.isascii() and value.isprintable() and "\\" not in value:
+            return value  # nothing to escape
+        return Safe(escape_text(value))
     if kind is int or kind is float:
         return str(value)
     if value is None:
         return Safe("-")
     if isinstance(value, bytes):
+        if value.isascii():
+            return safe(value.decode("ascii"))
         return Safe(escape_bytes(value))
     if isinstance(value, (list, tuple)):
         return Safe(", ".join(safe(v) for v in value))
@@ -79,9 +113,52 @@ class Style:
             self.enabled = (not os.environ.get("NO_COLOR")
                             and hasattr(stream, "isatty") and stream.isatty())
 
-    def __call__(self, text: str, *styles: str) -> str:
-        """``text`` (already safe) wrapped in the given styles."""
+    def __call__(self, text: Any, *styles: str) -> str:
+        """``text`` made safe (unless it is :class:`Safe`), wrapped in the
+        given styles (the only control characters lldecode writes itself)."""
+        text = safe(text)
         if not self.enabled or not styles:
             return text
         codes = ";".join(self.CODES[s] for s in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
+        return Safe(f"\x1b[{codes}m{text}\x1b[0m")
+
+
+def utf8_stdout() -> TextIO:
+    """``sys.stdout``, set to write UTF-8 (JSON is UTF-8 by definition; text
+    is UTF-8 too, whatever the locale or PYTHONIOENCODING say, as the
+    escaping rule assumes).
+
+    Everything written is escaped or converted first and so encodes; should
+    anything slip through, ``backslashreplace`` writes it as an escape
+    rather than failing (an encoding error would stop the command midway).
+    """
+    stream = sys.stdout
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None and (
+            codecs.lookup(stream.encoding or "ascii").name != "utf-8"
+            or stream.errors != "backslashreplace"):
+        try:
+            reconfigure(encoding="utf-8", errors="backslashreplace")
+        except (ValueError, OSError, LookupError):
+            pass  # a stream that cannot be changed: written as it is
+    return stream
+
+
+def raw_writer(out: TextIO) -> Callable[[str], Any]:
+    """How ``filter --format raw`` writes the lines it matched: the bytes
+    they were read from (the reader holds each byte of a line as one Latin-1
+    character), unchanged and unescaped, to the binary stream under ``out``
+    when it has one."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        return out.write
+
+    def write(lines: str) -> None:
+        try:
+            raw = lines.encode("latin-1")
+        except UnicodeEncodeError:  # not text the reader made
+            raw = lines.encode("utf-8", "surrogateescape")
+        out.flush()
+        buffer.write(raw)
+
+    return write

@@ -26,7 +26,7 @@ from tests.conftest import FIXTURES
 
 RAW = FIXTURES / "auditd-raw.log"            # the capture as auditd wrote it (uid=0)
 INTERPRETED = FIXTURES / "ausearch-i.txt"    # the same capture through ausearch -i (uid=root)
-JOURNAL = FIXTURES / "journal-short.txt"     # no serials: no denial has its SYSCALL record
+JOURNAL = FIXTURES / "auditd-landlock-only.log"  # Landlock lines only: no SYSCALL record
 
 
 def denials_of(path):
@@ -334,7 +334,7 @@ def test_a_creator_stands_in_for_the_process(journal):
 
 
 def test_comm_without_process_nor_creator(tmp_path):
-    lines = [line for line in JOURNAL.read_text("latin-1").splitlines() if "AUDIT1423" in line]
+    lines = [line for line in JOURNAL.read_text("latin-1").splitlines() if "UNKNOWN[1423]" in line]
     path = tmp_path / "access-only.txt"
     path.write_text("\n".join(lines) + "\n", "latin-1")
     denials = denials_of(path)

@@ -11,7 +11,7 @@ from tests.conftest import FIXTURES, SAMPLES, run_cli
 
 RAW = str(FIXTURES / "auditd-raw.log")
 INTERPRETED = str(FIXTURES / "ausearch-i.txt")
-JOURNAL = str(FIXTURES / "journal-short.txt")
+JOURNAL = str(FIXTURES / "auditd-landlock-only.log")  # no SYSCALL record
 RATELIMITED = FIXTURES / "dmesg-ratelimited.txt"
 NOTICE = "kauditd_printk_skb: 8992 callbacks suppressed"
 SUPPRESSED = ("lldecode: warning: the kernel console suppressed 8992 records in this input "
@@ -138,7 +138,7 @@ def test_every_reading_command_warns_once(command):
 def test_comm_on_an_input_without_process_nor_creator(tmp_path):
     access_only = tmp_path / "access.txt"
     access_only.write_text("".join(line for line in open(JOURNAL, encoding="latin-1")
-                                   if "AUDIT1423" in line), "latin-1")
+                                   if "UNKNOWN[1423]" in line), "latin-1")
     result = invoke("filter", "--comm", "python3", str(access_only))
     assert result.exit_code == 1 and result.stdout == ""
     assert warnings(result) == [
