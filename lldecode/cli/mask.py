@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from lldecode.cli.common import EXIT_ERROR, format_option, guarded
@@ -43,6 +41,7 @@ def mask_cmd(kind: str, value: str, fmt: str, abi: int) -> None:
     """
     from lldecode.landlock.access import mask_to_names, right
     from lldecode.landlock.layers import decode_deny_masks
+    from lldecode.output.jsonable import dumps
     from lldecode.output.masks import render_access, render_deny
 
     try:
@@ -55,7 +54,7 @@ def mask_cmd(kind: str, value: str, fmt: str, abi: int) -> None:
         click.echo(f"lldecode mask: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_ERROR) from None
     if fmt == "json":
-        click.echo(json.dumps(layers if kind == "deny" else names))
+        click.echo(dumps(layers if kind == "deny" else names))
     elif kind == "deny":
         click.echo(render_deny(number, layers))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional, Tuple
 
 import click
@@ -76,6 +75,7 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
     """
     from lldecode.landlock.policy import PolicyError, load_policy
     from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
+    from lldecode.output.jsonable import dumps
     from lldecode.output.simulation import render_text
 
     try:
@@ -90,7 +90,7 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
         click.echo(f"lldecode simulate: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_ERROR) from None
     if fmt == "json":
-        click.echo(json.dumps(outcome.as_dict(), indent=2))
+        click.echo(dumps(outcome.as_dict(), indent=2))
     else:
         click.echo(render_text(operation, args, outcome))
     raise click.exceptions.Exit(EXIT_ALLOWED if outcome.allowed else EXIT_DENIED)
