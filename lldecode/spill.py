@@ -7,7 +7,10 @@ closed), so that memory stays bounded whatever the input size:
 
 * :class:`GroupCounts`: count, first and last time per group key;
 * :class:`FinishedStore`: finished records (deallocated domains), looked up
-  by key and read back in a given order.
+  by key and read back in a given order;
+* :class:`OverflowStore`: entries their owner moved out of memory (live
+  domains used least recently), taken back by key when needed again;
+* :class:`KeyCounts`: a count per key (selected denials per domain).
 
 Keys and records are encoded with :mod:`marshal`, which holds only plain
 values (numbers, text, bytes, tuples, lists, dicts) and never runs code.
@@ -328,6 +331,167 @@ class FinishedStore(Generic[_E]):
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+class KeyCounts:
+    """key -> count, as a Counter gives them (:meth:`get`, ``[key]``,
+    :meth:`items`, :meth:`values`...), past ``in_memory`` keys moved to a
+    private database, where the counts of a key add up when read."""
+
+    def __init__(self, in_memory: Optional[int] = None):
+        self.in_memory = GROUPS_IN_MEMORY if in_memory is None else in_memory
+        self.counts: Dict[Plain, int] = {}
+        self._db: Optional[sqlite3.Connection] = None
+
+    def add(self, key: Plain, n: int = 1) -> None:
+        """Count ``n`` more of ``key``."""
+        counts = self.counts
+        old = counts.get(key)
+        if old is not None:
+            counts[key] = old + n
+            return
+        if len(counts) >= self.in_memory:
+            self._spill()
+        counts[key] = n
+
+    def _spill(self) -> sqlite3.Connection:
+        """Append the counts in memory to the database (added up when read)."""
+        db = self._db
+        if db is None:
+            db = self._db = _database()
+            db.execute("CREATE TABLE c (id BLOB, k BLOB, n INTEGER)")
+            db.execute("CREATE INDEX c_id ON c (id)")
+        db.executemany("INSERT INTO c VALUES (?, ?, ?)",
+                       ((_identity(k), marshal.dumps(k), n) for k, n in self.counts.items()))
+        self.counts.clear()
+        return db
+
+    def get(self, key: Plain, default: Optional[int] = None) -> Optional[int]:
+        """The count of ``key``, or ``default`` when it was never counted."""
+        n = self.counts.get(key)
+        if self._db is not None:
+            (stored,) = self._db.execute("SELECT sum(n) FROM c WHERE id = ?",
+                                         (_identity(key),)).fetchone()
+            if stored is not None:
+                n = stored if n is None else n + stored
+        return default if n is None else n
+
+    def __getitem__(self, key: Plain) -> int:
+        """The count of ``key`` (0 when never counted, as a Counter says)."""
+        n = self.get(key)
+        return 0 if n is None else n
+
+    def __contains__(self, key: Plain) -> bool:
+        return self.get(key) is not None
+
+    def items(self) -> Iterator[Tuple[Plain, int]]:
+        """(key, count) of every key counted."""
+        if self._db is None:
+            yield from list(self.counts.items())
+            return
+        db = self._spill()
+        for k, n in db.execute("SELECT min(k), sum(n) FROM c GROUP BY id"):
+            yield marshal.loads(k), n
+
+    def keys(self) -> Iterator[Plain]:
+        return (k for k, _ in self.items())
+
+    __iter__ = keys
+
+    def values(self) -> Iterator[int]:
+        return (n for _, n in self.items())
+
+    def __len__(self) -> int:
+        if self._db is None:
+            return len(self.counts)
+        db = self._spill()
+        count: int = db.execute("SELECT count(DISTINCT id) FROM c").fetchone()[0]
+        return count
+
+    def close(self) -> None:
+        """Delete the database, if the counts spilled."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class OverflowStore(Generic[_E]):
+    """Entries their owner moved out of memory, by key, all on disk: taken
+    back (:meth:`take`) when the owner needs one again, or read in order of
+    a sort key.
+
+    The owner keeps its entries in memory and moves the ones it needs least
+    here in batches (:meth:`put`); a key is here at most once (the owner
+    takes an entry back before it puts it again).  ``encode``, ``decode``
+    and ``order`` are as for :class:`FinishedStore`.
+    """
+
+    def __init__(self, encode: Callable[[_E], Plain], decode: Callable[[Plain], _E],
+                 order: Callable[[_E], SortKey]):
+        self.encode = encode
+        self.decode = decode
+        self.order = order
+        self._count = 0
+        self._db: Optional[sqlite3.Connection] = None
+
+    def put(self, items: Iterable[Tuple[Plain, _E]]) -> None:
+        """Store (key, entry) pairs, none of whose keys is stored already."""
+        db = self._db
+        if db is None:
+            db = self._db = _database()
+            # Without rowid: the key's index is the table (one tree less to
+            # write).  No index on the order: entries are written far more
+            # often than read in order (once, sorted then).
+            db.execute("CREATE TABLE o (id BLOB PRIMARY KEY, o BLOB, v BLOB) WITHOUT ROWID")
+        before = db.total_changes
+        db.executemany(
+            "INSERT INTO o VALUES (?, ?, ?)",
+            ((_identity(k), _sortable(self.order(e)), marshal.dumps(self.encode(e)))
+             for k, e in items))
+        self._count += db.total_changes - before
+
+    def get(self, key: Plain) -> Optional[_E]:
+        """The entry of ``key`` (it stays stored), or None."""
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT v FROM o WHERE id = ?", (_identity(key),)).fetchone()
+        return self.decode(marshal.loads(row[0])) if row else None
+
+    def __contains__(self, key: Plain) -> bool:
+        if self._db is None:
+            return False
+        return self._db.execute("SELECT 1 FROM o WHERE id = ?",
+                                (_identity(key),)).fetchone() is not None
+
+    def take(self, key: Plain) -> Optional[_E]:
+        """Remove the entry of ``key`` and return it (None: not stored)."""
+        entry = self.get(key)
+        if entry is not None:
+            self.discard(key)
+        return entry
+
+    def discard(self, key: Plain) -> None:
+        """Remove the entry of ``key``, if stored."""
+        if self._db is not None:
+            self._count -= self._db.execute("DELETE FROM o WHERE id = ?",
+                                            (_identity(key),)).rowcount
+
+    def __len__(self) -> int:
+        return self._count
+
+    def ordered(self) -> Iterator[_E]:
+        """Every entry, in the order of their sort keys."""
+        if self._db is None:
+            return
+        for (value,) in self._db.execute("SELECT v FROM o ORDER BY o"):
+            yield self.decode(marshal.loads(value))
+
+    def close(self) -> None:
+        """Delete the database, if anything was stored."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+            self._count = 0
 
 
 def _identity(key: Plain) -> bytes:

@@ -12,23 +12,33 @@ and increase with each new domain.  So the registry keys domains by node,
 boot and id, and starts a new boot for a node when the audit serials
 restart, when a domain id jumps back far (older ids with later timestamps),
 or when an id comes back after its deallocation.
+
+Memory stays bounded whatever the input: past :data:`LIVE_IN_MEMORY` live
+domains, the least recently used move to a private SQLite file
+(:class:`lldecode.spill.OverflowStore`) and come back when a later record
+names them; finished domains are dropped or kept in a
+:class:`lldecode.spill.FinishedStore`.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter, OrderedDict
 from typing import (
+    AbstractSet,
     Any,
     Callable,
     Dict,
+    FrozenSet,
     Iterable,
     Iterator,
+    List,
     Literal,
     NamedTuple,
     Optional,
-    Set,
     Tuple,
     TypedDict,
+    TypeVar,
 )
 
 from lldecode.analysis.denials import Denial, LogNumber, log_number
@@ -36,7 +46,7 @@ from lldecode.audit.events import Event
 from lldecode.audit.records import Record
 from lldecode.audit.syntax import ACCESS, DOMAIN, DOMAIN_DROP
 from lldecode.audit.values import decode_int, decode_text, decode_untrusted
-from lldecode.spill import FinishedStore, merged
+from lldecode.spill import FinishedStore, OverflowStore, merged
 
 # Ids of one boot stay within a few per new domain of each other; a jump
 # back by more than this (with later timestamps) is another boot.
@@ -46,6 +56,12 @@ BOOT_SERIAL_FALL = 100000
 # Deallocated domains remembered (an id seen again after its deallocation
 # is a later boot): far more than live at once on a host, yet little memory.
 REMEMBER_GONE = 20000
+# Live domains kept in memory (under 1 KB each: about 20 MB at most); past
+# this many, the least recently used move to disk, a batch at a time.  A
+# host has far fewer live at once, unless its log never says they ended.
+LIVE_IN_MEMORY = 20000
+# The part of the bound moved to disk at once (one SQLite write per batch).
+_SPILL_FRACTION = 8
 
 # The key of one domain: (node, boot, id).  The kernel draws domain ids from
 # one counter per boot, so an id names a domain only with its host and boot.
@@ -95,13 +111,58 @@ def _not_before(stamp: Optional[float], then: Optional[float], unknown: bool) ->
     return stamp >= then
 
 
-class DomainInfo:
-    """What the log says about one domain."""
+# Carrier sets, shared: a domain's carriers are one or two of a handful of
+# names, and a set of its own would cost 216 bytes per domain.
+_CARRIER_SETS: Dict[FrozenSet[str], FrozenSet[str]] = {}
+_NO_CARRIER: FrozenSet[str] = frozenset()
+# Creator names (exe, comm) and modes shared between domains: many domains
+# have the same creator.  Past this many distinct values, new ones are not
+# kept, nor values longer than _SHARED_LENGTH.
+_SHARED_KEPT = 4096
+_SHARED_LENGTH = 256
+_SHARED_NAMES: Dict[bytes, bytes] = {}
+_SHARED_MODES: Dict[str, str] = {}
 
-    __slots__ = ("id", "node", "boot", "status", "creator", "mode", "creation_time",
-                 "allocated_time", "first_denial", "last_denial", "deallocated_time",
-                 "denials_logged", "denials_reported", "blockers", "duplicate_allocations",
-                 "carriers", "first_serial", "last_serial")
+
+_V = TypeVar("_V", str, bytes)
+
+
+def _carriers(carriers: AbstractSet[str]) -> FrozenSet[str]:
+    """The shared frozen set of these carriers."""
+    frozen = frozenset(carriers)
+    shared = _CARRIER_SETS.get(frozen)
+    if shared is None:
+        shared = _CARRIER_SETS.setdefault(frozen, frozen)
+    return shared
+
+
+def _shared(value: Optional[_V], kept: Dict[_V, _V]) -> Optional[_V]:
+    """An equal value already held in ``kept``, when there is one (saves a
+    copy per domain)."""
+    if value is None:
+        return None
+    shared = kept.get(value)
+    if shared is not None:
+        return shared
+    if len(kept) < _SHARED_KEPT and len(value) <= _SHARED_LENGTH:
+        kept[value] = value
+    return value
+
+
+class DomainInfo:
+    """What the log says about one domain.
+
+    ``carriers`` is a frozen set, shared between domains: add to it with
+    ``info.carriers = info.carriers | {name}``.
+    """
+
+    # The fields, in the order of :meth:`to_plain`; ``seq`` orders the live
+    # domains that sort alike (the registry numbers them as it takes them).
+    _FIELDS = ("id", "node", "boot", "status", "creator", "mode", "creation_time",
+               "allocated_time", "first_denial", "last_denial", "deallocated_time",
+               "denials_logged", "denials_reported", "blockers", "duplicate_allocations",
+               "carriers", "first_serial", "last_serial", "seq")
+    __slots__ = _FIELDS + ("__weakref__",)
 
     def __init__(self, domain_id: str, node: Optional[str], boot: int):
         self.id = domain_id
@@ -119,9 +180,10 @@ class DomainInfo:
         self.denials_reported: Optional[int] = None
         self.blockers: Counter[str] = Counter()
         self.duplicate_allocations = 0
-        self.carriers: Set[str] = set()
+        self.carriers: FrozenSet[str] = _NO_CARRIER
         self.first_serial: Optional[int] = None
         self.last_serial: Optional[int] = None
+        self.seq = 0
 
     @property
     def key(self) -> DomainKey:
@@ -158,7 +220,8 @@ class DomainInfo:
                 setattr(self, attr, getattr(later, attr))
         if later.last_serial is not None:
             self.last_serial = later.last_serial
-        self.carriers |= later.carriers
+        if not later.carriers <= self.carriers:
+            self.carriers = _carriers(self.carriers | later.carriers)
         if later.status == DEALLOCATED:
             self.status = DEALLOCATED
             self.deallocated_time = later.deallocated_time
@@ -180,20 +243,34 @@ class DomainInfo:
         """Sort key: node, boot, then age (ids increase within a boot)."""
         return (self.node or "", self.boot, self.number)
 
+    def live_order(self) -> Tuple[str, int, int, int]:
+        """Sort key of the live domains: :meth:`order`, then the order the
+        registry took them in (ids that differ only by leading zeros)."""
+        return (self.node or "", self.boot, self.number, self.seq)
+
     def to_plain(self) -> Tuple[Any, ...]:
         """Plain values (for lldecode.spill), read back by :meth:`from_plain`."""
-        return tuple(list(self.carriers) if slot == "carriers"
-                     else dict(self.blockers) if slot == "blockers"
-                     else getattr(self, slot) for slot in self.__slots__)
+        return (self.id, self.node, self.boot, self.status, self.creator, self.mode,
+                self.creation_time, self.allocated_time, self.first_denial, self.last_denial,
+                self.deallocated_time, self.denials_logged, self.denials_reported,
+                dict(self.blockers), self.duplicate_allocations, list(self.carriers),
+                self.first_serial, self.last_serial, self.seq)
 
     @classmethod
     def from_plain(cls, values: Tuple[Any, ...]) -> DomainInfo:
         """A domain from the values of :meth:`to_plain`."""
         info = cls.__new__(cls)
-        for slot, value in zip(cls.__slots__, values):
+        info.seq = 0
+        for slot, value in zip(cls._FIELDS, values):
             setattr(info, slot, value)
         info.blockers = Counter(info.blockers)
-        info.carriers = set(info.carriers)
+        info.carriers = _carriers(info.carriers)
+        creator = info.creator
+        if creator:
+            for name in _CREATOR_NAMES:
+                if name in creator:
+                    creator[name] = _shared(creator[name], _SHARED_NAMES)
+        info.mode = _shared(info.mode, _SHARED_MODES)
         return info
 
 
@@ -230,16 +307,38 @@ class ClockSpan(NamedTuple):
 class DomainRegistry:
     """Every domain seen, by (node, boot, id); fed event by event.
 
-    Live domains stay in memory.  A deallocated domain is finished: with
-    ``keep_finished`` it moves to a store that spills to disk past a bound
-    (reports need it at the end), without it it is dropped (filter and
-    explain only need domains while they live).  Memory stays bounded
-    whatever the number of domains in the input.
+    Live domains stay in memory, up to ``live_in_memory`` of them (default
+    :data:`LIVE_IN_MEMORY`): past that, the least recently used move to a
+    private SQLite file, and come back when a record names them again.
+    A domain given out (``Denial.domain_info``, :meth:`get`) stays the one
+    the registry updates, on disk or not.  A deallocated domain is
+    finished: with ``keep_finished`` it moves to a store that spills to disk
+    past a bound (reports need it at the end), without it it is dropped
+    (filter and explain only need domains while they live).  Memory stays
+    bounded whatever the number of domains in the input.
     """
 
     def __init__(self, keep_finished: bool = True, remember_gone: int = REMEMBER_GONE,
-                 on_finish: Optional[Callable[[DomainInfo], None]] = None):
-        self.live: Dict[DomainKey, DomainInfo] = {}
+                 on_finish: Optional[Callable[[DomainInfo], None]] = None,
+                 live_in_memory: Optional[int] = None):
+        bound = LIVE_IN_MEMORY if live_in_memory is None else live_in_memory
+        if bound < 1:
+            raise ValueError("live_in_memory: at least one live domain stays in memory")
+        # The live domains in memory, least recently used first.
+        self.live: OrderedDict[DomainKey, DomainInfo] = OrderedDict()
+        self.live_in_memory = bound
+        self._spill_batch = max(1, bound // _SPILL_FRACTION)
+        # The live domains moved to disk...
+        self._spilled: OverflowStore[DomainInfo] = OverflowStore(
+            DomainInfo.to_plain, DomainInfo.from_plain, DomainInfo.live_order)
+        # ... the largest id (as a number) moved there per (node, boot): a
+        # larger id, as every new domain's, is not looked for on disk...
+        self._spilled_max: Dict[Tuple[Optional[str], int], int] = {}
+        # ... and those still in use elsewhere (a denial's domain_info): the
+        # same object comes back, not a copy.
+        self._spilled_alive: weakref.WeakValueDictionary[DomainKey, DomainInfo] = \
+            weakref.WeakValueDictionary()
+        self._taken = 0  # numbers the live domains in the order taken (DomainInfo.seq)
         self.finished: Optional[FinishedStore[DomainInfo]] = (
             FinishedStore(DomainInfo.to_plain, DomainInfo.from_plain, DomainInfo.order)
             if keep_finished else None)
@@ -248,6 +347,89 @@ class DomainRegistry:
         self._remember_gone = remember_gone
         self._clocks: Dict[Optional[str], _NodeClock] = {}
         self.on_finish = on_finish  # told of each domain as it is deallocated
+
+    # -- live domains, in memory or on disk ----------------------------------------
+
+    def _keep(self, key: DomainKey, info: DomainInfo) -> None:
+        """Take a domain as live (the most recently used)."""
+        self._taken += 1
+        info.seq = self._taken
+        self._hold(key, info)
+
+    def _hold(self, key: DomainKey, info: DomainInfo) -> None:
+        live = self.live
+        live[key] = info
+        if len(live) > self.live_in_memory:
+            self._spill(len(live) - self.live_in_memory + self._spill_batch - 1)
+
+    def _spill(self, count: int) -> None:
+        """Move the ``count`` least recently used live domains to disk."""
+        live = self.live
+        moved: List[Tuple[DomainKey, DomainInfo]] = [
+            live.popitem(last=False) for _ in range(min(count, len(live) - 1))]
+        self._spilled.put(moved)
+        alive, largest = self._spilled_alive, self._spilled_max
+        for key, info in moved:
+            alive[key] = info  # (gone with the last reference elsewhere, if any)
+            where = (key[0], key[1])
+            number = info.number
+            if number > largest.get(where, -1):
+                largest[where] = number
+        moved.clear()
+
+    def _maybe_spilled(self, key: DomainKey) -> bool:
+        """Can the domain of ``key`` be on disk (else it is not)?"""
+        if not len(self._spilled):
+            return False
+        largest = self._spilled_max.get((key[0], key[1]))
+        if largest is None:
+            return False
+        try:
+            return int(key[2], 16) <= largest
+        except (TypeError, ValueError):
+            return True
+
+    def _find(self, key: DomainKey) -> Optional[DomainInfo]:
+        """The live domain of ``key``, brought back to memory as the most
+        recently used (None: not live)."""
+        live = self.live
+        info = live.get(key)
+        if info is not None:
+            live.move_to_end(key)
+            return info
+        if not self._maybe_spilled(key):
+            return None
+        info = self._spilled_alive.pop(key, None)
+        if info is not None:
+            self._spilled.discard(key)
+        else:
+            info = self._spilled.take(key)
+            if info is None:
+                return None
+        self._hold(key, info)
+        return info
+
+    def _is_live(self, key: DomainKey) -> bool:
+        if key in self.live:
+            return True
+        return self._maybe_spilled(key) and (key in self._spilled_alive or key in self._spilled)
+
+    def _spilled_copy(self, info: DomainInfo) -> DomainInfo:
+        """The domain read back from disk, or the object still in use for it."""
+        key = info.key
+        alive = self._spilled_alive.get(key)
+        if alive is not None:
+            return alive
+        self._spilled_alive[key] = info
+        return info
+
+    def live_domains(self) -> Iterator[DomainInfo]:
+        """The live domains, in memory or on disk, by node, boot and age."""
+        memory = sorted(self.live.values(), key=DomainInfo.live_order)
+        if not len(self._spilled):
+            return iter(memory)
+        spilled = (self._spilled_copy(info) for info in self._spilled.ordered())
+        return merged(iter(memory), spilled, key=DomainInfo.live_order)
 
     # -- feeding ---------------------------------------------------------------
 
@@ -296,10 +478,13 @@ class DomainRegistry:
             clock.first_serial, clock.first_time = serial, stamp
         if clock.first_id is None:
             clock.first_id = number
-        # A live id is this boot's: only the serials can tell a reboot then.
-        live = (node, clock.boot, domain_id) in self.live
-        if starts_boot(serial, stamp, number, clock.serial, clock.time,
-                       None if live else clock.max_id, clock.max_id_time):
+        # A live id is this boot's: only the serials can tell a reboot then
+        # (asked only when the id would tell one: a live domain may be on disk).
+        if (starts_boot(serial, stamp, number, clock.serial, clock.time,
+                        clock.max_id, clock.max_id_time)
+                and (not self._is_live((node, clock.boot, domain_id))
+                     or starts_boot(serial, stamp, number, clock.serial, clock.time,
+                                    None, clock.max_id_time))):
             self._new_boot(clock)
         if serial is not None:
             clock.serial = serial
@@ -308,15 +493,18 @@ class DomainRegistry:
         if clock.max_id is None or number > clock.max_id:
             clock.max_id, clock.max_id_time = number, stamp
         key = (node, clock.boot, domain_id)
-        info = self.live.get(key)
+        info = self._find(key)
         if info is None and key in self._gone:
             # An id is never reused within a boot: this is a later boot.
             self._new_boot(clock)
             clock.max_id, clock.max_id_time = number, stamp
             key = (node, clock.boot, domain_id)
         if info is None:
-            info = self.live[key] = DomainInfo(domain_id, node, clock.boot)
-        info.carriers.add(record.carrier)
+            info = DomainInfo(domain_id, node, clock.boot)
+            self._keep(key, info)
+        carrier = record.carrier
+        if carrier not in info.carriers:
+            info.carriers = _carriers(info.carriers | {carrier})
         serial = record.serial
         if serial is not None:
             if info.first_serial is None:
@@ -342,12 +530,14 @@ class DomainRegistry:
                 creator[key] = log_number(fields[key])
         for name in _CREATOR_NAMES:
             if name in fields:
-                creator[name] = decode_untrusted(fields[name], interpreted)
+                creator[name] = _shared(decode_untrusted(fields[name], interpreted),
+                                        _SHARED_NAMES)
         info.creator = creator
         mode = fields.get("mode")
         if mode is not None:
             # Released ausearch misreads mode=enforcing as a file mode.
-            info.mode = "enforcing" if mode == "000,000" else decode_text(mode)
+            info.mode = ("enforcing" if mode == "000,000"
+                         else _shared(decode_text(mode), _SHARED_MODES))
         creation = fields.get("creation")
         if creation is not None:  # patch v3: creation=SECONDS.MILLIS
             try:
@@ -377,22 +567,32 @@ class DomainRegistry:
     def get(self, key: DomainKey) -> Optional[DomainInfo]:
         """The domain of that key, live or finished (None when unknown)."""
         info = self.live.get(key)
+        if info is None and self._maybe_spilled(key):
+            info = self._spilled_alive.get(key)
+            if info is None:
+                info = self._spilled.get(key)
+                if info is not None:
+                    info = self._spilled_copy(info)
         if info is None and self.finished is not None:
             info = self.finished.get(key)
         return info
 
     def __len__(self) -> int:
-        return len(self.live) + (len(self.finished) if self.finished is not None else 0)
+        return (len(self.live) + len(self._spilled)
+                + (len(self.finished) if self.finished is not None else 0))
 
     def ordered(self) -> Iterator[DomainInfo]:
         """Domains by node, boot and age (ids increase with age within a boot)."""
-        live = sorted(self.live.values(), key=DomainInfo.order)
+        live = self.live_domains()
         if self.finished is None:
-            return iter(live)
-        return merged(iter(live), self.finished.ordered(), key=DomainInfo.order)
+            return live
+        return merged(live, self.finished.ordered(), key=DomainInfo.order)
 
     def close(self) -> None:
-        """Remove the finished domains' spill files."""
+        """Remove the spill files (live domains moved to disk, finished domains)."""
+        self._spilled.close()
+        self._spilled_max.clear()
+        self._spilled_alive.clear()
         if self.finished is not None:
             self.finished.close()
 
@@ -406,11 +606,13 @@ class DomainRegistry:
     def absorb(self, info: DomainInfo) -> None:
         """Take a domain from a later part of the input (boot already mapped)."""
         key = info.key
-        known = self.live.pop(key, None)
+        known = self._find(key)
         if known is not None:
+            del self.live[key]
             known.absorb(info)
             info = known
         if info.status == DEALLOCATED and self.finished is not None:
             self.finished.add(key, info)
         else:
-            self.live[key] = info
+            self._keep(key, info)
+

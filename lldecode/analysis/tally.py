@@ -12,7 +12,6 @@ input order (:meth:`Tally.absorb`); see lldecode.analysis.parallel.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -31,7 +30,7 @@ from typing import (
 from lldecode.analysis.domains import ClockSpan, DomainInfo, DomainKey, DomainRegistry, starts_boot
 from lldecode.analysis.summarize import Summary
 from lldecode.audit.events import KEEP_NOTICES, GroupingStats
-from lldecode.spill import dump_batches, load_batches
+from lldecode.spill import KeyCounts, dump_batches, load_batches
 
 if TYPE_CHECKING:  # the pipeline imports this module
     from lldecode.analysis.pipeline import Reading
@@ -54,7 +53,7 @@ class PartTally(TypedDict):
     # the summary's groups, or {"database": path} when exported to a file
     groups: Union[None, List[Group], Dict[str, str]]
     total: int
-    selected: Optional[Dict[DomainKey, int]]
+    selected: Union[None, List[Any], str]   # (domain key, count) pairs, or their file
     domains: Union[List[Any], str]   # DomainInfo.to_plain values, or their file
     clocks: Dict[Optional[str], ClockSpan]
     stats: Dict[str, int]
@@ -102,7 +101,9 @@ class Tally:
                  keep_domains: bool = False):
         self.count = 0
         self.summary = Summary(by) if by else None
-        self.selected: Optional[Counter[DomainKey]] = Counter() if per_domain else None
+        # Selected denials per domain key (a Counter's reading methods; memory
+        # stays bounded past lldecode.spill.GROUPS_IN_MEMORY domains).
+        self.selected: Optional[KeyCounts] = KeyCounts() if per_domain else None
         self.keep_domains = keep_domains
         self.registry = DomainRegistry(keep_finished=keep_domains, on_finish=(
             self.summary.account if self.summary is not None and self.summary.accounting
@@ -126,9 +127,9 @@ class Tally:
             if summary is not None:
                 summary.add(denial)
             if selected is not None and denial.domain_info is not None:
-                selected[denial.key] += 1
+                selected.add(denial.key)
         if summary is not None:
-            for info in reading.registry.live.values():
+            for info in reading.registry.live_domains():
                 summary.account(info)
         self.stats = reading.grouper.stats
 
@@ -152,7 +153,8 @@ class Tally:
             "count": self.count,
             "groups": groups,
             "total": self.summary.total if self.summary else 0,
-            "selected": dict(self.selected) if self.selected is not None else None,
+            "selected": (_stash(self.selected.items(), scratch and scratch + ".selected")
+                         if self.selected is not None else None),
             "domains": _stash(domains, scratch and scratch + ".domains"),
             "clocks": self.registry.clock_spans(),
             "stats": {name: getattr(self.stats, name) for name in _SUMMED_STATS},
@@ -203,9 +205,10 @@ class Tally:
                     rows = (_rebooted(group, domain_at, boot_of) for group in groups)
                 counts.extend(rows)
         selected = part["selected"]
-        if self.selected is not None and selected is not None:
-            for key, n in selected.items():
-                self.selected[_rebooted_key(key, boot_of)] += n
+        if selected is not None:
+            for key, n in _unstash(selected):
+                if self.selected is not None:
+                    self.selected.add(_rebooted_key(key, boot_of), n)
         for plain in _unstash(part["domains"]):
             info = DomainInfo.from_plain(plain)
             info.boot = boot_of(info.node, info.boot)

@@ -229,8 +229,8 @@ class Run:
             if self.shows_gap_causes and self.tallies:
                 last = self.tallies[-1]
                 selected = last.selected
-                listed = [info for info in last.registry.ordered()
-                          if selected is None or selected.get(info.key)]
+                listed = (info for info in last.registry.ordered()
+                          if selected is None or selected.get(info.key))
             out.extend(input_notes(stats, listed))
         return out
 
