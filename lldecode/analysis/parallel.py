@@ -18,11 +18,25 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Tuple, TypedDict
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    BinaryIO,
+    Dict,
+    FrozenSet,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+)
 
 from lldecode.analysis.tally import PartTally, Tally
 from lldecode.audit import sources
 from lldecode.audit.records import Diagnostics
+
+if TYPE_CHECKING:  # the reader builds the selection
+    from lldecode.analysis.selection import Selection
 
 # Bytes: smaller files are one part, and smaller inputs are read in this
 # process.  A part must take long enough to read that a worker's start and
@@ -122,9 +136,11 @@ def _new_tally(options: TallyOptions) -> Tally:
     return Tally(options["by"], options["per_domain"], options["keep_domains"])
 
 
-def _read_part(job: Tuple[Part, TallyOptions, str]) -> Tuple[PartTally, PartDiagnostics]:
+def _read_part(job: Tuple[Part, TallyOptions, str]
+               ) -> Tuple[PartTally, PartDiagnostics, Tuple[int, FrozenSet[int], bool]]:
     """Worker: read one part (``scratch``: a path prefix for its files),
-    return its tally as plain values and its diagnostics."""
+    return its tally as plain values, its diagnostics and what its selection
+    noted (which selectors' fields the part carried)."""
     from lldecode.analysis.pipeline import Reading
     from lldecode.analysis.selection import Selection
 
@@ -140,13 +156,15 @@ def _read_part(job: Tuple[Part, TallyOptions, str]) -> Tuple[PartTally, PartDiag
     tally.consume(reading, selection)
     part = tally.partial(scratch)
     tally.registry.close()
-    return part, (messages, diagnostics.malformed, diagnostics.errors, diagnostics.notes)
+    return (part, (messages, diagnostics.malformed, diagnostics.errors, diagnostics.notes),
+            selection.observed())
 
 
 def tally(parts: List[Part], options: TallyOptions, jobs: int,
-          diagnostics: Diagnostics) -> Tally:
+          diagnostics: Diagnostics, selection: Optional["Selection"] = None) -> Tally:
     """Read the parts on ``jobs`` processes (this one reads the first part,
-    workers the others); merge their tallies in input order."""
+    workers the others); merge their tallies in input order.  ``selection``
+    (built from the same options) learns what the parts' selections noted."""
     import itertools
     import multiprocessing
 
@@ -156,10 +174,12 @@ def tally(parts: List[Part], options: TallyOptions, jobs: int,
     work = [(p, options, os.path.join(scratch.name, f"part-{i}")) for i, p in enumerate(parts)]
     with scratch, context.Pool(processes=max(1, min(jobs - 1, len(parts) - 1))) as pool:
         others = pool.imap(_read_part, work[1:])
-        for part, (messages, malformed, errors, notes) in itertools.chain(
+        for part, (messages, malformed, errors, notes), observed in itertools.chain(
                 [_read_part(work[0])], others):
             for message in messages:
                 diagnostics.emit(message)
             diagnostics.add_counts(malformed, errors, notes)
             merged.absorb(part)
+            if selection is not None:
+                selection.absorb_observed(observed)
     return merged

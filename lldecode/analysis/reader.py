@@ -82,7 +82,7 @@ class LogReader:
             options: parallel.TallyOptions = {
                 "selection": self.selection_options, "context": self.context, "by": by,
                 "per_domain": per_domain, "keep_domains": self.keep_domains}
-            return parallel.tally(parts, options, jobs, self.diagnostics)
+            return parallel.tally(parts, options, jobs, self.diagnostics, self.selection)
         result = Tally(by, per_domain, self.keep_domains)
         result.consume(self.reading(result.registry), self.selection)
         return result

@@ -80,3 +80,24 @@ def test_small_inputs_are_read_in_one_pass(mixed_log):
     assert parallel.plan([str(mixed_log)], 2) is None
     assert parallel.plan([str(mixed_log)], 1) is None
     assert parallel.plan(["-"], 4) is None
+
+
+def test_warnings_of_parts_read_elsewhere(small_parts, tmp_path, mixed_log):
+    """A selector whose field only the second part carries does not warn; one
+    that no part carries does, whether the parts are read here or elsewhere."""
+    landlock_only = tmp_path / "landlock-only.log"
+    with open(mixed_log, encoding="latin-1") as f:
+        landlock_only.write_text("".join(line for line in f if "UNKNOWN[142" in line) * 40,
+                                 "latin-1")
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "audit.log.1").write_bytes(landlock_only.read_bytes())
+    (both / "audit.log").write_bytes(mixed_log.read_bytes())
+    assert parallel.plan([str(both)], 2) is not None
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(cli, ["filter", "--count", "--syscall", "openat",
+                                          "--jobs", jobs, str(both)])
+        assert "warning" not in result.stderr, jobs
+        result = CliRunner().invoke(cli, ["filter", "--count", "--syscall", "openat",
+                                          "--jobs", jobs, str(landlock_only)])
+        assert "--syscall matched nothing" in result.stderr, jobs
