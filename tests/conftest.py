@@ -43,3 +43,33 @@ def run_cli(*args, stdin: bytes = b"", env=None):
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "lldecode", *map(str, args)],
                           input=stdin, capture_output=True, env=full_env, timeout=300)
+
+
+# A child's peak memory has to be read by a small launcher process: Linux
+# counts in a child's ru_maxrss the size of the process it was forked from
+# (a large pytest process), so the launcher forks the command itself and
+# reports what wait4() gives it.
+_LAUNCHER = r"""
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write("\npeak-kib=%d status=%d\n" % (usage.ru_maxrss,
+                                                 os.waitstatus_to_exitcode(status)))
+"""
+
+
+def launch_measured(argv, **popen_args):
+    """Start ``argv`` under the launcher; :func:`measured_peak` reads the result."""
+    return subprocess.Popen([sys.executable, "-c", _LAUNCHER, *argv],
+                            stderr=subprocess.PIPE, **popen_args)
+
+
+def measured_peak(proc):
+    """(exit status of the command, its peak resident set in MiB, its stderr)."""
+    err = proc.stderr.read().decode("utf-8", "replace")
+    proc.wait()
+    head, _, tail = err.rpartition("\npeak-kib=")
+    kib, status = tail.split(" status=")
+    return int(status), int(kib) / 1024, head

@@ -30,7 +30,7 @@ from lldecode.analysis.pipeline import Reading
 from lldecode.audit.records import Diagnostics
 from lldecode.cli.app import cli
 from lldecode.spill import KeyCounts, OverflowStore
-from tests.conftest import FIXTURES, ROOT, SAMPLES
+from tests.conftest import FIXTURES, ROOT, SAMPLES, launch_measured, measured_peak
 
 RAW = SAMPLES / "kernel-6.18-raw-audit.log"
 # Far above any input here: every live domain stays in memory.
@@ -372,20 +372,19 @@ def peak_rss_mb(args: List[str], count: int) -> float:
     ARGS -``: the child's peak RSS, in MB (``--count``: its count checked)."""
     env = dict(os.environ, TZ="UTC", NO_COLOR="1")
     with open(os.devnull, "wb") as devnull:
-        proc = subprocess.Popen([sys.executable, "-m", "lldecode", *args, "-"], cwd=ROOT,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE
-                                if "--count" in args else devnull, env=env)
+        proc = launch_measured([sys.executable, "-m", "lldecode", *args, "-"], cwd=ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                               if "--count" in args else devnull, env=env)
         assert proc.stdin is not None
         for chunk in never_deallocated(count):
             proc.stdin.write(chunk)
         proc.stdin.close()
         out = proc.stdout.read() if proc.stdout is not None else b""
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, proc.returncode
+        status, peak_mib, _ = measured_peak(proc)
+    assert status == 0, status
     if "--count" in args:
         assert out.strip() == str(count).encode()
-    return usage.ru_maxrss / 1024  # KB on Linux
+    return peak_mib
 
 
 def test_live_domains_past_the_bound_go_to_disk(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit.events import EventGrouper
 from lldecode.audit.records import Diagnostics
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, launch_measured, measured_peak
 
 RAW = SAMPLES / "kernel-6.18-raw-audit.log"
 _SERIAL_RE = re.compile(r"msg=audit\(\d+\.\d+:(\d+)\)")
@@ -125,17 +125,15 @@ def test_memory_stays_bounded_on_five_million_lines(tmp_path):
     generator = subprocess.Popen(
         [sys.executable, "-m", "bench.loggen", "mixed", "--size", "1000M"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
-    reader = subprocess.Popen([sys.executable, "-m", "lldecode", "filter", "--count", "-"],
-                              stdin=generator.stdout, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env)
+    reader = launch_measured([sys.executable, "-m", "lldecode", "filter", "--count", "-"],
+                             stdin=generator.stdout, stdout=subprocess.PIPE, env=env)
     generator.stdout.close()
-    _, status, usage = os.wait4(reader.pid, 0)
-    reader.returncode = os.waitstatus_to_exitcode(status)
     count = int(reader.stdout.read())
+    status, peak_mib, _ = measured_peak(reader)
+    assert status == 0
     generator.wait()
     report = generator.stderr.read().decode()
     lines = int(re.search(r"(\d+) lines", report).group(1))
-    peak_mib = usage.ru_maxrss / 1024
     print(f"\n{lines} lines, {count} denials, peak RSS {peak_mib:.1f} MiB")
     assert lines >= 5_000_000
     assert count > 10_000
