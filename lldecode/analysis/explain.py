@@ -292,11 +292,12 @@ def sandbox(denial: Denial) -> Sandbox:
     return out
 
 
-def fixes(denials: List[Denial]) -> List[bytes]:
+def fixes(denials: List[Denial], refer: Optional["Refer"] = None) -> List[bytes]:
     """How the sandbox could allow it: one sentence per missing rule (bytes
     from the log kept, see :func:`phrase`); for a rename or link refused by
-    the refer rule, :func:`refer_fixes`."""
-    refer = refer_rule(denials)
+    the refer rule (``refer``, from :func:`refer_rule`), :func:`refer_fixes`."""
+    if refer is None:
+        refer = refer_rule(denials)
     if refer is not None:
         return refer_fixes(refer)
     out: List[bytes] = []
@@ -521,7 +522,7 @@ def against_policy(paragraph: Paragraph, policy: Policy) -> Dict[str, Any]:
         second = paragraph.denials[1]
         destination = (second.blockers, _text_object(second.object))
     result = blame_denial(policy, first.blockers, _text_object(first.object),
-                            syscall=process.get("syscall"), destination=destination)
+                          syscall=process.get("syscall"), destination=destination)
     return result.as_dict()
 
 
@@ -532,6 +533,7 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
     blockers: List[str] = []
     for d in paragraph.denials:
         blockers.extend(b for b in d.blockers if b not in blockers)
+    refer = refer_rule(paragraph.denials)
     explained: Explained = {
         "time": first.time,
         "last_time": paragraph.last_time,
@@ -542,11 +544,10 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
                  "rights": rights(blockers)},
         "where": [where(d) for d in paragraph.denials],
         "sandbox": sandbox(first),
-        "fix": fixes(paragraph.denials),
+        "fix": fixes(paragraph.denials, refer),
         "hide": RESTRICT_FLAGS_HINT,
         "policy": against_policy(paragraph, policy) if policy is not None else None,
     }
-    refer = refer_rule(paragraph.denials)
     if refer is not None:
         explained["refer"] = refer
     return explained
