@@ -91,6 +91,24 @@ def record_description(draw):
         fields.append((key, (raw, interpreted), None))
     if draw(st.booleans()):
         fields.append(("comm", None, draw(untrusted_bytes)))
+    if draw(st.integers(0, 4)) == 0:
+        # A key given twice (no kernel writes it: a forged or damaged line),
+        # with another value of its kind, somewhere after the first.
+        index = draw(st.integers(0, len(fields) - 1))
+        key, value, raw = fields[index]
+        if raw is not None:
+            again = (key, None, draw(untrusted_bytes))
+        elif key == "domain":
+            again = (key, draw(domain_ids), None)
+        elif key == "blockers":
+            again = (key, ",".join(draw(blocker_lists)), None)
+        elif key == "status":
+            again = (key, draw(st.sampled_from(["allocated", "deallocated"])), None)
+        else:
+            again = (key, draw(plain_value()), None)
+        # (domain= stays first, and blockers= second in an access record)
+        low = max(index + 1, 2 if kind == "access" else 1)
+        fields.insert(draw(st.integers(low, len(fields))), again)
     return {
         "type": type_token,
         "sec": draw(st.integers(min_value=1_000_000_000, max_value=2_000_000_000)),
@@ -99,6 +117,25 @@ def record_description(draw):
         "node": draw(st.one_of(st.none(), st.sampled_from(["web1", "db-2.example.org"]))),
         "fields": fields,
     }
+
+
+def first_values(desc):
+    """The fields of a description as readers keep them: a key given twice
+    keeps its first value."""
+    kept = {}
+    for key, value, raw in desc["fields"]:
+        kept.setdefault(key, (value, raw))
+    return kept
+
+
+def repeated_keys(desc):
+    """The keys a description gives more than once, in order."""
+    seen, repeated = set(), []
+    for key, _, _ in desc["fields"]:
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
 
 
 def raw_body(desc) -> str:

@@ -12,6 +12,12 @@ Landlock record open until they are complete:
   or ``serial_window`` serials away (like ausearch's end-of-event timeout);
 * at the end of the input.
 
+journald's short output (``journalctl -o short``...) has no serial: there,
+an event is the records that follow one another with the same time stamp
+(journald shows the kernel's stamp): its Landlock records, then its SYSCALL,
+CWD, PATH... up to its PROCTITLE (the kernel's last record of a syscall
+event).  A deallocated domain's record is an event of its own.
+
 Only events holding a Landlock record are kept.  The kernel writes an
 event's Landlock records before its SYSCALL, PATH and PROCTITLE records, so
 in kernel-ordered carriers any other record is dropped at once; ``ausearch
@@ -27,7 +33,7 @@ from collections import OrderedDict
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from lldecode.audit.records import Notice, Record
-from lldecode.audit.syntax import OTHER
+from lldecode.audit.syntax import DOMAIN, DOMAIN_DROP, OTHER
 
 # An event's identity: (node, serial).
 EventKey = Tuple[Optional[str], int]
@@ -118,6 +124,13 @@ MAX_OPEN = 10000
 # Flushed events and Landlock bodies remembered, to recognize late records
 # and journald's second copies.
 REMEMBER = 4096
+# Records of an event without serial (journald short output) held at most:
+# an event has a handful; a stream of same-stamp records without PROCTITLE
+# must not grow one without bound.
+MAX_UNNUMBERED_RECORDS = 256
+# The joined types that end an event: PROCTITLE is the kernel's last record
+# of a syscall event (EOE follows it on netlink only).
+_LAST_RECORDS = frozenset({"PROCTITLE", "EOE"})
 
 # Times and serials of the copies of one Landlock record read so far.
 _Copies = List[Tuple[Optional[int], Optional[float]]]
@@ -132,6 +145,15 @@ def _repeats(event: Event, record: Record) -> bool:
     kind = record.joined_type or record.type
     body = record.body
     return any(r.body == body and (r.joined_type or r.type) == kind for r in event.records)
+
+
+def _stands_alone(record: Record) -> bool:
+    """Is this Landlock record an event of its own (a domain's deallocation,
+    logged when its last process is gone, outside any syscall)?"""
+    kind = record.kind
+    if kind is DOMAIN_DROP:
+        return True
+    return kind is DOMAIN and record.fields.get("status") == "deallocated"
 
 
 class EventGrouper:
@@ -155,6 +177,8 @@ class EventGrouper:
         self._clock_serial: Optional[int] = None
         self._clock_time: Optional[float] = None
         self._last_serial: Dict[Optional[str], int] = {}
+        # The event without serial being read (journald short output).
+        self._unnumbered: Optional[Event] = None
 
     # -- feeding -------------------------------------------------------------
 
@@ -167,10 +191,8 @@ class EventGrouper:
         stats.records += 1
         serial = record.serial
         landlock = record.kind is not OTHER
-        if serial is None:  # journald short output: every record stands alone
-            if landlock and not self._duplicate(record):
-                return [self._emit(Event(None, [record]))]
-            return []
+        if serial is None:  # journald short output: records of one stamp in a row
+            return self._feed_unnumbered(record, landlock)
         if landlock and record.carrier in _COPIED_CARRIERS and self._duplicate(record):
             return []
         node = record.node
@@ -232,6 +254,9 @@ class EventGrouper:
         done = [self._emit(event) for event in self.open.values()]
         self.open.clear()
         self.recent.clear()
+        if self._unnumbered is not None:
+            done.append(self._emit(self._unnumbered))
+            self._unnumbered = None
         return done
 
     def run(self, items: Iterable[Union[Record, Notice]]) -> Iterator[Event]:
@@ -256,6 +281,42 @@ class EventGrouper:
         if len(self.stats.notices) < self.keep_notices:
             self.stats.notices.append(notice)
         return []
+
+    def _feed_unnumbered(self, record: Record, landlock: bool) -> List[Event]:
+        """Take a record without serial (journald short output).
+
+        Its event is the records that follow one another with its time
+        stamp: Landlock records first, then the process records up to
+        PROCTITLE.  A Landlock record after process records, or another
+        stamp, starts another event; a domain's deallocation is an event of
+        its own; a process record with no Landlock record before it is not
+        ours.
+        """
+        done: List[Event] = []
+        current = self._unnumbered
+        if current is not None and (record.time != current.records[0].time
+                                    or (landlock and current.records[-1].kind is OTHER)
+                                    or len(current.records) >= MAX_UNNUMBERED_RECORDS):
+            done.append(self._emit(current))
+            current = self._unnumbered = None
+        if landlock:
+            if self._duplicate(record):
+                return done
+            if _stands_alone(record):
+                done.append(self._emit(Event(None, [record])))
+            elif current is None:
+                self._unnumbered = Event(None, [record])
+            else:
+                current.records.append(record)
+        elif current is not None:
+            if _repeats(current, record):
+                self.stats.duplicates += 1
+                return done
+            current.records.append(record)
+            if record.joined_type in _LAST_RECORDS:
+                done.append(self._emit(current))
+                self._unnumbered = None
+        return done
 
     def _duplicate(self, record: Record) -> bool:
         """Is this Landlock record a second copy of one already read?

@@ -45,6 +45,7 @@ from lldecode.audit.syntax import (
     PRINTK,
     RAW,
     Header,
+    HeaderError,
 )
 from lldecode.audit.values import UNTRUSTED_FIELDS
 
@@ -211,20 +212,20 @@ def _header(result: pp.ParseResults, text: str, start: int, end: int) -> Header:
     raise AssertionError(f"a header of no dialect: {result.dump()}")
 
 
-_STARTS = ("node=", "type=", "audit(", "audit[", "audit:")
-
-
 def _locate(text: str) -> Tuple[Header, int]:
     """The first record header in ``text`` and where its body starts.
 
-    A header may follow any prefix: it is looked for at every place one of
-    the header's first words starts, leftmost first (as the fast path does).
+    A header may follow any prefix: it is looked for where one of the
+    header's first words (``node=``, ``type=``, ``audit(``, ``audit[``,
+    ``audit:``) starts, leftmost first, at the first
+    ``fastpath.MAX_HEADER_STARTS`` such places (as the fast path does).
     """
     best: Optional[pp.ParseBaseException] = None
     best_start = 0
-    for start in range(len(text)):
-        if not text.startswith(_STARTS, start):
-            continue
+    for count, found in enumerate(fastpath.START_RE.finditer(text)):
+        if count == fastpath.MAX_HEADER_STARTS:
+            break
+        start = found.start()
         try:
             result = LOCATED_HEADER.parse_string(text[start:])
         except pp.ParseBaseException as exc:
@@ -232,7 +233,10 @@ def _locate(text: str) -> Tuple[Header, int]:
                 best, best_start = exc, start
             continue
         end = start + int(result["end"])
-        return _header(result, text, start, end), end
+        try:
+            return _header(result, text, start, end), end
+        except HeaderError as exc:  # a time or serial out of range
+            raise GrammarError(start + 1, str(exc)) from None
     if best is None:
         raise GrammarError(1, "no audit record header (type=... msg=audit(...) or audit(...))")
     raise _explain(best, best_start, text[best_start:])
@@ -270,7 +274,12 @@ def _parse_journal_json(text: str) -> Tuple[Header, List[Tuple[str, str]]]:
         column = getattr(exc, "colno", 1)
         reason = getattr(exc, "msg", exc)
         raise GrammarError(column, f"not a journal JSON entry: {reason}") from None
-    header = fastpath.match_journal_json(text)
+    except RecursionError:
+        raise GrammarError(1, "not a journal JSON entry: nested too deeply") from None
+    try:
+        header = fastpath.match_journal_json(text)
+    except HeaderError as exc:
+        raise GrammarError(1, str(exc)) from None
     if header is None:
         raise GrammarError(1, "journal JSON entry without an audit record in MESSAGE")
     try:
@@ -280,9 +289,13 @@ def _parse_journal_json(text: str) -> Tuple[Header, List[Tuple[str, str]]]:
 
 
 def diagnose(line: str) -> str:
-    """Why ``line`` is not a well-formed record ('' if it is one)."""
+    """Why ``line`` is not a well-formed record ('' if it is one).  A
+    Landlock record that gives a key twice is read (each reader keeps the
+    first value) but is not well-formed: that is said too."""
     try:
-        parse_line(line)
+        header, fields = parse_line(line)
     except GrammarError as exc:
         return str(exc)
+    if fastpath.landlock_kind(header.type) != fastpath.OTHER:
+        return fastpath.duplicate_problem(fields) or ""
     return ""

@@ -7,6 +7,11 @@ that say something about the log itself: printk rate limiting, lost records,
 ``ausearch`` event separators.  A line that looks like a Landlock record but
 does not parse is reported to the :class:`Diagnostics` with its file and
 line number, and reading goes on.
+
+Every line is read on its own: whatever fails while reading one (a number
+out of range, a line over the length limit, a key given twice) is one
+diagnostic with its file and line, never the end of the run; only an input
+that cannot be read at all stops, and the next input is read.
 """
 
 from __future__ import annotations
@@ -15,8 +20,18 @@ import re
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
 from lldecode.audit import syntax as fastpath
-from lldecode.audit.sources import Source, SourceError
-from lldecode.audit.syntax import ACCESS, DOMAIN, INTERPRETED, LANDLOCK_TYPES, OTHER, RAW, Header
+from lldecode.audit.sources import TOO_LONG, Source, SourceError
+from lldecode.audit.syntax import (
+    ACCESS,
+    DOMAIN,
+    INTERPRETED,
+    LANDLOCK_TYPES,
+    OTHER,
+    RAW,
+    Header,
+    HeaderError,
+    first_values,
+)
 from lldecode.audit.values import decode_untrusted
 
 # A field as written (key, raw value); a Landlock body's fields, in order.
@@ -28,7 +43,6 @@ _QUOTED_CHARS = 40
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DOMAIN_ID_RE = re.compile(r"[0-9a-fA-F]{1,16}\Z")
-_BLOCKERS_RE = re.compile(r"[^ \t,=\"']+(?:,[^ \t,=\"']+)*\Z")
 _SUPPRESSED_RE = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
 _LOST_RE = re.compile(r"audit: audit_lost=(\d+)|audit: backlog limit exceeded")
 
@@ -83,9 +97,11 @@ class Record(Header):
 
     @property
     def fields(self) -> Dict[str, str]:
-        """Field name -> value as written (quotes kept, not decoded)."""
+        """Field name -> value as written (quotes kept, not decoded); a key
+        given twice keeps its first value (a Landlock record's is reported)."""
         if self._fields is None:
-            self._fields = dict(split_body(self.body, self.carrier == INTERPRETED))
+            # A key given twice keeps its first value, in every reader.
+            self._fields = first_values(split_body(self.body, self.carrier == INTERPRETED))
         return self._fields
 
     def untrusted(self, key: str) -> Optional[bytes]:
@@ -191,7 +207,7 @@ def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[s
     if kind == ACCESS:
         if len(fields) < 2 or fields[1][0] != "blockers":
             return "LANDLOCK_ACCESS record without blockers= after domain=", fields
-        if not _BLOCKERS_RE.match(fields[1][1]):
+        if not fastpath.is_blocker_list(fields[1][1]):
             return (f"blockers={fields[1][1][:_QUOTED_CHARS]} is not a comma-separated list",
                     fields)
     elif kind == DOMAIN and len(fields) < 2:
@@ -199,28 +215,95 @@ def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[s
     return None, fields
 
 
-def _diagnose(line: str) -> str:
-    """Why the grammar rejects the line ('' if it does not)."""
+# The grammar (pyparsing) diagnoses a malformed line precisely, at a few
+# thousand lines a second: lines longer than this get the fast path's reason
+# (a kernel record is at most a few KiB)...
+DIAGNOSE_MAX_CHARS = 16 << 10
+# ... and so do the malformed lines of a reading after this many: a damaged
+# log repeats the same damage, the first ones tell the story.  (Each is still
+# reported, with its file, line and the reason the fast path gives.)
+DETAILED_DIAGNOSES = 1000
+
+
+def _diagnose(line: str, problem: str) -> str:
+    """Why the grammar rejects the line; ``problem`` (the fast path's reason)
+    when it does not say, or when the line is too long to diagnose in full."""
+    if len(line) > DIAGNOSE_MAX_CHARS:
+        return problem
     from lldecode.audit import grammar
 
-    return grammar.diagnose(line)
+    try:
+        return grammar.diagnose(line) or problem
+    except Exception:  # the grammar fails on this line: the fast path's reason
+        return problem
+
+
+# A line that looks like a Landlock record, but for which no record header
+# could be read: the fast path's reason.
+_NO_HEADER = "Landlock-looking line without a well-formed audit record header"
+
+
+def _unexpected(exc: Exception) -> str:
+    """The diagnostic of a line whose reading failed in an unforeseen way."""
+    if isinstance(exc, HeaderError):
+        return str(exc)
+    text = str(exc)
+    if len(text) > 2 * _QUOTED_CHARS:
+        text = text[:2 * _QUOTED_CHARS] + "..."
+    return f"unreadable line ({type(exc).__name__}: {text})"
 
 
 def _may_concern_landlock(line: str) -> bool:
     """Could the line be a Landlock record or a notice about lost records?
-    (A few substring tests: much cheaper than parsing every line.)"""
+    (A few substring tests: much cheaper than parsing every line.)
+
+    A superset of what read_lines() makes a Landlock record, a notice or a
+    diagnostic of: every Landlock body starts with ``domain=`` and every
+    Landlock type names 1423/1424, LANDLOCK_ or LL_D; colour codes
+    (removed before reading) and journald JSON (``\\u`` escapes, byte-array
+    messages) may hide them from these tests, so such lines are read too.
+    """
     return ("142" in line or "LANDLOCK_" in line or "LL_D" in line or "suppressed" in line
-            or "audit_lost" in line or "backlog" in line or line.startswith("----"))
+            or "audit_lost" in line or "backlog" in line or line.startswith("----")
+            or "domain=" in line or "\x1b" in line
+            or ("{" in line and ("\\u" in line or "[" in line)))
 
 
-def read_lines(source: Source, diagnostics: Diagnostics,
-               landlock_only: bool = False) -> Iterator[Union[Record, Notice]]:
+def _may_be_unnumbered(line: str) -> bool:
+    """Could the line be a record without serial (journald short output's
+    ``audit[PID]: TYPE`` or ``audit: TYPE``, an elided sample's ``[...]``)?"""
+    return "audit[" in line or "audit: " in line or "[...]" in line
+
+
+class ReadState:
+    """What the reading of one source tells the reading of the next ones.
+
+    ``unnumbered``: records without serial were read (journald short
+    output).  Such a record joins its event by position
+    (lldecode.audit.events), after the event's Landlock records: from the
+    first one on, process records without serial (SYSCALL, PROCTITLE...)
+    are read even when only the Landlock records are wanted, so that the
+    events are the same either way.
+    """
+
+    __slots__ = ("unnumbered",)
+
+    def __init__(self) -> None:
+        self.unnumbered = False
+
+
+def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
+               state: Optional[ReadState] = None) -> Iterator[Union[Record, Notice]]:
     """Records and notices of one source, reporting what does not parse.
 
     ``landlock_only`` skips, unparsed, the lines that cannot be Landlock
     records or notices: for analyses that need no SYSCALL, PATH or
-    PROCTITLE context.
+    PROCTITLE context.  The Landlock records and notices are the same
+    either way, and so are their events (see :class:`ReadState`; ``state``
+    goes from one source to the next).
     """
+    if state is None:
+        state = ReadState()
     raw_match = fastpath.RAW_RE.match
     parse = Record.parse
     find_record = fastpath.find_record
@@ -228,47 +311,78 @@ def read_lines(source: Source, diagnostics: Diagnostics,
     hint = fastpath.LANDLOCK_HINT_RE.search
     name = source.name
     lineno = 0
+    detailed = DETAILED_DIAGNOSES
+    item: Union[Record, Notice, None]
+    problem: Optional[str]
     lines = source.lines()
     for lineno, line in enumerate(lines, source.first_lineno):
-        if landlock_only and not _may_concern_landlock(line):
+        if not line:
+            if line is TOO_LONG:
+                diagnostics.report_malformed(
+                    name, lineno, f"line longer than {source.max_line_length} bytes: skipped")
             continue
-        m = raw_match(line) if "\x1b" not in line else None
-        if m is not None:
-            # The hot path: the header parsed straight into a Record, which
-            # gets here what Record.__init__ would give it.
-            record = parse(RAW, m.groups(""), line, 0, m.end())
-            record.source = name
-            record.lineno = lineno
-            record.line = line
-            record._fields = record.domain = record.blockers = None
-        else:
-            header = find_record(line) if ("audit" in line or "type=" in line) else None
-            if header is None:
-                notice = _notice(line, name, lineno)
-                if notice is not None:
-                    yield notice
-                elif hint(line) and fastpath.LANDLOCK_LOOKS_RE.search(line):
-                    diagnostics.report_malformed(name, lineno, _diagnose(line))
-                continue
-            record = Record(header, name, lineno, line)
-        kind = record.kind
-        if kind is not OTHER:
-            lead = plain_body(kind, record.body) if record.carrier != INTERPRETED else None
-            if lead is not None:
-                # The usual shape: domain and blockers are its first words;
-                # the other fields are read when someone asks for them.
-                record.domain, record.blockers = lead
+        if landlock_only and not _may_concern_landlock(line) and not (
+                state.unnumbered and _may_be_unnumbered(line)):
+            continue
+        item = problem = None
+        # Whatever goes wrong reading this line is reported with its place;
+        # the next line is read all the same.
+        try:
+            m = raw_match(line) if "\x1b" not in line else None
+            if m is not None:
+                # The hot path: the header parsed straight into a Record, which
+                # gets here what Record.__init__ would give it.
+                record = parse(RAW, m.groups(""), line, 0, m.end())
+                record.source = name
+                record.lineno = lineno
+                record.line = line
+                record._fields = record.domain = record.blockers = None
             else:
-                problem, fields = check_landlock(record.type, record.carrier, record.body)
-                if problem is not None:
-                    diagnostics.report_malformed(name, lineno, _diagnose(line) or problem)
-                    continue
-                record._fields = dict(fields)
-                record.domain = record._fields["domain"]
-                record.blockers = record._fields.get("blockers")
-        elif landlock_only:
-            continue
-        yield record
+                header = (find_record(line) if ("audit" in line or "type=" in line
+                                                or "{" in line or "\x1b" in line) else None)
+                if header is None:
+                    item = _notice(line, name, lineno)
+                    if item is None and hint(line) and fastpath.LANDLOCK_LOOKS_RE.search(line):
+                        problem = _NO_HEADER
+                    record = None
+                else:
+                    record = Record(header, name, lineno, line)
+            if record is not None:
+                kind = record.kind
+                if kind is not OTHER:
+                    lead = plain_body(kind, record.body) if record.carrier != INTERPRETED else None
+                    if lead is not None:
+                        # The usual shape: domain and blockers are its first words;
+                        # the other fields are read when someone asks for them.
+                        record.domain, record.blockers = lead
+                        item = record
+                    else:
+                        problem, fields = check_landlock(record.type, record.carrier,
+                                                         record.body)
+                        if problem is None:
+                            values = first_values(fields)
+                            if len(values) != len(fields):
+                                problem = fastpath.duplicate_problem(fields)
+                            record._fields = values
+                            record.domain = values["domain"]
+                            record.blockers = values.get("blockers")
+                            item = record
+                elif not landlock_only or record.serial is None:
+                    item = record  # (see ReadState)
+                if record.serial is None and item is not None:
+                    state.unnumbered = True
+        except Exception as exc:  # one line never stops the reading
+            item, problem = None, _unexpected(exc)
+        else:
+            if problem is not None and item is None:
+                # A Landlock-looking line rejected: the grammar says where and why.
+                if detailed > 0:
+                    detailed -= 1
+                    problem = _diagnose(line, problem)
+        if problem is not None:
+            diagnostics.report_malformed(name, lineno, problem)
+        if item is not None:
+            yield item
     if source.truncated_last_line and lineno:
         diagnostics.report_note(name, lineno, "last line has no line terminator "
                                               "(the log may have been cut while written)")
@@ -291,10 +405,16 @@ def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
 
 
 def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
-                 landlock_only: bool = False) -> Iterator[Union[Record, Notice]]:
-    """Records and notices of all sources in order; unreadable ones reported."""
+                 landlock_only: bool = False,
+                 max_line_length: Optional[int] = None) -> Iterator[Union[Record, Notice]]:
+    """Records and notices of all sources in order; unreadable ones reported
+    (and the next one read).  ``max_line_length``, when given, is the
+    longest line read from each source (see lldecode.audit.sources)."""
+    state = ReadState()
     for source in sources:
+        if max_line_length is not None:
+            source.max_line_length = max_line_length
         try:
-            yield from read_lines(source, diagnostics, landlock_only)
+            yield from read_lines(source, diagnostics, landlock_only, state)
         except SourceError as exc:
             diagnostics.report_error(f"lldecode: {exc}")

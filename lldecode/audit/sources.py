@@ -8,6 +8,15 @@ kernel's audit netlink multicast group (``netlink:``, live, root only).
 Lines are read as Latin-1 text so that each character is one byte of the
 log: nothing is lost or rejected, whatever the bytes.  A line keeps no line
 terminator; a last line without one is marked as truncated.
+
+A line is at most ``max_line_length`` bytes (DEFAULT_MAX_LINE_LENGTH unless
+told): the kernel's records are at most a few KiB, so a longer "line" is no
+record (``/dev/zero``, a binary file, a log whose newlines were lost).  In its
+place :meth:`Source.lines` yields :data:`TOO_LONG`, an empty string, and
+skips the rest of it up to the next newline, in bounded memory; the reader
+reports it.  Every error reading a source (I/O, a corrupt or truncated
+compressed stream) is a :class:`SourceError` naming it: reading goes on with
+the next source.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import os
 import re
 import stat
 import sys
+import zlib
 from typing import (
     TYPE_CHECKING,
     BinaryIO,
@@ -57,6 +67,85 @@ _MAGIC_LEN = max(len(magic) for magic, _ in _MAGIC)
 # default 8 KiB, little memory.
 _BUFFER_SIZE = 1 << 16
 _GLOB_CHARS = re.compile(r"[*?\[]")
+
+# The longest line read (bytes, without its terminator): a kernel record is
+# at most about 8 KiB, and a path the kernel hex-encodes doubles; this leaves
+# generous room (and bounds the memory a line without newline can take).
+DEFAULT_MAX_LINE_LENGTH = 4 << 20
+
+# The errors of reading a source, whatever it is: I/O errors, and corrupt or
+# truncated compressed streams (gzip raises zlib.error, BadGzipFile or
+# EOFError; bzip2 OSError or EOFError; xz LZMAError or EOFError).
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
+class _TooLong(str):
+    """The type of TOO_LONG."""
+
+
+# What Source.lines() yields in place of a line longer than the limit: an
+# empty string (so that code that does not look for it skips it as a blank
+# line) that is not "" itself.
+TOO_LONG: str = _TooLong()
+
+
+def is_too_long(line: str) -> bool:
+    """Does this item of Source.lines() stand for a line over the limit?"""
+    return line is TOO_LONG
+
+
+def split_lines(chunks: Iterable[bytes], max_line_length: int,
+                on_unterminated: Optional[Callable[[], None]] = None) -> Iterator[str]:
+    """The lines of a stream of byte chunks as Latin-1 text, without
+    terminators (``\\n`` or ``\\r\\n``); a line longer than
+    ``max_line_length`` as TOO_LONG, its rest skipped.  ``on_unterminated``
+    is called when the last line has no terminator.
+
+    Memory stays within one chunk and one line of the limit, whatever the
+    input (a "line" of gigabytes without a newline included).
+    """
+    limit = max_line_length
+    carry = ""          # the start of a line whose end is not read yet
+    skipping = False    # discarding the rest of a line over the limit
+    for data in chunks:
+        text = data.decode("latin-1")
+        if skipping:
+            end = text.find("\n")
+            if end < 0:
+                continue
+            text = text[end + 1:]
+            skipping = False
+        parts = text.split("\n")
+        rest = parts.pop()  # after the last newline: a line not ended yet
+        if parts:
+            if carry:
+                parts[0] = carry + parts[0]
+            if "\r" in text or carry.endswith("\r"):
+                parts = [p[:-1] if p.endswith("\r") else p for p in parts]
+            carry = ""
+            if len(parts[0]) > limit or len(text) > limit:
+                parts = [TOO_LONG if len(p) > limit else p for p in parts]
+            yield from parts
+        carry = carry + rest if carry else rest
+        if len(carry) > limit:
+            yield TOO_LONG
+            carry = ""
+            skipping = True
+    if carry or skipping:
+        if on_unterminated is not None:
+            on_unterminated()
+        if carry:
+            yield carry
+
+
+def _chunks(stream: "ByteStream") -> Iterator[bytes]:
+    """The bytes of a stream, as they come (a pipe's are not waited for)."""
+    read = getattr(stream, "read1", None) or stream.read
+    while True:
+        data = read(_BUFFER_SIZE)
+        if not data:
+            return
+        yield data
 
 
 def is_compressed(head: bytes) -> bool:
@@ -125,61 +214,89 @@ def _decompressing(raw: BinaryIO) -> ByteStream:
 
 
 class Source:
-    """One input, read line by line."""
+    """One input, read line by line (at most ``max_line_length`` bytes a line)."""
 
-    def __init__(self, name: str, opener: Callable[[], BinaryIO]):
+    def __init__(self, name: str, opener: Callable[[], BinaryIO],
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
         self.name = name
         self._opener = opener
         self.truncated_last_line = False
         self.watcher: Optional[Watcher] = None  # shows the progress, when one is shown
         self.first_lineno = 1
+        self.max_line_length = max_line_length
 
     def lines(self) -> Iterator[str]:
-        """The lines, without terminators (SourceError if unreadable)."""
+        """The lines, without terminators (TOO_LONG for a line over the
+        limit; SourceError if the source cannot be read)."""
+        binary: Optional[BinaryIO] = None
+        stream: Optional[ByteStream] = None
         try:
-            binary = self._opener()
-            if self.watcher is not None:
-                self.watcher.watch(self.name, binary)
-            stream = _decompressing(binary)
-        except OSError as exc:
-            raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
-        text = io.TextIOWrapper(stream, encoding="latin-1", newline="\n")
-        try:
-            yield from self._unterminated(text)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
-            raise SourceError(f"{self.name}: cannot read: {exc}") from None
+            try:
+                binary = self._opener()
+                if self.watcher is not None:
+                    self.watcher.watch(self.name, binary)
+                stream = _decompressing(binary)
+            except OSError as exc:
+                raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
+            try:
+                yield from split_lines(_chunks(stream), self.max_line_length,
+                                       self._unterminated)
+            except _READ_ERRORS as exc:
+                raise SourceError(f"{self.name}: cannot read: {_reason(exc)}") from None
         finally:
-            if sys.stdin is None or binary is not sys.stdin.buffer:
-                text.close()
+            _close(stream, binary)
 
-    def _unterminated(self, lines: Iterable[str]) -> Iterator[str]:
-        """The lines without their terminator (a last line without one is
-        noted in ``truncated_last_line``)."""
-        for line in lines:
-            if line.endswith("\n"):
-                yield line[:-2] if line.endswith("\r\n") else line[:-1]
-            else:
-                self.truncated_last_line = True
-                yield line
+    def _unterminated(self) -> None:
+        """The last line has no terminator (the log may have been cut)."""
+        self.truncated_last_line = True
+
+
+def _reason(exc: BaseException) -> str:
+    """An error reading a source, in words."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, EOFError):
+        return "the compressed data is truncated" + (f" ({exc})" if str(exc) else "")
+    if isinstance(exc, (zlib.error, lzma.LZMAError)):
+        return f"corrupt compressed data ({exc})"
+    return str(exc) or type(exc).__name__
+
+
+def _close(stream: Optional["ByteStream"], binary: Optional[BinaryIO]) -> None:
+    """Close what a source opened (not standard input); closing errors are
+    no news after reading."""
+    if binary is None or (sys.stdin is not None and binary is sys.stdin.buffer):
+        return
+    for item in (stream, binary):
+        if item is not None:
+            try:
+                item.close()
+            except _READ_ERRORS:
+                pass
 
 
 class LinesSource(Source):
     """Lines already in memory (text or bytes), read as a file's lines are:
     text is taken as UTF-8, each item may hold several lines."""
 
-    def __init__(self, lines: Iterable[Union[str, bytes]], name: str = "<lines>"):
-        super().__init__(name, io.BytesIO)
+    def __init__(self, lines: Iterable[Union[str, bytes]], name: str = "<lines>",
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
+        super().__init__(name, io.BytesIO, max_line_length)
         self._items = lines
 
     def lines(self) -> Iterator[str]:
         """The lines of the items, without terminators."""
+        limit = self.max_line_length
         for item in self._items:
             raw = item if isinstance(item, bytes) else item.encode("utf-8", "surrogateescape")
             text = raw.decode("latin-1")
             if text.endswith("\n"):
                 text = text[:-1]
             for line in text.split("\n"):
-                yield line[:-1] if line.endswith("\r") else line
+                if len(line) > limit:
+                    yield TOO_LONG
+                else:
+                    yield line[:-1] if line.endswith("\r") else line
 
 
 class RangeSource(Source):
@@ -190,8 +307,9 @@ class RangeSource(Source):
     cores (lldecode.analysis.parallel).
     """
 
-    def __init__(self, path: str, start: int, end: int):
-        super().__init__(path, _open_file(path))
+    def __init__(self, path: str, start: int, end: int,
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
+        super().__init__(path, _open_file(path), max_line_length)
         self.start = start
         self.end = end
         try:
@@ -207,16 +325,35 @@ class RangeSource(Source):
         except OSError as exc:
             raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
         with binary:
-            yield from self._unterminated(self._decoded(binary))
+            try:
+                yield from split_lines(self._range(binary), self.max_line_length,
+                                       self._unterminated)
+            except _READ_ERRORS as exc:
+                raise SourceError(f"{self.name}: cannot read: {_reason(exc)}") from None
 
-    def _decoded(self, binary: BinaryIO) -> Iterator[str]:
-        """The lines (with terminators) that start before ``end``."""
-        position = self.start
-        for raw in binary:
-            if position >= self.end:
+    def _range(self, binary: BinaryIO) -> Iterator[bytes]:
+        """The bytes of the lines that start before ``end``: up to ``end``,
+        then to the end of the line that holds it."""
+        remaining = self.end - self.start
+        last = b"\n"
+        while remaining > 0:
+            data = binary.read(min(_BUFFER_SIZE, remaining))
+            if not data:
                 return
-            position += len(raw)
-            yield raw.decode("latin-1")
+            remaining -= len(data)
+            last = data
+            yield data
+        if last.endswith(b"\n"):
+            return
+        while True:
+            data = binary.read(_BUFFER_SIZE)
+            if not data:
+                return
+            cut = data.find(b"\n")
+            if cut >= 0:
+                yield data[:cut + 1]
+                return
+            yield data
 
 
 # Newlines are counted in blocks of this many bytes: few reads, bounded memory.
@@ -239,16 +376,19 @@ def _count_newlines(path: str, end: int) -> int:
 class NetlinkSource(Source):
     """The live audit multicast group; records spelled like the kernel's printk."""
 
-    def __init__(self, idle: Optional[float] = None):
-        super().__init__("netlink", lambda: sys.stdin.buffer)
+    def __init__(self, idle: Optional[float] = None,
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
+        super().__init__("netlink", lambda: sys.stdin.buffer, max_line_length)
         self.idle = idle
 
     def lines(self) -> Iterator[str]:
         """The records, as they come (SourceError if the group cannot be read)."""
         from lldecode.audit import netlink
 
+        limit = self.max_line_length
         try:
-            yield from netlink.records_as_lines(idle=self.idle)
+            for line in netlink.records_as_lines(idle=self.idle):
+                yield TOO_LONG if len(line) > limit else line
         except OSError as exc:
             raise SourceError(f"netlink: cannot read the audit multicast group: "
                               f"{exc.strerror or exc}") from None
@@ -281,9 +421,9 @@ def _open_file(path: str) -> Callable[[], BinaryIO]:
     return lambda: open(path, "rb", buffering=_BUFFER_SIZE)
 
 
-def file_source(path: str) -> Source:
+def file_source(path: str, max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> Source:
     """A file, read (and decompressed when its content says so) line by line."""
-    return Source(path, _open_file(path))
+    return Source(path, _open_file(path), max_line_length)
 
 
 class _Failed(Source):
@@ -298,32 +438,35 @@ class _Failed(Source):
         yield  # pragma: no cover - makes this a generator
 
 
-def expand(arguments: List[str], netlink_idle: Optional[float] = None) -> Iterator[Source]:
-    """Sources for command-line arguments, in order (no argument: stdin).
+def expand(arguments: List[str], netlink_idle: Optional[float] = None,
+           max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> Iterator[Source]:
+    """Sources for command-line arguments, in order (no argument: stdin),
+    reading lines of at most ``max_line_length`` bytes.
 
     An argument that cannot be read gives a source whose reading raises
     SourceError, so that the other inputs are still read.
     """
+    limit = max_line_length
     for arg in arguments or ["-"]:
         if arg == "-":
-            yield Source("<stdin>", lambda: sys.stdin.buffer)
+            yield Source("<stdin>", lambda: sys.stdin.buffer, limit)
         elif arg == NETLINK:
-            yield NetlinkSource(idle=netlink_idle)
+            yield NetlinkSource(idle=netlink_idle, max_line_length=limit)
         elif os.path.isdir(arg):
-            yield from _directory(arg)
+            yield from _directory(arg, limit)
         elif not os.path.exists(arg) and _GLOB_CHARS.search(arg):
             matches = [p for p in glob.glob(arg) if os.path.isfile(p)]
             if not matches:
                 yield _Failed(arg, f"{arg}: no file matches")
             for path in order_rotated(matches):
-                yield file_source(path)
+                yield file_source(path, limit)
         elif os.path.exists(arg) and not (os.path.isfile(arg) or _is_stream(arg)):
             yield _Failed(arg, f"{arg}: not a regular file")
         else:
-            yield file_source(arg)
+            yield file_source(arg, limit)
 
 
-def _directory(path: str) -> Iterator[Source]:
+def _directory(path: str, max_line_length: int) -> Iterator[Source]:
     try:
         names = os.listdir(path)
     except OSError as exc:
@@ -334,7 +477,7 @@ def _directory(path: str) -> Iterator[Source]:
     if not entries:
         yield _Failed(path, f"{path}: directory holds no log files")
     for entry in order_rotated(entries):
-        yield file_source(entry)
+        yield file_source(entry, max_line_length)
 
 
 def _is_stream(path: str) -> bool:

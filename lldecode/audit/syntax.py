@@ -17,7 +17,7 @@ import calendar
 import json
 import re
 import time as _time
-from typing import Dict, List, Optional, Pattern, Tuple, Type, TypeVar
+from typing import Dict, List, Optional, Pattern, Sequence, Set, Tuple, Type, TypeVar
 
 from lldecode.audit.values import UNTRUSTED_FIELDS
 
@@ -59,7 +59,27 @@ _TRAILING = " \t\r"
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 # Where a record header can start inside a prefixed line.
-_START_RE = re.compile(r"node=|type=|audit[(\[:]")
+START_RE = re.compile(r"node=|type=|audit[(\[:]")
+# A header is looked for at the first this many of those places: a real
+# prefix (syslog header, CI timestamp) holds one or two; a hostile line
+# holding thousands costs no more than a short one.  The grammar tries the
+# same places.
+MAX_HEADER_STARTS = 16
+
+# The bounds of the numbers of a header.  An audit stamp is seconds since
+# the epoch: beyond 2**34 s (the year 2514) it is no log's, and printing it
+# may fail (years past 9999); its fraction has at most nanoseconds; serials
+# are 64-bit at most; pids fit in a few digits.
+MAX_TIME = 2 ** 34
+_MAX_SECONDS_DIGITS = 11
+_MAX_FRACTION_DIGITS = 9
+_MAX_SERIAL_DIGITS = 20
+_MAX_PID_DIGITS = 10
+# journald's timestamps are in microseconds.
+_MAX_USEC = MAX_TIME * 10 ** 6
+# A bad number is quoted up to this many characters in a message.
+_QUOTED = 24
+_OUT_OF_RANGE = "time out of range (a log's time is before the year 2514)"
 
 # Fields of the kernel's records (raw spelling): key=value, value quoted,
 # single-quoted (userspace messages) or a bare token; "[...]" is an elision.
@@ -73,6 +93,16 @@ _C = "\\x00-\\x08\\x0a-\\x1f\\x7f"
 _STRICT_BODY_RE = re.compile(
     rf"""[ \t]*(?:(?:[^ \t="'{_C}]+=(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*"""
     r"""|(?=[ \t]|$))|\[\.\.\.\])(?:[ \t]+|$))*""")
+# One item of those bodies and the spaces after it: a body longer than
+# _LONG_BODY is checked item by item (the patterns above keep memory for
+# each item they repeat over: some 120 bytes a field).
+_ITEM_OK_RE = re.compile(
+    r"""(?:[^ \t="']+=(?:"[^"]*"|'[^']*'|[^ \t"'][^ \t]*|(?=[ \t]|$))|\[\.\.\.\])"""
+    r"""(?:[ \t]+|$)""")
+_STRICT_ITEM_RE = re.compile(
+    rf"""(?:[^ \t="'{_C}]+=(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*"""
+    r"""|(?=[ \t]|$))|\[\.\.\.\])(?:[ \t]+|$)""")
+_LONG_BODY = 1 << 14
 
 # Interpreted (ausearch -i) values are unquoted and may hold spaces: a value
 # runs to the next " key=" (for untrusted strings, to the next key the
@@ -141,6 +171,32 @@ DIALECTS: Tuple[Tuple[str, "Pattern[str]"], ...] = (
 _H = TypeVar("_H", bound="Header")
 
 
+class HeaderError(ValueError):
+    """A record header whose numbers cannot be a log's (a time or serial out
+    of range): the line is malformed, whatever its dialect."""
+
+
+def _quoted(text: str) -> str:
+    """A number from the line, shortened for a message."""
+    return text if len(text) <= _QUOTED else f"{text[:_QUOTED]}... ({len(text)} digits)"
+
+
+def _stamp(sec: str, ms: str) -> float:
+    """Seconds since the epoch of an ``audit(SECONDS.FRACTION:...)`` stamp,
+    checked (HeaderError when out of range)."""
+    if (len(sec) > _MAX_SECONDS_DIGITS or len(ms) > _MAX_FRACTION_DIGITS
+            or int(sec) >= MAX_TIME):
+        raise HeaderError(f"audit stamp {_quoted(sec)}.{_quoted(ms)}: {_OUT_OF_RANGE}")
+    return int(sec) + _fraction(ms)
+
+
+def _serial(serial: str) -> int:
+    """An event serial (HeaderError when out of range)."""
+    if len(serial) > _MAX_SERIAL_DIGITS:
+        raise HeaderError(f"event serial {_quoted(serial)} out of range")
+    return int(serial)
+
+
 class Header:
     """Where a record came from and which event it belongs to.
 
@@ -187,7 +243,15 @@ class Header:
             node, type_token, sec, ms, serial = parts
             self.carrier = "raw" if enrichment is None else "enriched"
             self.node = node or None
-            self.time = int(sec) + _fraction(ms)
+            # The checks of _stamp() and _serial(), inline: the hot path.
+            if (len(sec) > _MAX_SECONDS_DIGITS or len(ms) > _MAX_FRACTION_DIGITS
+                    or len(serial) > _MAX_SERIAL_DIGITS):
+                _serial(serial)
+                _stamp(sec, ms)  # raises HeaderError
+            seconds = int(sec)
+            if seconds >= MAX_TIME:
+                _stamp(sec, ms)  # raises HeaderError
+            self.time = seconds + int(ms) / 10 ** len(ms)
             self.serial = int(serial)
             self.enrichment = enrichment
             self.pid = None
@@ -196,7 +260,7 @@ class Header:
             self.carrier = INTERPRETED
             self.node = node or None
             self.time = interpreted_time(date, clock, ms)
-            self.serial = int(serial)
+            self.serial = _serial(serial)
             self.enrichment = self.pid = None
         elif dialect == PRINTK or dialect == PAYLOAD:
             if dialect == PRINTK:
@@ -206,8 +270,8 @@ class Header:
                 type_token = guess_type(body)
             self.carrier = "printk" if text.startswith("audit: ", start) else "netlink"
             self.node = None
-            self.time = _epoch(sec, ms)
-            self.serial = int(serial)
+            self.time = _stamp(sec, ms)
+            self.serial = _serial(serial)
             self.enrichment = enrichment
             self.pid = None
         elif dialect == JOURNAL:
@@ -216,6 +280,8 @@ class Header:
             self.node = None
             self.time = journal_prefix_time(text[:start])
             self.serial = self.enrichment = None
+            if len(pid) > _MAX_PID_DIGITS:
+                raise HeaderError(f"audit[{_quoted(pid)}]: pid out of range")
             self.pid = int(pid) if pid else None
         elif dialect == ELIDED:
             (type_token,) = parts
@@ -225,8 +291,8 @@ class Header:
             type_token, usec, serial = parts
             self.carrier = JOURNAL_JSON
             self.node = None  # the entry's _HOSTNAME, set by match_journal_json
-            self.time = int(usec) / 1e6 if usec else None
-            self.serial = int(serial) if serial else None
+            self.time = _journal_time(usec) if usec else None
+            self.serial = _serial(serial) if serial else None
             self.enrichment = self.pid = None
         else:
             raise ValueError(f"unknown header dialect {dialect!r}")
@@ -267,9 +333,10 @@ def _fraction(digits: str) -> float:
     return int(digits) / scale
 
 
-def _epoch(sec: str, ms: str) -> float:
-    """Seconds since the epoch of an ``audit(SECONDS.MILLIS:...)`` stamp."""
-    return int(sec) + _fraction(ms)
+def _journal_time(usec: str) -> float:
+    """Seconds since the epoch of journald's microseconds (checked by
+    match_journal_json)."""
+    return int(usec) / 1e6
 
 
 # Two-digit years below this are 20xx, the others 19xx: no audit log is older
@@ -295,12 +362,20 @@ def _local_date(date: str) -> Optional[Tuple[int, int, int]]:
 
 
 def interpreted_time(date: str, clock: str, ms: str) -> Optional[float]:
-    """Epoch seconds of an ``ausearch -i`` local timestamp (this host's TZ)."""
+    """Epoch seconds of an ``ausearch -i`` local timestamp (this host's TZ);
+    None for a date that is none (a 13th month); HeaderError when out of range."""
+    if len(ms) > _MAX_FRACTION_DIGITS:
+        raise HeaderError(f"audit stamp {date} {clock}.{_quoted(ms)}: {_OUT_OF_RANGE}")
     ymd = _local_date(date)
     if ymd is None:
         return None
     hh, mm, ss = (int(x) for x in clock.split(":"))
-    stamp = _time.mktime((ymd[0], ymd[1], ymd[2], hh, mm, ss, 0, 0, -1))
+    try:
+        stamp = _time.mktime((ymd[0], ymd[1], ymd[2], hh, mm, ss, 0, 0, -1))
+    except (OverflowError, ValueError, OSError):
+        stamp = MAX_TIME
+    if not -MAX_TIME < stamp < MAX_TIME:
+        raise HeaderError(f"audit stamp {date} {clock}.{ms}: {_OUT_OF_RANGE}")
     return stamp + _fraction(ms)
 
 
@@ -334,7 +409,9 @@ def match_at(text: str, pos: int) -> Optional[Header]:
 
 
 def find_record(line: str) -> Optional[Header]:
-    """The first record header anywhere in a (possibly prefixed) line.
+    """The first record header anywhere in a (possibly prefixed) line, looked
+    for at the first MAX_HEADER_STARTS places one can start; HeaderError
+    when its time or serial is out of range.
 
     ANSI colour codes (CI logs) are removed first: the kernel never writes
     an ESC byte into a record, it would hex-encode it.
@@ -348,7 +425,9 @@ def find_record(line: str) -> Optional[Header]:
     stripped = line.lstrip()
     if stripped.startswith("{"):
         return match_journal_json(stripped)
-    for start in _START_RE.finditer(line):
+    for count, start in enumerate(START_RE.finditer(line)):
+        if count == MAX_HEADER_STARTS:
+            break
         header = match_at(line, start.start())
         if header is not None:
             return header
@@ -372,7 +451,8 @@ _FUTURE_SLACK = 24 * 60 * 60
 
 
 def journal_prefix_time(prefix: str, now: Optional[float] = None) -> Optional[float]:
-    """The time in a journalctl/syslog line prefix, or None.
+    """The time in a journalctl/syslog line prefix, or None (none, or not a
+    real date: a 13th month, a 25th hour).
 
     ISO stamps (short-iso, short-iso-precise, short-full) keep their zone;
     classic syslog stamps (short, short-precise) have neither year nor zone:
@@ -381,11 +461,30 @@ def journal_prefix_time(prefix: str, now: Optional[float] = None) -> Optional[fl
     m = _SYSLOG_TIME_RE.search(prefix)
     if m is None:
         return None
+    try:
+        stamp = _prefix_time(m, now)
+    except (OverflowError, ValueError, OSError):
+        return None
+    if stamp is None or not -MAX_TIME < stamp < MAX_TIME:
+        return None
+    return stamp
+
+
+def _valid_clock(year: int, month: int, day: int, hh: int, mi: int, ss: int) -> bool:
+    """Is this a date and time of day (a leap second allowed)?"""
+    return (1 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= 31 and hh < 24
+            and mi < 60 and ss <= 60)
+
+
+def _prefix_time(m: "re.Match[str]", now: Optional[float]) -> Optional[float]:
+    """The time a _SYSLOG_TIME_RE match stands for (None: not a real date)."""
     if m.group("unix"):
         return float(m.group("unix"))
     if m.group("iso"):
         hh, mi, ss = (int(x) for x in m.group("clock").split(":"))
         fields = (int(m.group("y")), int(m.group("mo")), int(m.group("d")), hh, mi, ss)
+        if not _valid_clock(*fields):
+            return None
         frac = float(m.group("frac") or 0)
         tz = (m.group("tz") or "").strip()
         if tz in ("Z", "UTC", "GMT"):
@@ -400,20 +499,70 @@ def journal_prefix_time(prefix: str, now: Optional[float] = None) -> Optional[fl
     if month is None:
         return None
     hh, mi, ss = (int(x) for x in m.group("sclock").split(":"))
+    day = int(m.group("day"))
+    if not _valid_clock(2000, month, day, hh, mi, ss):
+        return None
     now = _time.time() if now is None else now
     year = _time.localtime(now).tm_year
     frac = float(m.group("sfrac") or 0)
-    stamp = _time.mktime((year, month, int(m.group("day")), hh, mi, ss, 0, 0, -1))
+    stamp = _time.mktime((year, month, day, hh, mi, ss, 0, 0, -1))
     if stamp > now + _FUTURE_SLACK:
-        stamp = _time.mktime((year - 1, month, int(m.group("day")), hh, mi, ss, 0, 0, -1))
+        stamp = _time.mktime((year - 1, month, day, hh, mi, ss, 0, 0, -1))
     return stamp + frac
 
 
-def match_journal_json(text: str) -> Optional[Header]:
-    """One ``journalctl -o json`` entry carrying an audit record."""
+def _entry_text(text: str) -> str:
+    """The text of a JSON line as JSON means it: the line's characters are
+    its bytes (Latin-1), journalctl writes UTF-8."""
+    if text.isascii():
+        return text
     try:
-        entry = json.loads(text)
-    except ValueError:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:  # not read from a source: real text already
+        return text
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _as_log_text(value: str) -> str:
+    """A string of a journal entry as the reader's text: one character per
+    byte of its UTF-8 (as every line is read), whatever JSON escapes
+    (``\\u65e5``) it was spelled with."""
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate spelled \\udXXX
+        raw = value.encode("utf-8", "surrogatepass")
+    return raw.decode("latin-1")
+
+
+def _entry_number(entry: Dict[str, object], key: str, limit: int) -> Optional[int]:
+    """A number field of a journal entry: digits (or a JSON integer) below
+    ``limit``; None when absent; HeaderError when it is no such number."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > len(str(limit)):
+            raise HeaderError(f"journal entry: {key} {_quoted(value)} out of range")
+        number = int(value)
+    else:
+        shown = (repr(_quoted(value)) if isinstance(value, str)
+                 else repr(value) if isinstance(value, float) else f"(a {type(value).__name__})")
+        raise HeaderError(f"journal entry: {key} {shown} is not a number")
+    if not 0 <= number < limit:
+        raise HeaderError(f"journal entry: {key} out of range")
+    return number
+
+
+def match_journal_json(text: str) -> Optional[Header]:
+    """One ``journalctl -o json`` entry carrying an audit record (None: no
+    such entry; HeaderError when its time or serial are no numbers)."""
+    try:
+        entry = json.loads(_entry_text(text))
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     if not isinstance(entry, dict):
         return None
@@ -423,9 +572,12 @@ def match_journal_json(text: str) -> Optional[Header]:
             message = bytes(message).decode("latin-1")
         except (TypeError, ValueError):
             return None
+    elif isinstance(message, str):
+        message = _as_log_text(message)
     if not isinstance(message, str):
         return None
-    node = entry.get("_HOSTNAME") if isinstance(entry.get("_HOSTNAME"), str) else None
+    hostname = entry.get("_HOSTNAME")
+    node = _as_log_text(hostname) if isinstance(hostname, str) else None
     if entry.get("_TRANSPORT") == "kernel" or "_AUDIT_TYPE" not in entry:
         m = PRINTK_RE.search(message)
         if m is None:
@@ -434,17 +586,17 @@ def match_journal_json(text: str) -> Optional[Header]:
         # journald's kernel transport: the console's record, whatever its prefix.
         header.carrier, header.node = "printk", node
         return header
-    type_token = str(entry["_AUDIT_TYPE"])
+    type_token = _as_log_text(str(entry["_AUDIT_TYPE"]))
     name, _, body = message.partition(" ")
     if name != entry.get("_AUDIT_TYPE_NAME", name):
         return None
-    usec = entry.get("_SOURCE_REALTIME_TIMESTAMP") or entry.get("__REALTIME_TIMESTAMP")
-    serial = entry.get("_AUDIT_ID")
-    try:
-        micros = "" if usec is None else str(int(usec))
-        number = "" if serial is None else str(int(serial))
-    except (TypeError, ValueError):
-        return None
+    source_time = "_SOURCE_REALTIME_TIMESTAMP"
+    if not entry.get(source_time):
+        source_time = "__REALTIME_TIMESTAMP"
+    usec = _entry_number(entry, source_time, _MAX_USEC)
+    serial = _entry_number(entry, "_AUDIT_ID", 10 ** _MAX_SERIAL_DIGITS)
+    micros = "" if usec is None else str(usec)
+    number = "" if serial is None else str(serial)
     # LANDLOCK_ACCESS / AUDIT1423 / ...: keep the name when journald had one.
     token = name if name in LANDLOCK_TYPES or not name.startswith("AUDIT") else type_token
     header = Header.parse(JOURNAL_JSON, (token, micros, number), body, 0, 0)
@@ -454,37 +606,114 @@ def match_journal_json(text: str) -> Optional[Header]:
 
 # -- fields -------------------------------------------------------------------
 
-# A well-formed Landlock body of each kind in one pattern: domain=<hex> first,
-# for an access record blockers=<list> second, no control characters.  What
-# it accepts, records.check_landlock() would accept too; what it rejects
-# goes through that function's step-by-step checks (and their messages).
-_FIELD = (rf"""(?:[^ \t="'{_C}]+=(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*"""
-          r"""|(?=[ \t]|$))|\[\.\.\.\])""")
+# The usual Landlock bodies in one pattern each: domain=<hex> first, for an
+# access record blockers=<list> second, then the fields the kernel writes
+# for each kind of object (each once, in the kernel's order), no control
+# characters.  What a pattern accepts, records.check_landlock() would accept
+# too, and it gives no key twice; any other body (other keys or order,
+# elisions, a key given twice) goes through that function's step-by-step
+# checks (and their messages).
+_VALUE = rf"""(?:"[^"{_C}]*"|'[^'{_C}]*'|[^ \t"'{_C}][^ \t{_C}]*|(?=[ \t]|$))"""
 _HEX_ID = r"domain=([0-9a-fA-F]{1,16})(?=[ \t]|$)"
+
+
+def _then(*keys: str) -> str:
+    """The pattern of these fields, in this order, each after a space."""
+    return "".join(rf"[ \t]+{key}={_VALUE}" for key in keys)
+
+
+def _fields(first: str, *keys: str) -> str:
+    """The pattern of these fields, in this order."""
+    return f"{first}={_VALUE}{_then(*keys)}"
+
+
+# The objects of access records: a file (path= dev= ino=, ioctlcmd= for an
+# ioctl; an abstract socket's path= alone), a TCP port (saddr= src=, src=,
+# daddr= dest=), a process (opid= ocomm=).
+_ACCESS_OBJECT = "|".join((
+    f"{_fields('path')}(?:{_then('dev', 'ino')}(?:{_then('ioctlcmd')})?)?",
+    _fields("saddr", "src"), _fields("src"), _fields("daddr", "dest"),
+    _fields("opid", "ocomm")))
+# The characters of a blockers= list: names and commas (their order is
+# checked apart, by is_blocker_list and plain_landlock_body).
+_BLOCKER_LIST_RE = re.compile(r"""[^ \t="']+""")
 _LANDLOCK_BODY_RES = {
-    ACCESS: re.compile(rf"""{_HEX_ID}[ \t]+blockers=([^ \t,="'{_C}]+(?:,[^ \t,="'{_C}]+)*)"""
-                       rf"(?=[ \t]|$)(?:[ \t]+{_FIELD})*[ \t]*"),
-    DOMAIN: re.compile(rf"{_HEX_ID}(?:[ \t]+{_FIELD})+[ \t]*"),
-    DOMAIN_DROP: re.compile(rf"{_HEX_ID}(?:[ \t]+{_FIELD})*[ \t]*"),
+    ACCESS: re.compile(rf"""{_HEX_ID}[ \t]+blockers=([^ \t="'{_C}]+)"""
+                       rf"(?=[ \t]|$)(?:[ \t]+(?:{_ACCESS_OBJECT}))?[ \t]*"),
+    # allocated: status= mode= pid= uid= exe= comm=; deallocated: status= denials=
+    DOMAIN: re.compile(rf"{_HEX_ID}[ \t]+status={_VALUE}"
+                       rf"(?:[ \t]+(?:{_fields('mode', 'pid', 'uid', 'exe', 'comm')}"
+                       rf"|{_fields('denials')}))?[ \t]*"),
+    DOMAIN_DROP: re.compile(rf"{_HEX_ID}[ \t]*"),
 }
 
 
 def plain_landlock_body(kind: str, body: str) -> Optional[Tuple[str, Optional[str]]]:
-    """(domain id, blockers text or None) when this is the plain shape of a
-    Landlock body of ``kind`` (raw spelling); None otherwise."""
+    """(domain id, blockers text or None) when this is the usual shape of a
+    Landlock body of ``kind`` (raw spelling; no key twice); None otherwise."""
     m = _LANDLOCK_BODY_RES[kind].fullmatch(body)
     if m is None:
         return None
     if kind == ACCESS:
         domain, blockers = m.group(1, 2)
+        if blockers.startswith(",") or blockers.endswith(",") or ",," in blockers:
+            return None  # (check_landlock says what is wrong)
         return domain, blockers
     return m.group(1), None
+
+
+def first_values(fields: Sequence[Tuple[str, str]]) -> Dict[str, str]:
+    """Field name -> value of a body's fields; a key given twice keeps its
+    first value (the kernel never repeats a key: see duplicate_problem)."""
+    values = dict(fields)
+    if len(values) != len(fields):
+        values = {}
+        for key, value in fields:
+            if key not in values:
+                values[key] = value
+    return values
+
+
+def duplicate_problem(fields: Sequence[Tuple[str, str]]) -> Optional[str]:
+    """What is wrong with a body that gives a key more than once (None: no key
+    is repeated).  Every reader keeps the first value."""
+    if len({key for key, _ in fields}) == len(fields):
+        return None
+    seen: Set[str] = set()
+    repeated: Dict[str, None] = {}  # in order
+    for key, _ in fields:
+        if key in seen:
+            repeated[key] = None
+        seen.add(key)
+    shown = ", ".join(f"{key[:_QUOTED]}=" for key in list(repeated)[:4])
+    more = f" and {len(repeated) - 4} more" if len(repeated) > 4 else ""
+    return f"key given twice: {shown}{more} (the first value is kept)"
 
 
 def body_is_well_formed(body: str, strict: bool = False) -> bool:
     """Does the whole body read as key=value fields (raw spelling)?
     ``strict``: and holds no control character (a Landlock record's body)."""
-    return (_STRICT_BODY_RE if strict else _BODY_OK_RE).fullmatch(body) is not None
+    if len(body) <= _LONG_BODY:
+        return (_STRICT_BODY_RE if strict else _BODY_OK_RE).fullmatch(body) is not None
+    # The same, an item at a time (each item can be read in one way only:
+    # the whole pattern does not backtrack into an earlier item).
+    item = (_STRICT_ITEM_RE if strict else _ITEM_OK_RE).match
+    end = len(body)
+    position = end - len(body.lstrip(" \t"))
+    while position < end:
+        m = item(body, position)
+        if m is None:
+            return False
+        position = m.end()
+    return True
+
+
+def is_blocker_list(text: str) -> bool:
+    """Is ``text`` a comma-separated list of blocker names (no empty name,
+    no space, tab, ``=`` or quote)?  Checked without a repeated group:
+    linear in time and memory whatever the list."""
+    return (not text.startswith(",") and not text.endswith(",") and ",," not in text
+            and _BLOCKER_LIST_RE.fullmatch(text) is not None)
 
 
 def split_fields(body: str) -> List[Tuple[str, str]]:

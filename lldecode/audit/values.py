@@ -12,7 +12,13 @@ functions here turn such text into what it means:
   bytes escaped as three-digit octal (``\\033``); those decode to bytes too;
 * the placeholders ``(null)``, ``?``, ``<no_memory>`` and ``<too_long>`` mean
   "no value" and decode to ``None``;
-* ``domain=`` is a hexadecimal identifier and is never decoded as a string.
+* ``domain=`` is a hexadecimal identifier and is never decoded as a string;
+* other values decode to text (:func:`decode_text`): their bytes read as
+  UTF-8, a byte that is not UTF-8 as a lone surrogate.
+
+Every carrier follows this rule, journald's JSON included: its strings are
+turned back into the bytes of their UTF-8 (whether journalctl wrote them
+raw or as ``\\uXXXX`` escapes), one character per byte.
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ UNTRUSTED_FIELDS = frozenset({"path", "name", "exe", "comm", "ocomm", "cwd", "pr
 # Values that mean "no value" (decoded as None).
 PLACEHOLDERS = frozenset({"(null)", "?", "<no_memory>", "<too_long>", "(none)"})
 
-_HEX_RE = re.compile(r"(?:[0-9A-F]{2})+\Z")
+# Upper-case hex digits (an even number of them is checked apart: a repeated
+# group would make the match keep memory for every pair).
+_HEX_RE = re.compile(r"[0-9A-F]+")
+# An integer field has at most this many characters: 64-bit values take 20
+# digits (16 in hex, plus "0x" and a sign); longer ones are no kernel's, and
+# Python refuses to read or print integers of more than 4300 digits.
+MAX_INT_CHARS = 24
 _OCTAL_ESCAPE_RE = re.compile(r"\\([0-3][0-7][0-7])")
 _DELETED = " (deleted)"
 
@@ -61,27 +73,58 @@ def decode_untrusted(value: str, interpreted: bool = False) -> Optional[bytes]:
     if value in PLACEHOLDERS:
         return None
     if value.startswith('"'):
-        return unquote(value).encode("latin-1")
+        return log_bytes(unquote(value))
     if interpreted:
         if "\\" in value:
             value = _OCTAL_ESCAPE_RE.sub(_unescape_octal, value)
-        return value.encode("latin-1")
-    if _HEX_RE.match(value):
+        return log_bytes(value)
+    if not len(value) % 2 and _HEX_RE.fullmatch(value):
         return bytes.fromhex(value)
     # Not quoted and not hex: a bare token (old kernels, hand-written logs).
-    return value.encode("latin-1")
+    return log_bytes(value)
+
+
+def log_bytes(value: str) -> bytes:
+    """The bytes text of the log stands for (one character per byte).  Text
+    that holds characters past U+00FF was not read from a log (a caller's
+    own): its UTF-8, a lone surrogate as the byte it escapes."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        try:
+            return value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
 
 
 def decode_text(value: str) -> Optional[str]:
-    """A trusted value as text: quotes removed, placeholders to None."""
+    """A trusted value as text: quotes removed, placeholders to None, its
+    bytes read as UTF-8 (see :func:`as_text`)."""
     if value in PLACEHOLDERS:
         return None
-    return unquote(value)
+    return as_text(unquote(value))
+
+
+def as_text(value: str) -> str:
+    """Text of the log (one character per byte) as the text its bytes
+    spell in UTF-8; a byte that is not UTF-8 becomes a lone surrogate
+    (``surrogateescape``), which encodes back to it.  ASCII, the usual
+    case, is returned as it is."""
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:  # not text of the log: real text already
+        return value
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def decode_int(value: str, base: int = 10) -> Optional[int]:
-    """An integer field; None for placeholders or anything not a number."""
+    """An integer field; None for placeholders or anything not a number
+    (or longer than MAX_INT_CHARS)."""
     text = unquote(value)
+    if len(text) > MAX_INT_CHARS:
+        return None
     try:
         if base == 16 and text[:2].lower() == "0x":
             return int(text[2:], 16)

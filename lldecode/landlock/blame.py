@@ -18,7 +18,7 @@ from lldecode import syscalls
 from lldecode.landlock.access import known_right, mask_to_names, normalize_blocker, right
 from lldecode.landlock.checks import MAKE_RIGHT, Domain
 from lldecode.landlock.layers import IOCTL_DEV, OPTIONAL_ACCESS
-from lldecode.landlock.policy import Policy, normalize_path
+from lldecode.landlock.policy import MAX_PORT, Policy, normalize_path
 from lldecode.landlock.simulate import (
     ObjectFields,
     ObjectValue,
@@ -210,8 +210,7 @@ class _Blamer:
             return Blame(False, "cannot check: the record has no absolute path", ())
         access = sum(known_right(b).mask for b in blockers)
         if access & IOCTL_DEV:
-            cmd = obj.get("ioctlcmd")
-            number = int(cmd, 16) if isinstance(cmd, str) else cmd
+            number = _ioctl_number(obj.get("ioctlcmd"))
             if number is not None and syscalls.is_always_allowed_ioctl(number):
                 return Blame(False, f"ioctl command {number:#x} "
                                    f"({syscalls.ioctl_name(number)}) is always allowed on "
@@ -397,12 +396,28 @@ class _Blamer:
 
 
 def _port(value: ObjectValue) -> Optional[int]:
-    """A logged port (src=, dest=) as a number; None when the record has none."""
+    """A logged port (src=, dest=) as a number; None when the record has none
+    (or none a TCP port can be)."""
     if value is None:
         return None
+    if isinstance(value, str) and len(value) > 8:
+        return None
     try:
-        return int(value)
+        port = int(value)
     except (TypeError, ValueError):
+        return None
+    return port if 0 <= port <= MAX_PORT else None
+
+
+def _ioctl_number(value: ObjectValue) -> Optional[int]:
+    """A logged ioctl command (``0x541b``) as a number; None when it is none."""
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str) or len(value) > 18:
+        return None
+    try:
+        return int(value, 16)
+    except ValueError:
         return None
 
 

@@ -28,7 +28,10 @@ layer, and the rights a rule allows are added to the layer's handled rights.
 Rule paths are made absolute against the current directory and normalized
 lexically (``a/../b`` is ``b``); nothing here touches the filesystem.
 
-Errors raise :class:`PolicyError`, whose message names the file and the key.
+Errors raise :class:`PolicyError`, whose message names the file and the key,
+whatever the document holds: arrays or tables nested hundreds deep, numbers
+of thousands of digits, a NUL in a path, variables whose combinations would
+expand to millions of paths (at most MAX_EXPANDED_PATHS a file).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import posixpath
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +70,14 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 MAX_PORT = 65535
 # An ABI version is a positive C int (what landlock_create_ruleset() returns).
 _MAX_ABI = 2**31 - 1
+# The rule paths one file may expand to (its [[variable]] combinations
+# included): far more than any sandbox needs, few enough to hold.
+MAX_EXPANDED_PATHS = 10_000
+# A value is quoted in a message up to this many characters.
+_SHOWN_CHARS = 60
+# How deep arrays and tables nest before a message says where they nest too
+# deeply (a policy needs three levels; the parsers give up past a few hundred).
+_MAX_NESTING = 64
 
 # A key of a document's table, as spelled there, and its value.
 _Entry = Tuple[str, object]
@@ -143,19 +154,106 @@ def _format_of(path: str, text: str) -> str:
 def parse_layer(text: str, source: str, fmt: str = "toml",
                 cwd: Optional[str] = None) -> Layer:
     """Build a layer from the text of a landlockconfig document."""
-    if fmt == "toml":
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"{source}: invalid TOML: {exc}") from None
-    elif fmt == "json":
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"{source}: invalid JSON: {exc}") from None
-    else:
+    if fmt not in ("toml", "json"):
         raise PolicyError(f"{source}: unknown policy format {fmt!r} (toml or json)")
-    return _Reader(source, cwd).layer(document)
+    name = fmt.upper()
+    try:
+        document = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise PolicyError(f"{source}: invalid {name}: {exc}") from None
+    except RecursionError:
+        raise PolicyError(f"{source}: invalid {name}: {_too_deep(text, fmt)}") from None
+    except ValueError as exc:  # a number of more than 4300 digits
+        raise PolicyError(f"{source}: invalid {name}: {_bad_number(text, fmt, exc)}") from None
+    try:
+        return _Reader(source, cwd).layer(document)
+    except RecursionError:  # pragma: no cover - the reader does not recurse
+        raise PolicyError(f"{source}: arrays or tables nested too deeply") from None
+
+
+# What matters to nesting: brackets, and what holds brackets that do not
+# count (strings, TOML comments), skipped to their end.
+_NESTING_TOKENS = {"toml": re.compile(r"[\[\]{}\"'#]"), "json": re.compile(r"[\[\]{}\"]")}
+
+
+def _string_end(text: str, start: int, quote: str, escapes: bool) -> int:
+    """Where the string opened by ``quote`` at ``start`` ends (after its
+    closing quote; the end of the text when it is not closed).  Linear, and
+    no memory: str.find, then the backslashes before each quote found."""
+    position = start + len(quote)
+    while True:
+        found = text.find(quote, position)
+        if found < 0:
+            return len(text)
+        before = found - 1
+        while escapes and before >= position and text[before] == "\\":
+            before -= 1
+        if (found - 1 - before) % 2:  # an escaped quote
+            position = found + 1
+            continue
+        end = found + len(quote)
+        if len(quote) == 3:  # """a"""" holds a": up to two more quotes are the string's
+            while end < len(text) and text[end] == quote[0] and end - found < 5:
+                end += 1
+        return end
+
+
+def _where(text: str, position: int, fmt: str) -> str:
+    """``line L, column C`` of a position, and the key whose value holds it."""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    key = _key_at(text, position, fmt)
+    return f"line {line}, column {column}" + (f" (key {_shown(key)})" if key else "")
+
+
+def _key_at(text: str, position: int, fmt: str) -> Optional[str]:
+    """The key (as written) whose value holds ``position``, as far as a look
+    at the text tells: the last ``"key":`` before it in JSON; in TOML, the
+    ``key =`` of its line, else the last ``[table]`` before it."""
+    before = text[max(0, position - 4096):position]
+    if fmt == "json":
+        keys = re.findall(r"\"([^\"\\]*(?:\\.[^\"\\]*)*)\"\s*:", before)
+        return keys[-1] if keys else None
+    line = before[before.rfind("\n") + 1:]
+    if "=" in line:
+        return line.split("=", 1)[0].strip() or None
+    tables = re.findall(r"^[ \t]*\[\[?[ \t]*([^\]\n]+)\]", before, re.M)
+    return tables[-1].strip() if tables else None
+
+
+def _too_deep(text: str, fmt: str) -> str:
+    """Where a document nests too deeply for the parser (say it)."""
+    depth = 0
+    position = 0
+    token = _NESTING_TOKENS[fmt].search
+    while True:
+        found = token(text, position)
+        if found is None:
+            return "arrays or tables nested too deeply"
+        char, position = found.group(), found.end()
+        if char in "[{":
+            depth += 1
+            if depth > _MAX_NESTING:
+                return (f"{_where(text, found.start(), fmt)}: arrays or tables nested more "
+                        f"than {_MAX_NESTING} deep")
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "#":
+            newline = text.find("\n", position)
+            position = len(text) if newline < 0 else newline
+        else:
+            quote = char * 3 if fmt == "toml" and text.startswith(char * 3, found.start()) \
+                else char
+            position = _string_end(text, found.start(), quote, escapes=char == '"')
+
+
+def _bad_number(text: str, fmt: str, exc: ValueError) -> str:
+    """What a ValueError of a parser (not a syntax error) says: a number of
+    more digits than Python reads."""
+    long_number = re.search(r"[0-9_]{4300,}", text)
+    if long_number is None:
+        return _shown(str(exc))
+    return f"{_where(text, long_number.start(), fmt)}: a number of more than 4300 digits"
 
 
 class _Reader:
@@ -164,6 +262,7 @@ class _Reader:
     def __init__(self, source: str, cwd: Optional[str]) -> None:
         self.source = source
         self.cwd = cwd
+        self.expanded = 0  # the rule paths expanded so far (MAX_EXPANDED_PATHS)
 
     def error(self, where: str, message: str) -> PolicyError:
         """The error to raise about the key at ``where`` ('' for the document)."""
@@ -179,10 +278,10 @@ class _Reader:
         for key, item in value.items():
             name = _KEY_ALIASES.get(key, key)
             if name not in allowed:
-                raise self.error(_join(where, key), "unknown key (expected one of: "
+                raise self.error(_join(where, _shown_key(key)), "unknown key (expected one of: "
                                  + ", ".join(allowed) + ")")
             if name in result:
-                raise self.error(_join(where, key), "given twice (in two spellings)")
+                raise self.error(_join(where, _shown_key(key)), "given twice (in two spellings)")
             result[name] = (key, item)
         return result
 
@@ -205,7 +304,8 @@ class _Reader:
             key, value = top["abi"]
             abi = _integer(value, 1, _MAX_ABI)
             if abi is None:
-                raise self.error(key, f"ABI version must be an integer >= 1, got {value!r}")
+                raise self.error(key, "ABI version must be an integer >= 1, got "
+                                 + _shown(value))
         variables = self.variables(top.get("variable"))
         handled = {"fs": 0, "net": 0, "scope": 0}
         if "ruleset" in top:
@@ -267,7 +367,7 @@ class _Reader:
             found = lookup(kind, name)
             if found is None:
                 known = ", ".join(r.name for r in rights_of(kind))
-                raise self.error(item_where, f"unknown {kind} access right {name!r} "
+                raise self.error(item_where, f"unknown {kind} access right {_shown(name)} "
                                  f"(known: {known}, or an abi.* group)")
             mask |= found.mask
         return mask
@@ -275,7 +375,7 @@ class _Reader:
     def group(self, kind: str, name: str, abi: Optional[int], where: str) -> int:
         """The mask of an abi.* group (abi.all, abi.read_execute, abi.read_write)."""
         if abi is None:
-            raise self.error(where, f"{name!r} needs a top-level 'abi' version")
+            raise self.error(where, f"{_shown(name)} needs a top-level 'abi' version")
         everything = all_mask(kind, abi)
         if name == "abi.all":
             return everything
@@ -284,11 +384,13 @@ class _Reader:
         if kind == "fs" and name == "abi.read_write":
             return everything & ~fs_mask("execute")
         groups = "abi.all, abi.read_execute, abi.read_write" if kind == "fs" else "abi.all"
-        raise self.error(where, f"unknown {kind} access group {name!r} (known: {groups})")
+        raise self.error(where, f"unknown {kind} access group {_shown(name)} "
+                         f"(known: {groups})")
 
     def variables(self, entry: Optional[_Entry]) -> Dict[str, List[str]]:
         """The values of each [[variable]] (several entries of a name add up)."""
         variables: Dict[str, List[str]] = {}
+        seen: Dict[str, Set[str]] = {}  # the values of each, to skip repeats
         if entry is None:
             return variables
         key, items = entry
@@ -299,16 +401,18 @@ class _Reader:
                 raise self.error(where, "missing key 'name'")
             name = table["name"][1]
             if not isinstance(name, str) or not _VARIABLE_NAME.match(name):
-                raise self.error(_join(where, "name"), f"invalid variable name {name!r} "
+                raise self.error(_join(where, "name"), f"invalid variable name {_shown(name)} "
                                  "(ASCII letter, then letters, digits or '_')")
             values = variables.setdefault(name, [])
+            known = seen.setdefault(name, set())
             if "literal" in table:
                 literal_key, literal = table["literal"]
                 for value_index, value in enumerate(self.array(literal, _join(where, literal_key))):
                     if not isinstance(value, str):
                         raise self.error(f"{_join(where, literal_key)}[{value_index}]",
                                          f"expected a string, got {_kind(value)}")
-                    if value not in values:
+                    if value not in known:
+                        known.add(value)
                         values.append(value)
         return variables
 
@@ -322,6 +426,8 @@ class _Reader:
             if not isinstance(template, str):
                 raise self.error(item_where, f"expected a path, got {_kind(template)}")
             for expanded in self.expand(template, variables, item_where):
+                if "\0" in expanded:
+                    raise self.error(item_where, "a path cannot hold a NUL character")
                 try:
                     paths.append(normalize_path(expanded, self.cwd))
                 except ValueError as exc:
@@ -357,6 +463,17 @@ class _Reader:
                 text.append(char)
                 position += 1
         pieces.append(["".join(text)])
+        count = 1
+        for values in pieces:
+            count *= len(values)
+            if count > MAX_EXPANDED_PATHS:
+                break
+        self.expanded += count
+        if self.expanded > MAX_EXPANDED_PATHS:
+            what = ("its variables expand to more than" if count > MAX_EXPANDED_PATHS
+                    else "with it, the file's rule paths (variables expanded) are more than")
+            raise self.error(where, f"{what} {MAX_EXPANDED_PATHS} paths: a policy file may "
+                             f"give at most {MAX_EXPANDED_PATHS} rule paths")
         return ["".join(parts) for parts in itertools.product(*pieces)]
 
     def ports(self, entry: _Entry, where: str) -> List[int]:
@@ -367,7 +484,7 @@ class _Reader:
             port = _integer(item, 0, MAX_PORT)
             if port is None:
                 raise self.error(f"{_join(where, key)}[{index}]",
-                                 f"expected a port number 0..{MAX_PORT}, got {item!r}")
+                                 f"expected a port number 0..{MAX_PORT}, got {_shown(item)}")
             ports.append(port)
         return ports
 
@@ -388,3 +505,26 @@ def _kind(value: object) -> str:
     """What a document value is, in words (for messages)."""
     return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: object) -> str:
+    """A document value in a message: short whatever it holds (the repr of a
+    string or a small number, what a container or a huge number is)."""
+    if isinstance(value, str):
+        if len(value) <= _SHOWN_CHARS:
+            return repr(value)
+        return repr(value[:_SHOWN_CHARS])[:-1] + "..." + repr(value[:1])[-1]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 64:  # str() refuses past 4300 digits (about 14,000 bits)
+            if value.bit_length() < 14000:
+                return f"an integer of {len(str(abs(value)))} digits"
+            return "an integer of more than 4000 digits"
+        return repr(value)
+    if isinstance(value, (bool, float)) or value is None:
+        return repr(value)
+    return _kind(value)
+
+
+def _shown_key(key: str) -> str:
+    """A key of the document in a message (shortened)."""
+    return key if len(key) <= _SHOWN_CHARS else key[:_SHOWN_CHARS] + "..."

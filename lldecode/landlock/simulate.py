@@ -208,6 +208,8 @@ class _Simulation:
             raise SimulationError(str(exc)) from None
         if not self.options.resolve:
             return path
+        if "\0" in path:  # no system call takes it, nor os.path.realpath
+            raise SimulationError(f"path {text!r} holds a NUL character")
         if follow:
             return os.path.realpath(path)
         parent = os.path.realpath(posixpath.dirname(path))
@@ -249,7 +251,10 @@ class _Simulation:
     def mount_root(self, directory: str) -> str:
         """The root of the mount holding ``directory`` (/ unless told or resolving)."""
         if self.options.mount_root is not None:
-            return normalize_path(self.options.mount_root, self.cwd)
+            try:
+                return normalize_path(self.options.mount_root, self.cwd)
+            except ValueError as exc:
+                raise SimulationError(f"mount root: {exc}") from None
         if self.options.resolve:
             for candidate in ancestors(directory):
                 if os.path.ismount(candidate):
@@ -395,7 +400,9 @@ class _Simulation:
 
 def _target(args: List[str]) -> ObjectFields:
     """The object of a signal or ptrace: the target's pid, when given."""
-    return {"opid": int(args[0])} if args and args[0].isdigit() else {}
+    if args and args[0].isascii() and args[0].isdigit() and len(args[0]) <= 10:
+        return {"opid": int(args[0])}
+    return {}
 
 
 def _integer_literal(text: str) -> Optional[int]:
@@ -410,7 +417,11 @@ def _resolved_layer(layer: Layer) -> Layer:
     """The layer with its rule paths resolved (symbolic links followed)."""
     rules: Dict[str, int] = {}
     for path, allowed in layer.path_rules.items():
-        real = os.path.realpath(path)
+        try:
+            real = os.path.realpath(path)
+        except (OSError, ValueError) as exc:  # a NUL in a path built without load_policy
+            raise SimulationError(f"{layer.source}: rule path {path!r} cannot be resolved: "
+                                  f"{exc}") from None
         rules[real] = rules.get(real, 0) | allowed
     return replace(layer, path_rules=rules)
 
