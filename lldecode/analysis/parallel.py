@@ -60,6 +60,7 @@ class TallyOptions(TypedDict):
     by: Optional[Sequence[str]]
     per_domain: bool
     keep_domains: bool
+    max_line_length: Optional[int]
 
 
 # A worker's diagnostics: (messages, malformed, errors, notes).
@@ -152,6 +153,7 @@ def _read_part(job: Tuple[Part, TallyOptions, str]
     selection = Selection.from_options(**options["selection"])
     tally = _new_tally(options)
     reading = Reading([], diagnostics, context=options["context"], given_sources=[source],
+                      max_line_length=options["max_line_length"],
                       registry=tally.registry)
     tally.consume(reading, selection)
     part = tally.partial(scratch)

@@ -31,8 +31,11 @@ class Reading:
                  registry: Optional[DomainRegistry] = None,
                  netlink_idle: Optional[float] = None, context: bool = True,
                  given_sources: Optional[Sequence[sources.Source]] = None,
-                 watcher: Any = None):
+                 watcher: Any = None, max_line_length: Optional[int] = None):
+        """``max_line_length``: longer lines are skipped with a diagnostic
+        (default :data:`lldecode.audit.sources.DEFAULT_MAX_LINE_LENGTH`)."""
         self.inputs = list(inputs)
+        self.max_line_length = max_line_length
         self.diagnostics = diagnostics
         self.grouper = grouper if grouper is not None else EventGrouper(count_serial_gaps=context)
         self.registry = registry if registry is not None else DomainRegistry()
@@ -57,7 +60,8 @@ class Reading:
 
     def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
         """Each Landlock event with its denials, domains accounted."""
-        items = read_records(self._sources(), self.diagnostics, landlock_only=not self.context)
+        items = read_records(self._sources(), self.diagnostics, landlock_only=not self.context,
+                             max_line_length=self.max_line_length)
         for event in self.grouper.run(items):
             denials = denials_of(event)
             self.registry.observe(event, denials)

@@ -44,13 +44,16 @@ class LogReader:
                  netlink_idle: Optional[float] = None, context: bool = True,
                  keep_domains: bool = False, jobs: Optional[int] = None,
                  watcher: Any = None, selection_options: Optional[Dict[str, Any]] = None,
-                 given_sources: Optional[Sequence[sources.Source]] = None):
-        """``selection_options``: the options the selection was built from
+                 given_sources: Optional[Sequence[sources.Source]] = None,
+                 max_line_length: Optional[int] = None):
+        """``max_line_length``: longer lines are skipped with a diagnostic.
+        ``selection_options``: the options the selection was built from
         (:meth:`Selection.from_options`), for worker processes to rebuild it.
         ``given_sources``: ready-made sources (lines in memory) instead of
         ``inputs``."""
         self.inputs = list(inputs)
         self.given_sources = given_sources
+        self.max_line_length = max_line_length
         # The grouping statistics of each pass made here (notices, gaps...).
         self.passes: List[GroupingStats] = []
         self.selection = selection if selection is not None else Selection()
@@ -67,7 +70,7 @@ class LogReader:
         :attr:`passes`)."""
         made = Reading(self.inputs, self.diagnostics, netlink_idle=self.netlink_idle,
                        context=self.context, watcher=self.watcher,
-                       given_sources=self.given_sources,
+                       given_sources=self.given_sources, max_line_length=self.max_line_length,
                        registry=registry if registry is not None
                        else DomainRegistry(keep_finished=self.keep_domains))
         self.passes.append(made.grouper.stats)
@@ -81,7 +84,8 @@ class LogReader:
         if parts is not None:
             options: parallel.TallyOptions = {
                 "selection": self.selection_options, "context": self.context, "by": by,
-                "per_domain": per_domain, "keep_domains": self.keep_domains}
+                "per_domain": per_domain, "keep_domains": self.keep_domains,
+                "max_line_length": self.max_line_length}
             return parallel.tally(parts, options, jobs, self.diagnostics, self.selection)
         result = Tally(by, per_domain, self.keep_domains)
         result.consume(self.reading(result.registry), self.selection)

@@ -71,6 +71,10 @@ input_options = _options(
                  help="With the netlink: input, stop after SECONDS without a record."),
     click.option("--progress/--no-progress", default=None,
                  help="Show a progress bar on stderr (default: when stderr is a terminal)."),
+    click.option("--max-line-length", type=click.IntRange(1024), default=4 << 20,
+                 show_default=True, metavar="BYTES",
+                 help="Skip longer lines, with a diagnostic (audit records are at most a few "
+                      "KiB; the limit keeps memory bounded on a damaged or hostile input)."),
     click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
                  help="Processes reading large inputs in parallel, for the commands that "
                       "only aggregate (default: the number of CPUs; 1: one pass here)."),
@@ -175,7 +179,7 @@ class Run:
     def __init__(self, files: Sequence[str], strict: bool, netlink_idle: Optional[float],
                  progress: Optional[bool], selection_options: Dict[str, Any],
                  context: bool = True, keep_domains: bool = False,
-                 jobs: Optional[int] = None):
+                 jobs: Optional[int] = None, max_line_length: Optional[int] = None):
         from lldecode.analysis.pipeline import tune_gc
         from lldecode.analysis.reader import LogReader
         from lldecode.analysis.selection import Selection, SelectionError
@@ -197,7 +201,7 @@ class Run:
         self.reader = LogReader(
             files, selection, Diagnostics(sink=stderr_sink), netlink_idle=netlink_idle,
             context=context, keep_domains=keep_domains, jobs=jobs, watcher=watcher,
-            selection_options=selection_options)
+            selection_options=selection_options, max_line_length=max_line_length)
         self.selection = selection
         self.diagnostics = self.reader.diagnostics
         # ``domains`` shows each domain's gap causes: a note they carry is not

@@ -34,7 +34,7 @@ from lldecode.cli.common import (
 def _run(kwargs, context: bool = True, keep_domains: bool = False) -> Run:
     return Run(kwargs.pop("files"), kwargs.pop("strict"), kwargs.pop("netlink_idle"),
                kwargs.pop("progress"), selection_kwargs(kwargs), context, keep_domains,
-               kwargs.pop("jobs"))
+               kwargs.pop("jobs"), kwargs.pop("max_line_length"))
 
 
 class _counting:
