@@ -86,16 +86,34 @@ def _splittable(path: str) -> bool:
     return not sources.is_compressed(head)
 
 
+# The start of a line is enough to find its serial: longer lines are read
+# in pieces of this size, so a line without an end cannot fill memory.
+LINE_PIECE = 1 << 16
+
+
+def _line(f: BinaryIO) -> Tuple[bytes, int]:
+    """(the start of the next line, its whole length), in bounded memory."""
+    head = f.readline(LINE_PIECE)
+    length = len(head)
+    if head and not head.endswith(b"\n"):
+        while True:
+            piece = f.readline(LINE_PIECE)
+            length += len(piece)
+            if not piece or piece.endswith(b"\n"):
+                break
+    return head, length
+
+
 def _event_boundary(f: BinaryIO, offset: int, limit: int = EVENT_SCAN_LIMIT) -> int:
     """The first line start at or after ``offset`` that begins a new event."""
     f.seek(offset)
     if offset:
-        f.readline()  # finish the line we landed in
+        _line(f)  # finish the line we landed in
     position = f.tell()
     previous = None
     scanned = 0
     while scanned < limit:
-        line = f.readline()
+        line, length = _line(f)
         if not line:
             return position
         m = _SERIAL_RE.search(line)
@@ -103,8 +121,8 @@ def _event_boundary(f: BinaryIO, offset: int, limit: int = EVENT_SCAN_LIMIT) -> 
         if previous is not None and serial != previous:
             return position
         previous = serial
-        position += len(line)
-        scanned += len(line)
+        position += length
+        scanned += length
     return position
 
 
