@@ -9,28 +9,25 @@ in one event: they become two denials of one operation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, TypedDict, Union, cast
+from typing import Any, Dict, List, Literal, Optional, Tuple, TypedDict, Union, cast
 
+from lldecode.analysis.domains import Creator, DomainInfo, DomainKey
 from lldecode.audit.events import Event
 from lldecode.audit.records import Record
 from lldecode.audit.syntax import ACCESS
 from lldecode.audit.values import (
+    LogNumber,
     abstract_socket_name,
     decode_int,
     decode_text,
     decode_untrusted,
+    log_number,
     strip_deleted,
 )
 from lldecode.landlock.access import normalize_blocker
 
-if TYPE_CHECKING:  # domains imports this module
-    from lldecode.analysis.domains import Creator, DomainInfo, DomainKey
-
 ABSTRACT_SOCKET_BLOCKER = "scope.abstract_unix_socket"
 
-# A number the log gives for an id (pid, uid...): its text when it is not a
-# number (``ausearch -i`` writes uid=root), None when it is empty.
-LogNumber = Union[int, str, None]
 
 # Object fields of LANDLOCK_ACCESS records and how to decode them (the keys
 # of DeniedObject: a test checks that the two agree).
@@ -236,13 +233,6 @@ def log_text(raw: bytes) -> str:
     """Bytes from the log as text, every byte kept: bytes that are not UTF-8
     become lone surrogates (``surrogateescape``), which encode back to them."""
     return raw.decode("utf-8", "surrogateescape")
-
-
-def log_number(value: str) -> LogNumber:
-    """A pid, uid... as logged: a number, else its text (``ausearch -i``
-    names uids), None when empty."""
-    number = decode_int(value)
-    return number if number is not None else decode_text(value)
 
 
 def _interpreted_text(key: str, value: str) -> Optional[str]:

@@ -36,16 +36,16 @@ from typing import (
     Literal,
     NamedTuple,
     Optional,
+    Protocol,
     Tuple,
     TypedDict,
     TypeVar,
 )
 
-from lldecode.analysis.denials import Denial, LogNumber, log_number
 from lldecode.audit.events import Event
 from lldecode.audit.records import Record
 from lldecode.audit.syntax import ACCESS, DOMAIN, DOMAIN_DROP
-from lldecode.audit.values import decode_int, decode_text, decode_untrusted
+from lldecode.audit.values import LogNumber, decode_int, decode_text, decode_untrusted, log_number
 from lldecode.spill import FinishedStore, OverflowStore, merged
 
 # Ids of one boot stay within a few per new domain of each other; a jump
@@ -304,6 +304,14 @@ class ClockSpan(NamedTuple):
     boots: int                   # boots after the first (the last boot's number)
 
 
+class Attachable(Protocol):
+    """What the registry needs of a denial (lldecode.analysis.denials.Denial):
+    its blockers, and a place for the domain it attaches."""
+
+    blockers: List[str]
+    domain_info: Optional[DomainInfo]
+
+
 class DomainRegistry:
     """Every domain seen, by (node, boot, id); fed event by event.
 
@@ -433,7 +441,7 @@ class DomainRegistry:
 
     # -- feeding ---------------------------------------------------------------
 
-    def observe(self, event: Event, denials: Iterable[Denial]) -> None:
+    def observe(self, event: Event, denials: Iterable["Attachable"]) -> None:
         """Account one event's Landlock records; attach domains to its denials
         (which are the event's access records, in order)."""
         pending = iter(denials)

@@ -23,14 +23,14 @@ from lldecode.analysis.denials import (
     ABSTRACT_SOCKET_BLOCKER,
     Denial,
     DeniedObject,
-    LogNumber,
     ProcessInfo,
     log_text,
 )
+from lldecode.analysis.domains import Creator
+from lldecode.audit.values import LogNumber
 from lldecode.landlock.access import NON_RIGHT_BLOCKERS, RIGHTS, right
 
-if TYPE_CHECKING:  # annotations only (domains imports denials; policies load on use)
-    from lldecode.analysis.domains import Creator
+if TYPE_CHECKING:  # annotations only (policies load on use)
     from lldecode.landlock.policy import Policy
 
 RESTRICT_FLAGS_HINT = (

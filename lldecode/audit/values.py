@@ -24,7 +24,7 @@ raw or as ``\\uXXXX`` escapes), one character per byte.
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 # Fields whose value the kernel encodes with audit_log_untrustedstring()
 # (quoted, or upper-case hex when it holds a quote, a space, a control or a
@@ -162,3 +162,15 @@ def is_utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+# A number the log gives for an id (pid, uid...): its text when it is not a
+# number (``ausearch -i`` writes uid=root), None when it is empty.
+LogNumber = Union[int, str, None]
+
+
+def log_number(value: str) -> LogNumber:
+    """A pid, uid... as logged: a number, else its text (``ausearch -i``
+    names uids), None when empty."""
+    number = decode_int(value)
+    return number if number is not None else decode_text(value)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict, List, Optional, Sequence
 
-from lldecode.analysis.denials import Denial, LogNumber, ProcessInfo
+from lldecode.analysis.denials import Denial, ProcessInfo
 from lldecode.analysis.domains import Creator
 from lldecode.analysis.explain import where
+from lldecode.audit.values import LogNumber
 from lldecode.output.text import Safe, Style, format_time, safe
 
 # Distinct creators whose text is memoized: summaries repeat a few over
