@@ -19,7 +19,7 @@ import re
 import time as _time
 from typing import Dict, List, Optional, Pattern, Sequence, Set, Tuple, Type, TypeVar
 
-from lldecode.audit.values import UNTRUSTED_FIELDS
+from lldecode.audit.values import UNTRUSTED_FIELDS, as_text
 
 # A record type as written: LANDLOCK_ACCESS, UNKNOWN[1423], AUDIT1423, 1423.
 _TYPE = r"(?:[A-Z][A-Z0-9_]*(?:\[\d+\])?|\d+)"
@@ -511,18 +511,6 @@ def _prefix_time(m: "re.Match[str]", now: Optional[float]) -> Optional[float]:
     return stamp + frac
 
 
-def _entry_text(text: str) -> str:
-    """The text of a JSON line as JSON means it: the line's characters are
-    its bytes (Latin-1), journalctl writes UTF-8."""
-    if text.isascii():
-        return text
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:  # not read from a source: real text already
-        return text
-    return raw.decode("utf-8", "surrogateescape")
-
-
 def _as_log_text(value: str) -> str:
     """A string of a journal entry as the reader's text: one character per
     byte of its UTF-8 (as every line is read), whatever JSON escapes
@@ -561,7 +549,7 @@ def match_journal_json(text: str) -> Optional[Header]:
     """One ``journalctl -o json`` entry carrying an audit record (None: no
     such entry; HeaderError when its time or serial are no numbers)."""
     try:
-        entry = json.loads(_entry_text(text))
+        entry = json.loads(as_text(text))
     except (ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     if not isinstance(entry, dict):

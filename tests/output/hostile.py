@@ -47,16 +47,17 @@ def assert_clean_text(out: Any, what: Any = "") -> str:
     return text
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings(value: Any) -> Iterator[str]:
+    """Every key and string of a parsed JSON value."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
             yield key
-            yield from _strings(item)
+            yield from strings(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item)
 
 
 def hex_siblings(value: Any) -> Iterator[Tuple[str, Any, Any]]:
@@ -91,7 +92,7 @@ def assert_json_rule(out: bytes, ndjson: bool, what: Any = "") -> List[Any]:
     assert "\u2028" not in text and "\u2029" not in text, what
     docs = [json.loads(line) for line in text.splitlines()] if ndjson else [json.loads(text)]
     for doc in docs:
-        for string in _strings(doc):
+        for string in strings(doc):
             string.encode("utf-8")  # no lone surrogate once parsed
         for name, field, hexed in hex_siblings(doc):
             _check_sibling(name, field, hexed)

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from lldecode.cli.app import cli
 from tests.conftest import FIXTURES
+from tests.output.hostile import strings as json_strings
 
 LOG = str(FIXTURES / "auditd-raw.log")
 NEWLINE_PATH = "hex_paths/new\nline/file"
@@ -35,24 +36,12 @@ def _documents(fmt: str, text: str):
     return [json.loads(text)]
 
 
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
 def test_json_keeps_every_byte(args):
     result = CliRunner().invoke(cli, [*args, "-j", "1", LOG] if args[0] == "summarize"
                                 else [*args, LOG])
     assert result.exit_code == 0, result.output
-    strings = [s for doc in _documents(args[-1], result.stdout) for s in _strings(doc)]
+    strings = [s for doc in _documents(args[-1], result.stdout) for s in json_strings(doc)]
     assert any(NEWLINE_PATH in s for s in strings), "the newline in the path is lost"
     assert not any("new\\nline" in s for s in strings), "the newline was escaped as text"
     assert not any("\\x1b" in s for s in strings), "ESC was escaped as text"
