@@ -22,7 +22,7 @@ lldecode.landlock.policy_writer.NotRepresentable: 'bad\\udcff' is not valid UTF-
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping
 
 __all__ = ["NotRepresentable", "toml_string", "toml_value", "toml_document",
            "json_string", "json_document", "representable_in_toml"]
