@@ -112,6 +112,7 @@ _LAZY: Dict[str, str] = {
     "SimulationError": "lldecode.landlock.simulate",
     "blame_denial": "lldecode.landlock.blame",
     "Blame": "lldecode.landlock.blame",
+    "Suggestion": "lldecode.landlock.suggest",
     # what the log means
     "Denial": "lldecode.analysis.denials",
     "DomainRegistry": "lldecode.analysis.domains",
@@ -122,6 +123,7 @@ _LAZY: Dict[str, str] = {
     "SelectionError": "lldecode.analysis.selection",
     "Tally": "lldecode.analysis.tally",
     "Summary": "lldecode.analysis.summarize",
+    "suggest": "lldecode.analysis.suggest",
 }
 
 __all__ = sorted(["__version__", "read_denials", "tally", "explain", *_LAZY])

@@ -100,6 +100,11 @@ def _max(a: Plain, b: Plain) -> Plain:
     return b if a is None else a if b is None else max(a, b)
 
 
+def _min(a: Plain, b: Plain) -> Plain:
+    """The smaller of two values, None ignored."""
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _sum(a: Plain, b: Plain) -> Plain:
     """The sum of two values, None ignored."""
     return b if a is None else a if b is None else a + b
@@ -107,7 +112,8 @@ def _sum(a: Plain, b: Plain) -> Plain:
 
 # How two extra values of a group combine, by the name of the SQL aggregate
 # that combines them in the database.
-_COMBINE: Dict[str, Callable[[Plain, Plain], Plain]] = {"max": _max, "sum": _sum}
+_COMBINE: Dict[str, Callable[[Plain, Plain], Plain]] = {"max": _max, "min": _min,
+                                                        "sum": _sum}
 
 
 class GroupCounts:
@@ -115,7 +121,7 @@ class GroupCounts:
 
     ``extra`` is a tuple of plain values the owner attaches to a group; two
     extras of the same group combine value by value with the aggregate
-    named in ``combine`` ("max" or "sum", None values ignored), in memory as
+    named in ``combine`` ("max", "min" or "sum", None values ignored), in memory as
     in SQL.
     """
 

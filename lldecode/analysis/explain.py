@@ -175,11 +175,18 @@ def _signature(denials: List[Denial]) -> Tuple[Any, ...]:
                                        process.get("comm"), process.get("pid")),)
 
 
-def paragraphs(operations: Iterable[List[Denial]]) -> Iterator[Paragraph]:
-    """Fold consecutive identical operations (a streaming step)."""
+def paragraphs(operations: Iterable[Optional[List[Denial]]]) -> Iterator[Paragraph]:
+    """Fold consecutive identical operations (a streaming step).  A None
+    among them (a live input went quiet) gives out the paragraph held: an
+    identical denial that comes later starts a new one."""
     current: Optional[Paragraph] = None
     signature: Optional[Tuple[Any, ...]] = None
     for denials in operations:
+        if denials is None:
+            if current is not None:
+                yield current
+            current = signature = None
+            continue
         sig = _signature(denials)
         if current is not None and sig == signature:
             current.count += 1
@@ -314,10 +321,9 @@ def fixes(denials: List[Denial], refer: Optional["Refer"] = None) -> List[bytes]
                 target = phrase(path, " (or a directory above it)")
             out.append(phrase(f"allow {names} beneath ", target,
                               " in the ruleset of domain ", denial.domain))
-            if "fs.truncate" in fs_rights or "fs.ioctl_dev" in fs_rights:
-                out.append(b"truncate and ioctl_dev on an open file are checked against the "
-                           b"rules in force when the file was opened: the rule must be in "
-                           b"the ruleset before the open")
+            hint = _opened_file_hint(denial, fs_rights)
+            if hint:
+                out.append(hint)
         for blocker in denial.blockers:
             if blocker == "net.bind_tcp":
                 out.append(phrase("allow net.bind_tcp on port ", _number(obj.get("src"))))
@@ -325,7 +331,47 @@ def fixes(denials: List[Denial], refer: Optional["Refer"] = None) -> List[bytes]
                 out.append(phrase("allow net.connect_tcp on port ", _number(obj.get("dest"))))
             elif blocker in BLOCKER_FIXES:
                 out.append(BLOCKER_FIXES[blocker])
+    if any(b.startswith(("fs.", "net.", "scope.")) and b != "fs.change_topology"
+           for d in denials for b in d.blockers):
+        out.append(OLDER_LAYERS)
     return _unique(out)
+
+
+# Without the policy: the log names only the youngest layer that denied.
+OLDER_LAYERS = (b"the kernel logs only the youngest layer that denied it: an older layer of "
+                b"the sandbox may deny it as well and need the same change (with --policy, "
+                b"one file per layer, explain names every layer that denies it)")
+
+
+# The syscalls that truncate or drive a file through a descriptor opened
+# before: the kernel checks them with the rights kept when it was opened.
+_ON_OPEN_FILE = {"fs.truncate": frozenset({"ftruncate"}),
+                 "fs.ioctl_dev": frozenset({"ioctl"})}
+OPENED_FILE_HINT = (b"truncate and ioctl_dev on an open file are checked against the "
+                    b"rules in force when the file was opened: the rule must be in "
+                    b"the ruleset before the open")
+
+
+def _opened_file_hint(denial: Denial, fs_rights: List[str]) -> Optional[bytes]:
+    """The hint on rights kept at open time, only for a denial on an open
+    file descriptor: ftruncate (fs.truncate), ioctl (fs.ioctl_dev); not for
+    truncate(2) by path nor open(O_TRUNC), which are checked against the
+    rules in force at the call.  Without a SYSCALL record, ioctl_dev (only
+    ever checked on an open file) keeps the hint, truncate gets it as a
+    condition."""
+    process: ProcessInfo = denial.process or {}
+    syscall = process.get("syscall")
+    wanted = [b for b in fs_rights if b in _ON_OPEN_FILE]
+    if not wanted:
+        return None
+    if syscall is None:
+        if "fs.ioctl_dev" in wanted:
+            return OPENED_FILE_HINT
+        return (b"if the file was truncated through an open descriptor (ftruncate), not by "
+                b"path (truncate, open with O_TRUNC): " + OPENED_FILE_HINT)
+    if any(syscall in _ON_OPEN_FILE[b] for b in wanted):
+        return OPENED_FILE_HINT
+    return None
 
 
 # -- the refer rule -----------------------------------------------------------------
@@ -553,11 +599,19 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
     return explained
 
 
-def operations(denials: Iterable[Denial]) -> Iterator[List[Denial]]:
+def operations(denials: Iterable[Optional[Denial]]) -> Iterator[Optional[List[Denial]]]:
     """Group the denials of one operation (a rename's two records) together,
-    in the kernel's order (see :func:`lldecode.analysis.denials.denials_of`)."""
+    in the kernel's order (see :func:`lldecode.analysis.denials.denials_of`).
+    A None among the denials (a live input went quiet: every event read is
+    out) gives out the operation held and is passed on."""
     pending: List[Denial] = []
     for denial in denials:
+        if denial is None:
+            if pending:
+                yield pending
+                pending = []
+            yield None
+            continue
         if pending and (denial.event is not pending[0].event or denial.operation_index == 0):
             yield pending
             pending = []

@@ -63,8 +63,8 @@ class TallyOptions(TypedDict):
     max_line_length: Optional[int]
 
 
-# A worker's diagnostics: (messages, malformed, errors, notes).
-PartDiagnostics = Tuple[List[str], int, int, int]
+# A worker's diagnostics: (messages, Diagnostics.counts()).
+PartDiagnostics = Tuple[List[str], Tuple[int, int, int, int, int]]
 
 
 def default_jobs() -> int:
@@ -176,8 +176,7 @@ def _read_part(job: Tuple[Part, TallyOptions, str]
     tally.consume(reading, selection)
     part = tally.partial(scratch)
     tally.registry.close()
-    return (part, (messages, diagnostics.malformed, diagnostics.errors, diagnostics.notes),
-            selection.observed())
+    return (part, (messages, diagnostics.counts()), selection.observed())
 
 
 def tally(parts: List[Part], options: TallyOptions, jobs: int,
@@ -194,11 +193,11 @@ def tally(parts: List[Part], options: TallyOptions, jobs: int,
     work = [(p, options, os.path.join(scratch.name, f"part-{i}")) for i, p in enumerate(parts)]
     with scratch, context.Pool(processes=max(1, min(jobs - 1, len(parts) - 1))) as pool:
         others = pool.imap(_read_part, work[1:])
-        for part, (messages, malformed, errors, notes), observed in itertools.chain(
+        for part, (messages, counts), observed in itertools.chain(
                 [_read_part(work[0])], others):
             for message in messages:
                 diagnostics.emit(message)
-            diagnostics.add_counts(malformed, errors, notes)
+            diagnostics.add_counts(*counts)
             merged.absorb(part)
             if selection is not None:
                 selection.absorb_observed(observed)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 from lldecode.analysis.denials import Denial, denials_of
 from lldecode.analysis.domains import DomainRegistry
 from lldecode.audit import sources
-from lldecode.audit.events import Event, EventGrouper
+from lldecode.audit.events import IDLE_EVENT, Event, EventGrouper
 from lldecode.audit.records import Diagnostics, read_records
 
 
@@ -31,13 +31,20 @@ class Reading:
                  registry: Optional[DomainRegistry] = None,
                  netlink_idle: Optional[float] = None, context: bool = True,
                  given_sources: Optional[Sequence[sources.Source]] = None,
-                 watcher: Any = None, max_line_length: Optional[int] = None):
+                 watcher: Any = None, max_line_length: Optional[int] = None,
+                 serial_gaps: Optional[bool] = None):
         """``max_line_length``: longer lines are skipped with a diagnostic
-        (default :data:`lldecode.audit.sources.DEFAULT_MAX_LINE_LENGTH`)."""
+        (default :data:`lldecode.audit.sources.DEFAULT_MAX_LINE_LENGTH`).
+        ``serial_gaps``: count the serials missing from the input (default:
+        with context); without, the records of no Landlock event need not be
+        read, and uncompressed files are scanned (lldecode.audit.scan)."""
         self.inputs = list(inputs)
         self.max_line_length = max_line_length
         self.diagnostics = diagnostics
-        self.grouper = grouper if grouper is not None else EventGrouper(count_serial_gaps=context)
+        if serial_gaps is None:
+            serial_gaps = context
+        self.grouper = grouper if grouper is not None else EventGrouper(
+            count_serial_gaps=serial_gaps)
         self.registry = registry if registry is not None else DomainRegistry()
         self.netlink_idle = netlink_idle
         self.watcher = watcher
@@ -60,9 +67,17 @@ class Reading:
 
     def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
         """Each Landlock event with its denials, domains accounted."""
+        grouper = self.grouper
+        # With context, the plain records (SYSCALL, PATH...) matter only to an
+        # open event, and to the serial-gap count (every serial).
+        hold = None if not self.context or grouper.count_serial_gaps else (
+            lambda: bool(grouper.open))
         items = read_records(self._sources(), self.diagnostics, landlock_only=not self.context,
-                             max_line_length=self.max_line_length)
-        for event in self.grouper.run(items):
+                             max_line_length=self.max_line_length, hold=hold)
+        for event in grouper.run(items):
+            if event is IDLE_EVENT:  # a live input went quiet (grouper.ticks)
+                yield event, []
+                continue
             denials = denials_of(event)
             self.registry.observe(event, denials)
             yield event, denials
@@ -71,6 +86,16 @@ class Reading:
         """Each denial, in log order, its domain accounted."""
         for _event, denials in self.events():
             yield from denials
+
+    def live_denials(self) -> Iterator[Optional[Denial]]:
+        """Each denial, and None where a live input went quiet (every event
+        read so far is out: time to show what a later stage holds back)."""
+        self.grouper.ticks = True
+        for event, denials in self.events():
+            if event is IDLE_EVENT:
+                yield None
+            else:
+                yield from denials
 
 
 # gc thresholds (the defaults are 700, 10, 10): the youngest generation is

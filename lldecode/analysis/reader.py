@@ -10,7 +10,7 @@ parallel parts (:mod:`lldecode.analysis.parallel`) and merged in input order.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from lldecode.analysis import parallel
 from lldecode.analysis.denials import Denial
@@ -65,20 +65,24 @@ class LogReader:
         self.jobs = jobs
         self.watcher = watcher
 
-    def reading(self, registry: Optional[DomainRegistry] = None) -> Reading:
+    def reading(self, registry: Optional[DomainRegistry] = None,
+                serial_gaps: Optional[bool] = None) -> Reading:
         """A new pass over the inputs (its grouping statistics are kept in
-        :attr:`passes`)."""
+        :attr:`passes`); ``serial_gaps``: see :class:`Reading`."""
         made = Reading(self.inputs, self.diagnostics, netlink_idle=self.netlink_idle,
                        context=self.context, watcher=self.watcher,
                        given_sources=self.given_sources, max_line_length=self.max_line_length,
                        registry=registry if registry is not None
-                       else DomainRegistry(keep_finished=self.keep_domains))
+                       else DomainRegistry(keep_finished=self.keep_domains),
+                       serial_gaps=serial_gaps)
         self.passes.append(made.grouper.stats)
         return made
 
-    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Tally:
+    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
+              on_tick: Optional[Callable[[Tally], None]] = None) -> Tally:
         """Aggregate the selected denials (lldecode.analysis.tally), on several
-        processes when the input is large enough (lldecode.analysis.parallel)."""
+        processes when the input is large enough (lldecode.analysis.parallel).
+        ``on_tick(tally)``: called where a live input went quiet."""
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         parts = None if self.given_sources is not None else parallel.plan(self.inputs, jobs)
         if parts is not None:
@@ -88,21 +92,33 @@ class LogReader:
                 "max_line_length": self.max_line_length}
             return parallel.tally(parts, options, jobs, self.diagnostics, self.selection)
         result = Tally(by, per_domain, self.keep_domains)
-        result.consume(self.reading(result.registry), self.selection)
+        result.consume(self.reading(result.registry), self.selection,
+                       None if on_tick is None else (lambda: on_tick(result)))
         return result
 
     def denials(self) -> Iterator[Denial]:
-        """The selected denials, in log order."""
+        """The selected denials, in log order (serial gaps, which only the
+        domain report shows, are not counted)."""
         select = self.selection
-        denials = self.reading().denials()
+        denials = self.reading(serial_gaps=False).denials()
         if select.empty:
             return denials
         return (d for d in denials if select(d))
 
-    def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
-        """(event, selected denials) for events with a selected denial."""
+    def live_denials(self) -> Iterator[Optional[Denial]]:
+        """The selected denials, and None where a live input went quiet
+        (see :meth:`Reading.live_denials`)."""
         select = self.selection
-        for event, denials in self.reading().events():
+        denials = self.reading().live_denials()
+        if select.empty:
+            return denials
+        return (d for d in denials if d is None or select(d))
+
+    def events(self) -> Iterator[Tuple[Event, List[Denial]]]:
+        """(event, selected denials) for events with a selected denial
+        (serial gaps not counted)."""
+        select = self.selection
+        for event, denials in self.reading(serial_gaps=False).events():
             chosen = [d for d in denials if select(d)] if not select.empty else denials
             if chosen:
                 yield event, chosen

@@ -15,6 +15,26 @@ from lldecode.analysis.domains import DomainInfo, DomainRegistry
 from lldecode.spill import GroupCounts
 
 DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
+# Not a dimension: given with them, each group also keeps where its earliest
+# denial was read (row["location"]: file, line), for the outputs that point
+# at the log (lldecode.output.ci).  Off by default: it costs a string per denial.
+LOCATION = "+location"
+
+
+def _location(denial: Denial) -> str:
+    """A denial's time and place as one string whose minimum is the earliest
+    (SQL's min() combines it when groups spill): time, file, line."""
+    time = denial.time
+    record = denial.record
+    stamp = f"{time:020.6f}" if time is not None and time >= 0 else "~"
+    return f"{stamp}\0{record.lineno:012d}\0{record.source}"
+
+
+def _unlocation(text: Any) -> Optional[Tuple[str, int]]:
+    if not isinstance(text, str):
+        return None
+    _, line, source = text.split("\0", 2)
+    return source, int(line)
 
 
 def _object_key(denial: Denial) -> Any:
@@ -57,6 +77,8 @@ class Summary:
     """
 
     def __init__(self, by: Sequence[str]):
+        self.locate = LOCATION in by
+        by = [d for d in by if d != LOCATION]
         for dimension in by:
             if dimension not in DIMENSIONS:
                 raise ValueError(f"cannot summarize by {dimension!r}: "
@@ -65,7 +87,9 @@ class Summary:
         self.accounting = self.by == ["domain"]
         # accounting: (creator exe, creator pid, denials logged, denials reported);
         # parts of the input add up their logged denials.
-        self.counts = GroupCounts(combine=("max", "max", "sum", "max"))
+        # with LOCATION, a fifth value: the earliest denial's place (_location)
+        self.counts = GroupCounts(combine=("max", "max", "sum", "max")
+                                  + (("min",) if self.locate else ()))
         self.total = 0
 
     def add(self, denial: Denial) -> None:
@@ -73,20 +97,25 @@ class Summary:
         self.total += 1
         if self.accounting:
             creator = denial.creator
-            extra = (creator.get("exe"), creator.get("pid"), None, None) if creator else None
+            extra: Optional[Tuple[Any, ...]] = (
+                (creator.get("exe"), creator.get("pid"), None, None) if creator else None)
+            if self.locate:
+                extra = (extra or (None, None, None, None)) + (_location(denial),)
             self.counts.add((denial.key,), denial.time, extra)
             return
         keys: List[Tuple[Any, ...]] = [()]
         for dimension in self.by:
             keys = [k + (v,) for k in keys for v in _keys(denial, dimension)]
+        place = (None, None, None, None, _location(denial)) if self.locate else None
         for key in keys:
-            self.counts.add(key, denial.time)
+            self.counts.add(key, denial.time, place)
 
     def account(self, info: DomainInfo) -> None:
         """A domain's accounting (it finished, or the input ended)."""
         if self.accounting:
             self.counts.merge((info.key,), 0, None, None,
-                              (None, None, info.denials_logged, info.denials_reported))
+                              (None, None, info.denials_logged, info.denials_reported)
+                              + ((None,) if self.locate else ()))
 
     def rows(self, registry: Optional[DomainRegistry] = None) -> Iterator[Dict[str, Any]]:
         """One dict per group, most denials first."""
@@ -97,8 +126,8 @@ class Summary:
                     node, boot, domain_id = value
                     row["domain"] = domain_id
                     row["node"] = node
-                    if extra is not None:
-                        exe, pid, logged, reported = extra
+                    if self.accounting and extra is not None:
+                        exe, pid, logged, reported = extra[:4]
                         row["creator"] = {"exe": exe, "pid": pid} if exe or pid else None
                     else:
                         info = registry.get((node, boot, domain_id)) if registry else None
@@ -112,4 +141,6 @@ class Summary:
             row["count"] = count
             row["first"] = first
             row["last"] = last
+            if self.locate:
+                row["location"] = _unlocation(extra[4] if extra is not None else None)
             yield row

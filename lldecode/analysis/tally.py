@@ -79,6 +79,15 @@ def _unstash(stashed: Union[List[Any], str]) -> Iterator[Any]:
     os.unlink(stashed)
 
 
+def _ticking(reading: "Reading", on_tick: Callable[[], None]) -> Iterator[Any]:
+    """The denials of a live reading; ``on_tick`` called where it went quiet."""
+    for denial in reading.live_denials():
+        if denial is None:
+            on_tick()
+        else:
+            yield denial
+
+
 def _rebooted_key(key: DomainKey, boot_of: BootOf) -> DomainKey:
     """A part's domain key, its boot mapped to the merged tally's."""
     node, boot, domain_id = key
@@ -114,13 +123,18 @@ class Tally:
         self._last_seen: Dict[Optional[str], Tuple[Optional[int], Optional[float],
                                                    Optional[int]]] = {}
 
-    def consume(self, reading: Reading, selection: Selection) -> None:
+    def consume(self, reading: Reading, selection: Selection,
+                on_tick: Optional[Callable[[], None]] = None) -> None:
         """Tally the selected denials of ``reading``, a reading made with
-        this tally's registry (its grouping statistics become this tally's)."""
+        this tally's registry (its grouping statistics become this tally's).
+        ``on_tick`` is called where a live input went quiet (the tally is
+        complete up to there: a table can be shown)."""
         if reading.registry is not self.registry:
             raise ValueError("Tally.consume: the reading must use the tally's registry")
         summary, selected = self.summary, self.selected
-        for denial in reading.denials():
+        self.stats = reading.grouper.stats
+        denials = reading.denials() if on_tick is None else _ticking(reading, on_tick)
+        for denial in denials:
             if not selection.empty and not selection(denial):
                 continue
             self.count += 1
@@ -132,6 +146,19 @@ class Tally:
             for info in reading.registry.live_domains():
                 summary.account(info)
         self.stats = reading.grouper.stats
+
+    def interim_summary_rows(self) -> Iterator[Dict[str, Any]]:
+        """The summary's rows so far, live domains' accounting included (for
+        a table shown while a live input is read)."""
+        if self.summary is None:
+            return
+        live: Dict[Tuple[Optional[str], Any], DomainInfo] = {
+            (info.key[0], info.key[2]): info for info in self.registry.live_domains()}
+        for row in self.summary.rows(self.registry):
+            info = live.get((row.get("node"), row.get("domain")))
+            if info is not None and "denials_logged" in row:
+                row["denials_logged"] = (row["denials_logged"] or 0) + info.denials_logged
+            yield row
 
     # -- parts read elsewhere ---------------------------------------------------------
 

@@ -10,7 +10,13 @@ Landlock record open until they are complete:
 * on an ``ausearch`` separator;
 * when the stream has moved on: a record more than ``timeout`` seconds later
   or ``serial_window`` serials away (like ausearch's end-of-event timeout);
-* at the end of the input.
+* at the end of the input;
+* on a live input (``netlink:``, a pipe, a followed file), when the input
+  has been quiet for a moment (an idle notice, see lldecode.audit.live), so
+  that the last event of a burst is shown at once, not when the next one
+  comes.  With :attr:`EventGrouper.ticks` set, :meth:`EventGrouper.run`
+  then yields :data:`IDLE_EVENT`, for the stages after it to show what they
+  hold (explain's folded paragraphs).
 
 journald's short output (``journalctl -o short``...) has no serial: there,
 an event is the records that follow one another with the same time stamp
@@ -77,6 +83,11 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.key}, {len(self.records)} records)"
+
+
+# What EventGrouper.run yields after an idle notice completed the open
+# events, when its ``ticks`` are asked for: an event without key or record.
+IDLE_EVENT = Event(None, [])
 
 
 class GroupingStats:
@@ -179,6 +190,8 @@ class EventGrouper:
         self._last_serial: Dict[Optional[str], int] = {}
         # The event without serial being read (journald short output).
         self._unnumbered: Optional[Event] = None
+        # run() yields IDLE_EVENT after each idle notice (a live input went quiet).
+        self.ticks = False
 
     # -- feeding -------------------------------------------------------------
 
@@ -259,10 +272,27 @@ class EventGrouper:
             self._unnumbered = None
         return done
 
+    def idle(self) -> List[Event]:
+        """Complete the open events: a live input went quiet, so every
+        record of them has come (``ausearch -i``'s held-back records, which
+        wait for their Landlock record, are kept)."""
+        done = [self._emit(event) for event in self.open.values()]
+        self.open.clear()
+        if self._unnumbered is not None:
+            done.append(self._emit(self._unnumbered))
+            self._unnumbered = None
+        return done
+
     def run(self, items: Iterable[Union[Record, Notice]]) -> Iterator[Event]:
-        """The events of a stream of records and notices, as they complete."""
+        """The events of a stream of records and notices, as they complete
+        (and :data:`IDLE_EVENT` after an idle notice, with :attr:`ticks`)."""
         feed = self.feed
         for item in items:
+            if type(item) is Notice and item.kind == Notice.IDLE:
+                yield from self.idle()
+                if self.ticks:
+                    yield IDLE_EVENT
+                continue
             done = feed(item)
             if done:
                 yield from done
@@ -274,6 +304,8 @@ class EventGrouper:
         """Count a notice (a separator completes every open event)."""
         if notice.kind == Notice.SEPARATOR:
             return self.finish()
+        if notice.kind == Notice.IDLE:
+            return self.idle()
         if notice.kind == Notice.SUPPRESSED:
             self.stats.suppressed += notice.count or 0
         elif notice.kind == Notice.LOST:

@@ -19,6 +19,8 @@ import struct
 import time
 from typing import Iterator, List, Optional, Tuple, TypedDict
 
+from lldecode.audit import live
+
 # <linux/netlink.h>, <linux/audit.h>: the protocol, its multicast group,
 # the messages and flags used here.
 NETLINK_AUDIT = 9
@@ -164,26 +166,46 @@ class AuditMulticast:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def messages(self, timeout: Optional[float] = None,
-                 idle: Optional[float] = None) -> Iterator[Tuple[int, str]]:
+    def messages(self, timeout: Optional[float] = None, idle: Optional[float] = None,
+                 tick: Optional[float] = None) -> Iterator[Tuple[int, str]]:
         """Yield (record type, payload text) until ``timeout`` seconds have
-        passed, or ``idle`` seconds passed without a message (None: forever)."""
-        start = last = time.monotonic()
-        while True:
+        passed, or ``idle`` seconds passed without a message (None: forever),
+        or a stop was asked (lldecode.audit.live.stop).  With ``tick``, yield
+        (0, "") once the group has been quiet for ``tick`` seconds after a
+        message (and every lldecode.audit.live.settings.heartbeat seconds
+        while it stays quiet)."""
+        start = last = last_tick = time.monotonic()
+        ticked = True
+        heartbeat = live.settings.heartbeat
+        while not live.stop:
             now = time.monotonic()
-            waits = []
+            waits = [live.POLL]
             if timeout is not None:
                 waits.append(start + timeout - now)
             if idle is not None:
                 waits.append(last + idle - now)
-            wait = min(waits) if waits else None
-            if wait is not None and wait <= 0:
+            if tick is not None and not ticked:
+                if now - last >= tick:
+                    ticked, last_tick = True, now
+                    yield 0, ""
+                    continue
+                waits.append(last + tick - now)
+            elif heartbeat is not None:
+                if now - last_tick >= heartbeat:
+                    last_tick = now
+                    yield 0, ""
+                    continue
+                waits.append(last_tick + heartbeat - now)
+            wait = min(waits)
+            if (timeout is not None and now >= start + timeout) or (
+                    idle is not None and now >= last + idle):
                 return
-            ready, _, _ = select.select([self.sock], [], [], wait)
+            ready, _, _ = select.select([self.sock], [], [], max(0.0, wait))
             if not ready:
                 continue
             data = self.sock.recv(_MULTICAST_READ)
             last = time.monotonic()
+            ticked = False
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
                 length, rtype, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
@@ -199,10 +221,11 @@ def record_as_line(rtype: int, payload: str) -> str:
     return f"type={rtype} {payload}"
 
 
-def records_as_lines(timeout: Optional[float] = None,
-                     idle: Optional[float] = None) -> Iterator[str]:
+def records_as_lines(timeout: Optional[float] = None, idle: Optional[float] = None,
+                     tick: Optional[float] = None) -> Iterator[str]:
     """The records of the multicast group, spelled as lines (see
-    :func:`record_as_line` and :meth:`AuditMulticast.messages`)."""
+    :func:`record_as_line` and :meth:`AuditMulticast.messages`), and
+    :data:`lldecode.audit.live.IDLE` where the group went quiet (``tick``)."""
     with AuditMulticast() as mc:
-        for rtype, payload in mc.messages(timeout=timeout, idle=idle):
-            yield record_as_line(rtype, payload)
+        for rtype, payload in mc.messages(timeout=timeout, idle=idle, tick=tick):
+            yield record_as_line(rtype, payload) if rtype else live.IDLE

@@ -20,6 +20,7 @@ import re
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
 from lldecode.audit import syntax as fastpath
+from lldecode.audit.scan import Scan, scannable
 from lldecode.audit.sources import TOO_LONG, Source, SourceError
 from lldecode.audit.syntax import (
     ACCESS,
@@ -122,6 +123,7 @@ class Notice:
     SUPPRESSED = "suppressed"   # printk rate limiting: N records not printed
     LOST = "lost"               # the kernel's audit backlog overflowed
     SEPARATOR = "separator"     # ausearch's "----" between events
+    IDLE = "idle"               # a live input went quiet (lldecode.audit.live)
 
     def __init__(self, kind: str, count: Optional[int], source: str, lineno: int, line: str):
         self.kind = kind
@@ -158,6 +160,10 @@ class Diagnostics:
         self.malformed = 0      # Landlock-looking lines that did not parse
         self.errors = 0         # inputs that could not be read
         self.notes = 0
+        # Lines read to their end, and the Landlock records among them: a
+        # reading of lines without any is said so (cli.common.Run.exit).
+        self.lines = 0
+        self.landlock = 0
 
     def emit(self, text: str) -> None:
         """Pass one message on (to the sink, or to :attr:`messages`), uncounted."""
@@ -183,11 +189,18 @@ class Diagnostics:
         self.notes += 1
         self.emit(f"{source}:{lineno}: note: {message}")
 
-    def add_counts(self, malformed: int, errors: int, notes: int) -> None:
+    def add_counts(self, malformed: int, errors: int, notes: int, lines: int = 0,
+                   landlock: int = 0) -> None:
         """Add the counts of diagnostics met elsewhere (a part read by a worker)."""
         self.malformed += malformed
         self.errors += errors
         self.notes += notes
+        self.lines += lines
+        self.landlock += landlock
+
+    def counts(self) -> Tuple[int, int, int, int, int]:
+        """The arguments of :meth:`add_counts` that give these counts."""
+        return self.malformed, self.errors, self.notes, self.lines, self.landlock
 
 
 def check_landlock(type_token: str, carrier: str, body: str) -> Tuple[Optional[str], Fields]:
@@ -293,7 +306,8 @@ class ReadState:
 
 
 def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
-               state: Optional[ReadState] = None) -> Iterator[Union[Record, Notice]]:
+               state: Optional[ReadState] = None,
+               hold: Optional[Callable[[], bool]] = None) -> Iterator[Union[Record, Notice]]:
     """Records and notices of one source, reporting what does not parse.
 
     ``landlock_only`` skips, unparsed, the lines that cannot be Landlock
@@ -301,6 +315,12 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     PROCTITLE context.  The Landlock records and notices are the same
     either way, and so are their events (see :class:`ReadState`; ``state``
     goes from one source to the next).
+
+    An uncompressed file is scanned in blocks (lldecode.audit.scan) when
+    ``landlock_only`` or when ``hold`` is given: the plain auditd records of
+    other types are not read, with the same results.  ``hold()`` says
+    whether the records read so far leave an event open
+    (lldecode.audit.events.EventGrouper): while it does, every line is read.
     """
     if state is None:
         state = ReadState()
@@ -314,8 +334,12 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     detailed = DETAILED_DIAGNOSES
     item: Union[Record, Notice, None]
     problem: Optional[str]
-    lines = source.lines()
-    for lineno, line in enumerate(lines, source.first_lineno):
+    scan = (_scanner(source, hold or _never) if landlock_only or hold is not None
+            else None)
+    numbered = (enumerate(source.lines(), source.first_lineno) if scan is None
+                else _scanned(source, scan))
+    landlock = 0  # Landlock records read
+    for lineno, line in numbered:
         if not line:
             if line is TOO_LONG:
                 diagnostics.report_malformed(
@@ -338,6 +362,12 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
                 record.line = line
                 record._fields = record.domain = record.blockers = None
             else:
+                laurel = (_laurel_records(line, name, lineno, landlock_only, diagnostics)
+                          if "{" in line else None)
+                if laurel is not None:  # laurel's JSON: one line, one event
+                    landlock += sum(r.kind is not OTHER for r in laurel)
+                    yield from laurel
+                    continue
                 header = (find_record(line) if ("audit" in line or "type=" in line
                                                 or "{" in line or "\x1b" in line) else None)
                 if header is None:
@@ -356,6 +386,7 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
                         # the other fields are read when someone asks for them.
                         record.domain, record.blockers = lead
                         item = record
+                        landlock += 1
                     else:
                         problem, fields = check_landlock(record.type, record.carrier,
                                                          record.body)
@@ -367,6 +398,7 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
                             record.domain = values["domain"]
                             record.blockers = values.get("blockers")
                             item = record
+                            landlock += 1
                 elif not landlock_only or record.serial is None:
                     item = record  # (see ReadState)
                 if record.serial is None and item is not None:
@@ -383,9 +415,78 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
             diagnostics.report_malformed(name, lineno, problem)
         if item is not None:
             yield item
+    if scan is not None:
+        lineno = scan.last_lineno
+        source.truncated_last_line = scan.unterminated
+    if lineno:
+        diagnostics.lines += lineno - source.first_lineno + 1
+    diagnostics.landlock += landlock
     if source.truncated_last_line and lineno:
         diagnostics.report_note(name, lineno, "last line has no line terminator "
                                               "(the log may have been cut while written)")
+
+
+# Scan uncompressed files rather than read every line (False: the reference
+# reading, line by line; tests compare both).
+SCAN = True
+
+
+def _never() -> bool:
+    return False
+
+
+def _scanner(source: Source, hold: Callable[[], bool]) -> Optional[Scan]:
+    """A scan of the source's candidate lines (lldecode.audit.scan), when it
+    is an uncompressed regular file read without a progress display."""
+    if (not SCAN or source.path is None or source.watcher is not None
+            or not scannable(source.path)):
+        return None
+    return Scan(source.path, source.start, source.end, source.first_lineno,
+                source.max_line_length, hold)
+
+
+def _scanned(source: Source, scan: Scan) -> Iterator[Tuple[int, str]]:
+    """The candidate lines of a scan (SourceError if the file cannot be read)."""
+    try:
+        yield from scan.lines()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SourceError(f"{source.name}: " + (f"cannot read: {reason}"
+                                                if scan.binary is not None else reason)) from None
+    finally:
+        scan.close()
+
+
+def _laurel_records(line: str, source: str, lineno: int, landlock_only: bool,
+                    diagnostics: Diagnostics) -> Optional[List[Record]]:
+    """The records of a laurel event line (lldecode.audit.laurel), each
+    Landlock record checked as read_lines() checks one; None when the line
+    is no laurel event."""
+    from lldecode.audit.laurel import LaurelError, event_headers
+
+    try:
+        headers = event_headers(line)
+    except (LaurelError, HeaderError) as exc:
+        diagnostics.report_malformed(source, lineno, str(exc))
+        return []
+    if headers is None:
+        return None
+    records = []
+    for header in headers:
+        record = Record(header, source, lineno, line)
+        if record.kind is not OTHER:
+            problem, fields = check_landlock(record.type, record.carrier, record.body)
+            if problem is not None:
+                diagnostics.report_malformed(source, lineno, f"{record.type}: {problem}")
+                continue
+            values = first_values(fields)
+            record._fields = values
+            record.domain = values["domain"]
+            record.blockers = values.get("blockers")
+        elif landlock_only:
+            continue
+        records.append(record)
+    return records
 
 
 def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
@@ -406,15 +507,22 @@ def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
 
 def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
                  landlock_only: bool = False,
-                 max_line_length: Optional[int] = None) -> Iterator[Union[Record, Notice]]:
+                 max_line_length: Optional[int] = None,
+                 hold: Optional[Callable[[], bool]] = None) -> Iterator[Union[Record, Notice]]:
     """Records and notices of all sources in order; unreadable ones reported
     (and the next one read).  ``max_line_length``, when given, is the
-    longest line read from each source (see lldecode.audit.sources)."""
+    longest line read from each source (see lldecode.audit.sources);
+    ``hold``: see :func:`read_lines`."""
     state = ReadState()
     for source in sources:
         if max_line_length is not None:
             source.max_line_length = max_line_length
         try:
-            yield from read_lines(source, diagnostics, landlock_only, state)
+            if getattr(source, "live", False):
+                from lldecode.audit.follow import read_live
+
+                yield from read_live(source, diagnostics, landlock_only, state)
+            else:
+                yield from read_lines(source, diagnostics, landlock_only, state, hold)
         except SourceError as exc:
             diagnostics.report_error(f"lldecode: {exc}")

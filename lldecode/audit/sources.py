@@ -35,6 +35,7 @@ from typing import (
     TYPE_CHECKING,
     BinaryIO,
     Callable,
+    Dict,
     Iterable,
     Iterator,
     List,
@@ -43,6 +44,8 @@ from typing import (
     Tuple,
     Union,
 )
+
+from lldecode.audit import live
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -224,6 +227,11 @@ class Source:
         self.watcher: Optional[Watcher] = None  # shows the progress, when one is shown
         self.first_lineno = 1
         self.max_line_length = max_line_length
+        # An uncompressed regular file may be scanned in blocks rather than
+        # read line by line (lldecode.audit.scan): its path and byte range.
+        self.path: Optional[str] = None
+        self.start = 0
+        self.end: Optional[int] = None
 
     def lines(self) -> Iterator[str]:
         """The lines, without terminators (TOO_LONG for a line over the
@@ -310,8 +318,9 @@ class RangeSource(Source):
     def __init__(self, path: str, start: int, end: int,
                  max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
         super().__init__(path, _open_file(path), max_line_length)
+        self.path = path
         self.start = start
-        self.end = end
+        self.end: int = end
         try:
             self.first_lineno = 1 + _count_newlines(path, start)
         except OSError:
@@ -374,12 +383,19 @@ def _count_newlines(path: str, end: int) -> int:
 
 
 class NetlinkSource(Source):
-    """The live audit multicast group; records spelled like the kernel's printk."""
+    """The live audit multicast group; records spelled like the kernel's printk
+    (a live source: lldecode.audit.live)."""
+
+    live = True
 
     def __init__(self, idle: Optional[float] = None,
-                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+                 event_timeout: Optional[float] = None):
+        """``event_timeout``: seconds of quiet that complete the open events
+        (default: lldecode.audit.live.settings)."""
         super().__init__("netlink", lambda: sys.stdin.buffer, max_line_length)
         self.idle = idle
+        self.event_timeout = event_timeout
 
     def lines(self) -> Iterator[str]:
         """The records, as they come (SourceError if the group cannot be read)."""
@@ -387,7 +403,10 @@ class NetlinkSource(Source):
 
         limit = self.max_line_length
         try:
-            for line in netlink.records_as_lines(idle=self.idle):
+            tick = self.event_timeout
+            if tick is None:
+                tick = live.settings.event_timeout
+            for line in netlink.records_as_lines(idle=self.idle, tick=tick):
                 yield TOO_LONG if len(line) > limit else line
         except OSError as exc:
             raise SourceError(f"netlink: cannot read the audit multicast group: "
@@ -416,6 +435,25 @@ def order_rotated(paths: List[str]) -> List[str]:
     return sorted(paths, key=rotation_key)
 
 
+def order_arguments(arguments: List[str]) -> Tuple[List[str], bool]:
+    """The arguments, the files of each rotated set among them put oldest
+    first in the places they hold (the shell expands ``audit.log*`` in text
+    order: ``.1 .10 .11.gz .2 ...``); and whether the order changed."""
+    sets: Dict[Tuple[str, str], List[int]] = {}
+    for i, arg in enumerate(arguments):
+        if arg in ("-", NETLINK) or not os.path.isfile(arg):
+            continue
+        where = (os.path.dirname(os.path.abspath(arg)), rotation_key(arg)[0])
+        sets.setdefault(where, []).append(i)
+    ordered = list(arguments)
+    for places in sets.values():
+        if len(places) > 1:
+            members = sorted((arguments[i] for i in places), key=rotation_key)
+            for i, member in zip(places, members):
+                ordered[i] = member
+    return ordered, ordered != list(arguments)
+
+
 def _open_file(path: str) -> Callable[[], BinaryIO]:
     """The opener of a file, for a Source."""
     return lambda: open(path, "rb", buffering=_BUFFER_SIZE)
@@ -423,7 +461,9 @@ def _open_file(path: str) -> Callable[[], BinaryIO]:
 
 def file_source(path: str, max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> Source:
     """A file, read (and decompressed when its content says so) line by line."""
-    return Source(path, _open_file(path), max_line_length)
+    source = Source(path, _open_file(path), max_line_length)
+    source.path = path
+    return source
 
 
 class _Failed(Source):
@@ -447,9 +487,9 @@ def expand(arguments: List[str], netlink_idle: Optional[float] = None,
     SourceError, so that the other inputs are still read.
     """
     limit = max_line_length
-    for arg in arguments or ["-"]:
+    for arg in order_arguments(arguments)[0] or ["-"]:
         if arg == "-":
-            yield Source("<stdin>", lambda: sys.stdin.buffer, limit)
+            yield stdin_source(limit)
         elif arg == NETLINK:
             yield NetlinkSource(idle=netlink_idle, max_line_length=limit)
         elif os.path.isdir(arg):
@@ -464,6 +504,21 @@ def expand(arguments: List[str], netlink_idle: Optional[float] = None,
             yield _Failed(arg, f"{arg}: not a regular file")
         else:
             yield file_source(arg, limit)
+
+
+def stdin_source(max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> Source:
+    """Standard input: a pipe, FIFO, socket or terminal is a live input, read
+    as it comes (lldecode.audit.follow.PipeSource); a file is read as one."""
+    try:
+        fd = sys.stdin.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        mode = 0
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        from lldecode.audit.follow import PipeSource
+
+        return PipeSource("<stdin>", fd, max_line_length=max_line_length)
+    return Source("<stdin>", lambda: sys.stdin.buffer, max_line_length)
 
 
 def _directory(path: str, max_line_length: int) -> Iterator[Source]:

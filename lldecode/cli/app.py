@@ -17,8 +17,12 @@ COMMANDS = {
     "explain": "read:explain_cmd",
     "summarize": "read:summarize_cmd",
     "domains": "read:domains_cmd",
+    "export": "export:export_cmd",
     "mask": "mask:mask_cmd",
     "simulate": "simulate:simulate_cmd",
+    "suggest": "suggest:suggest_cmd",
+    "run": "run:run_cmd",
+    "completion": "completion:completion_cmd",
 }
 
 

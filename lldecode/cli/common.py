@@ -1,19 +1,24 @@
 """What every reading command shares: inputs, selection, output options,
 diagnostics and exit codes.
 
-Exit status follows grep: 0 when something was selected, 1 when nothing
-was, 2 on an error (an unreadable input, a bad option, or a malformed
-Landlock record with --strict).
+Exit status: ``filter`` and ``explain`` follow grep: 0 when something was
+selected, 1 when nothing was; ``summarize`` and ``domains`` write a report:
+0 when it was written, even empty (with ``--fail-if-any``, 1 when it holds a
+denial); all: 2 on an error (an unreadable input, a bad option, or a
+malformed Landlock record with --strict).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 import click
+
+from lldecode.cli.completion import complete_blockers, complete_files
 
 EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
 
@@ -31,6 +36,7 @@ selection_options = _options(
                  help="Only denials of this domain: its id as logged, 1 to 16 hex digits, "
                       "0x optional (anything else is an error). Repeatable."),
     click.option("--blocker", "blockers", multiple=True, metavar="NAME",
+                 shell_complete=complete_blockers,
                  help="Only denials with this blocker, or one matching this glob (fs.ioctl_*, "
                       "net.*). Any case; truncate, fs_truncate and LANDLOCK_ACCESS_FS_TRUNCATE "
                       "mean fs.truncate. A name or glob that no blocker has is an error. "
@@ -53,8 +59,9 @@ selection_options = _options(
     click.option("--syscall", "syscalls", multiple=True, metavar="NAME|NR",
                  help="Only denials of this syscall (name or number). Repeatable."),
     click.option("--since", metavar="TIME",
-                 help="Only denials at or after TIME: epoch seconds, ISO 8601, HH:MM, "
-                      "10m, 2h, 3d, today, yesterday."),
+                 help="Only denials at or after TIME: epoch seconds, ISO 8601, HH:MM[:SS], "
+                      "10m, 2h, 3d, '1h ago', recent (10 minutes), today, yesterday, "
+                      "this-week, this-month, boot."),
     click.option("--until", metavar="TIME", help="Only denials at or before TIME."),
     click.option("--where", metavar="EXPR",
                  help='A query, e.g. \'blocker ~ "fs.truncate" and not path ^= "/proc"\' '
@@ -63,7 +70,7 @@ selection_options = _options(
 )
 
 input_options = _options(
-    click.argument("files", nargs=-1, metavar="[FILE]..."),
+    click.argument("files", nargs=-1, metavar="[FILE]...", shell_complete=complete_files),
     click.option("--strict", is_flag=True,
                  help="Exit with status 2 if a line that looks like a Landlock record does "
                       "not parse."),
@@ -76,9 +83,32 @@ input_options = _options(
                  help="Skip longer lines, with a diagnostic (audit records are at most a few "
                       "KiB; the limit keeps memory bounded on a damaged or hostile input)."),
     click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
-                 help="Processes reading large inputs in parallel, for the commands that "
-                      "only aggregate (default: the number of CPUs; 1: one pass here)."),
+                 help="Processes reading large inputs in parallel, for summarize, domains "
+                      "and filter --count (default: the number of CPUs; 1: one pass here). "
+                      "filter's other outputs and explain keep the log's order and read in "
+                      "one process, whatever N."),
 )
+
+# Live reading (lldecode.cli.live): following, the idle time that completes
+# an event, checkpoints.
+live_options = _options(
+    click.option("-F", "--follow", is_flag=True,
+                 help="Like tail -F: after the last file's end, wait for more (it survives "
+                      "rotation by rename and by copy-truncate, and picks up the new file); "
+                      "with no FILE, the system audit log. Stop with Ctrl-C: what was read "
+                      "is shown."),
+    click.option("--event-timeout", type=click.FloatRange(0.001, 60), default=None,
+                 metavar="SECONDS",
+                 help="On a live input (netlink:, a pipe, --follow), an event is complete "
+                      "after SECONDS without input, so a lone denial shows at once "
+                      "[default: 0.1]."),
+    click.option("--checkpoint", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="Read only what the logs gained since the run that wrote FILE, and "
+                      "write FILE again after a successful run (survives rotation). Exit "
+                      "10: FILE is no checkpoint; 11: no input is its log; 12: its log no "
+                      "longer holds its position."),
+)
+input_options = _options(input_options, live_options)
 
 color_option = click.option(
     "--color", type=click.Choice(["auto", "always", "never"]), default="auto",
@@ -90,10 +120,22 @@ tablefmt_option = click.option(
 
 utc_option = click.option("--utc", is_flag=True, help="Show times in UTC, not local time.")
 
+fail_if_any_option = click.option(
+    "--fail-if-any", is_flag=True,
+    help="Exit with status 1 when the report holds a denial (by default the status is 0 "
+         "once the report is written, even empty: `>> $GITHUB_STEP_SUMMARY` in a `bash -e` "
+         "step does not fail on a clean log).")
+
 
 def format_option(choices: List[str], default: str) -> Callable:
+    note = ""
+    if "ndjson" in choices:
+        note += " json, ndjson: records of a versioned schema (docs/json.md)."
+    if "tsv" in choices:
+        note += (" csv, tsv: one column per field; TSV writes tab, newline, backslash "
+                 "as \\t \\n \\\\.")
     return click.option("-f", "--format", "fmt", type=click.Choice(choices),
-                        default=default, show_default=True, help="Output format.")
+                        default=default, show_default=True, help="Output format." + note)
 
 
 def guarded(func: Callable) -> Callable:
@@ -119,7 +161,9 @@ def guarded(func: Callable) -> Callable:
             sys.exit(0)
         except KeyboardInterrupt:
             _silence_stdout()
-            sys.exit(130)
+            from lldecode.audit.live import stop
+
+            sys.exit(128 + (stop.signum or signal.SIGINT))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except OSError as exc:
@@ -133,6 +177,31 @@ def guarded(func: Callable) -> Callable:
                 raise
             click.echo(f"lldecode: internal error: {type(exc).__name__}: {exc}", err=True)
             sys.exit(EXIT_ERROR)
+
+    return _restoring_signals(wrapper)
+
+
+def _restoring_signals(func: Callable) -> Callable:
+    """Put back the SIGINT and SIGTERM handlers a command changed
+    (install_stop_handlers) when it ends: a command run inside a process
+    (tests, the library) leaves it as it was."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return func(*args, **kwargs)
+        saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            from lldecode.audit.live import settings, stop
+
+            signal.signal(signal.SIGINT, saved[0])
+            signal.signal(signal.SIGTERM, saved[1])
+            stop.clear()
+            settings.reset()
 
     return wrapper
 
@@ -179,15 +248,23 @@ class Run:
     def __init__(self, files: Sequence[str], strict: bool, netlink_idle: Optional[float],
                  progress: Optional[bool], selection_options: Dict[str, Any],
                  context: bool = True, keep_domains: bool = False,
-                 jobs: Optional[int] = None, max_line_length: Optional[int] = None):
+                 jobs: Optional[int] = None, max_line_length: Optional[int] = None,
+                 follow: bool = False, event_timeout: Optional[float] = None,
+                 checkpoint: Optional[str] = None):
         from lldecode.analysis.pipeline import tune_gc
         from lldecode.analysis.reader import LogReader
         from lldecode.analysis.selection import Selection, SelectionError
         from lldecode.audit.records import Diagnostics
+        from lldecode.cli.live import LiveInputs
 
         tune_gc()
-        if sys.stdin is None and (not files or "-" in files):
+        install_stop_handlers()
+        if sys.stdin is None and "-" in files:
             fail("standard input is closed: give a FILE to read")
+        # no FILE and a terminal: the system log; --follow, --checkpoint
+        self.inputs = LiveInputs(list(files), follow, event_timeout, checkpoint,
+                                 max_line_length)
+        files = self.inputs.files
         self.strict = strict
         try:
             selection = Selection.from_options(**selection_options)
@@ -201,7 +278,16 @@ class Run:
         self.reader = LogReader(
             files, selection, Diagnostics(sink=stderr_sink), netlink_idle=netlink_idle,
             context=context, keep_domains=keep_domains, jobs=jobs, watcher=watcher,
-            selection_options=selection_options, max_line_length=max_line_length)
+            selection_options=selection_options, max_line_length=max_line_length,
+            given_sources=self.inputs.sources)
+        self.live = self.inputs.live
+        if self.live:  # each event's lines go out at once
+            reconfigure = getattr(sys.stdout, "reconfigure", None)
+            if reconfigure is not None:
+                try:
+                    reconfigure(line_buffering=True)
+                except (ValueError, OSError):
+                    pass
         self.selection = selection
         self.diagnostics = self.reader.diagnostics
         # ``domains`` shows each domain's gap causes: a note they carry is not
@@ -209,8 +295,9 @@ class Run:
         self.shows_gap_causes = False
         self.tallies: List[Any] = []
 
-    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False) -> Any:
-        result = self.reader.tally(by, per_domain)
+    def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
+              on_tick: Optional[Callable[[Any], None]] = None) -> Any:
+        result = self.reader.tally(by, per_domain, on_tick)
         self.tallies.append(result)
         return result
 
@@ -239,12 +326,71 @@ class Run:
         return out
 
     def exit(self, selected: bool) -> NoReturn:
+        """Warn, write the checkpoint (after a successful run, or at the end
+        of --follow) and exit: 0 selected, 1 nothing selected, 2 error,
+        128 + the signal's number when interrupted (130 SIGINT, 143 SIGTERM)."""
+        from lldecode.audit.live import stop
+
         for message in self.warnings():
             stderr_sink(f"lldecode: warning: {message}")
         diagnostics = self.diagnostics
+        note = no_landlock_note(diagnostics)
+        if note is not None:
+            stderr_sink(note)
+        _flush_stdout()
         if diagnostics.errors or (self.strict and diagnostics.malformed):
             sys.exit(EXIT_ERROR)
+        if stop and not self.inputs.follow:
+            sys.exit(128 + stop.signum)
+        self.inputs.save_checkpoint()
+        if stop:
+            sys.exit(128 + stop.signum)
         sys.exit(EXIT_MATCH if selected else EXIT_NO_MATCH)
+
+
+def no_landlock_note(diagnostics: Any) -> Optional[str]:
+    """The note of a reading that held lines but no Landlock record (an
+    SELinux-only log, a binary file, a log from a host that logs none):
+    an empty report must not pass for a clean one."""
+    lines = diagnostics.lines
+    if not lines or diagnostics.landlock or diagnostics.malformed or diagnostics.errors:
+        return None
+    return (f"lldecode: note: no Landlock records in {lines} line{'s' if lines != 1 else ''}; "
+            "see `lldecode doctor`")
+
+
+def install_stop_handlers() -> None:
+    """SIGINT and SIGTERM end the reading, not the command: the sources end
+    their input (lldecode.audit.live.stop), the command shows what was read
+    and exits 128 + the signal's number.  A second signal stops at once.
+    Worker processes (-j) inherit the handler: the first signal is passed
+    on to them, and each ends its part and gives what it read."""
+    import threading
+
+    from lldecode.audit.live import stop
+
+    owner = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a worker: end the part
+            stop.request(signum)
+            return
+        if stop:
+            raise KeyboardInterrupt
+        stop.request(signum)
+        import multiprocessing
+
+        for child in multiprocessing.active_children():
+            if child.pid:
+                try:
+                    os.kill(child.pid, signum)
+                except OSError:
+                    pass
+
+    stop.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
 
 
 def selection_kwargs(kwargs: dict) -> dict:

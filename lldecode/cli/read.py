@@ -21,6 +21,7 @@ from lldecode.cli.common import (
     Run,
     color_option,
     fail,
+    fail_if_any_option,
     format_option,
     guarded,
     input_options,
@@ -29,12 +30,15 @@ from lldecode.cli.common import (
     tablefmt_option,
     utc_option,
 )
+from lldecode.cli.completion import complete_by
+from lldecode.cli.live import every, interval_option, show_domains, show_summary
 
 
 def _run(kwargs, context: bool = True, keep_domains: bool = False) -> Run:
     return Run(kwargs.pop("files"), kwargs.pop("strict"), kwargs.pop("netlink_idle"),
                kwargs.pop("progress"), selection_kwargs(kwargs), context, keep_domains,
-               kwargs.pop("jobs"), kwargs.pop("max_line_length"))
+               kwargs.pop("jobs"), kwargs.pop("max_line_length"), kwargs.pop("follow"),
+               kwargs.pop("event_timeout"), kwargs.pop("checkpoint"))
 
 
 class _counting:
@@ -61,7 +65,8 @@ class _counting:
 @click.option("-c", "--count", is_flag=True, help="Print only the number of selected denials.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print nothing; only the exit status tells whether a denial was selected.")
-@format_option(["text", "ndjson", "json", "csv", "table", "raw"], "text")
+@format_option(["text", "ndjson", "json", "csv", "tsv", "table", "raw", "github", "junit",
+                "sarif"], "text")
 @tablefmt_option
 @color_option
 @utc_option
@@ -73,9 +78,15 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     --format text    one line per denial
     --format ndjson  one JSON object per denial record
     --format json    a JSON list
-    --format csv     a CSV table
+    --format csv     a CSV table, the object in columns (path, dev, ino, ...)
+    --format tsv     the same columns tab-separated, \t \n \\ escaped
     --format table   an aligned table (--tablefmt github for CI summaries)
     --format raw     the original lines of the matched events, unchanged
+    --format github  a GitHub ::error annotation per group of identical denials,
+                     at the log's file and line
+    --format junit   JUnit XML (GitLab, Jenkins): a test suite per domain, a
+                     failed test case per group of identical denials
+    --format sarif   SARIF 2.1.0: a rule per blocker, a result per group
     """
     from lldecode.output import reports, tables, text
     from lldecode.output.jsonable import denial_dict, write_json_list, write_ndjson_line
@@ -96,7 +107,10 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
         write = text.raw_writer(out)
         for event, denials in run.events():
             n += len(denials)
-            write("".join(r.line + "\n" for r in event.records))
+            # (the records of a laurel event share its one line: written once)
+            write("".join(r.line + "\n" for i, r in enumerate(event.records)
+                          if not i or (r.source, r.lineno) != (event.records[i - 1].source,
+                                                               event.records[i - 1].lineno)))
     elif fmt == "ndjson":
         for denial in run.denials():
             n += 1
@@ -105,13 +119,24 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
         counted = _counting(run.denials())
         write_json_list(out, (denial_dict(d) for d in counted))
         n = counted.n
-    elif fmt in ("csv", "table"):
+    elif fmt in ("csv", "tsv"):
+        from lldecode.output import flat
+
+        counted = _counting(run.denials())
+        flat.write_flat(out, fmt, flat.DENIAL_COLUMNS, (flat.denial_row(d, utc) for d in counted))
+        n = counted.n
+    elif fmt in ("github", "junit", "sarif"):
+        from lldecode.analysis.explain import operations, paragraphs
+        from lldecode.output import ci
+
+        counted = _counting(run.denials())
+        ci.write(out, fmt, ci.filter_findings(paragraphs(operations(counted)), utc), "filter",
+                 lambda: not run.diagnostics.errors)
+        n = counted.n
+    elif fmt == "table":
         counted = _counting(run.denials())
         rows = (reports.filter_row(d, utc) for d in counted)
-        if fmt == "csv":
-            tables.write_csv(out, reports.FILTER_COLUMNS, rows)
-        else:
-            tables.write_table(out, [c.upper() for c in reports.FILTER_COLUMNS], rows, tablefmt)
+        tables.write_table(out, [c.upper() for c in reports.FILTER_COLUMNS], rows, tablefmt)
         n = counted.n
     else:
         style = text.Style(color)
@@ -130,7 +155,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
               type=click.Path(dir_okay=False),
               help="A landlockconfig policy layer (TOML or JSON), in enforcement order; "
                    "repeat for nested layers. Names the layer and rule behind each denial.")
-@format_option(["text", "json", "ndjson"], "text")
+@format_option(["text", "json", "ndjson", "csv", "tsv", "github", "junit", "sarif"], "text")
 @color_option
 @utc_option
 @guarded
@@ -142,20 +167,34 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
     """
     from lldecode.analysis import explain
     from lldecode.output.explain import render_text
-    from lldecode.output.jsonable import write_json_list, write_ndjson_line
+    from lldecode.output.jsonable import explanation_record, write_json_list, write_ndjson_line
     from lldecode.output.text import Style, utf8_stdout
 
     policy = _load_policy(policies) if policies else None
     run = _run(kwargs)
     out = utf8_stdout()
     style = Style(color)
-    paragraphs = _counting(explain.paragraphs(explain.operations(run.denials())))
+    # a live input: the paragraph held for folding is shown when it goes quiet
+    denials = run.reader.live_denials() if run.live else run.denials()
+    paragraphs = _counting(explain.paragraphs(explain.operations(denials)))
     if fmt == "text":
         for paragraph in paragraphs:
             out.write(("\n" if paragraphs.n > 1 else "")
                       + render_text(paragraph, style, utc, policy) + "\n")
+    elif fmt in ("github", "junit", "sarif"):
+        from lldecode.output import ci
+
+        ci.write(out, fmt, ci.explain_findings(paragraphs, utc, policy), "explain",
+                 lambda: not run.diagnostics.errors)
+    elif fmt in ("csv", "tsv"):
+        from lldecode.output import flat
+
+        flat.write_flat(out, fmt, flat.EXPLAIN_COLUMNS,
+                        (flat.explanation_row(p.denials, explain.explanation(p, policy), utc)
+                         for p in paragraphs))
     else:
-        items = (explain.explanation(p, policy) for p in paragraphs)
+        items = (explanation_record(explain.explanation(p, policy), p.denials)
+                 for p in paragraphs)
         if fmt == "ndjson":
             for item in items:
                 write_ndjson_line(out, item)
@@ -187,25 +226,33 @@ def _split_by(values):
 @click.command("summarize")
 @input_options
 @selection_options
-@click.option("--by", "by", multiple=True, metavar="DIM[,DIM]",
+@click.option("--by", "by", multiple=True, metavar="DIM[,DIM]", shell_complete=complete_by,
               help="Group by domain, blocker, exe, path or syscall; combine with commas or "
                    "by repeating (default: domain).")
 @click.option("--top", type=int, default=0, metavar="N",
               help="Show only the N largest groups (0: all).")
-@format_option(["table", "json", "ndjson", "csv"], "table")
+@format_option(["table", "text", "json", "ndjson", "csv", "tsv", "github", "junit", "sarif"],
+               "table")
 @tablefmt_option
 @utc_option
+@interval_option
+@fail_if_any_option
 @guarded
-def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
+def summarize_cmd(by, top, fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
     """Count denials per domain, blocker, exe, path or syscall, with first and last time.
 
     Grouped by domain, each row also gives the domain's creator and its
     accounting: denials logged in this input against denials the kernel
     counted (its deallocated record).
     """
-    from lldecode.analysis.summarize import Summary
+    from lldecode.analysis.summarize import LOCATION, Summary
     from lldecode.output import reports, tables
-    from lldecode.output.jsonable import write_json_document, write_ndjson_line
+    from lldecode.output.jsonable import (
+        summary_document,
+        summary_record,
+        write_json_document,
+        write_ndjson_line,
+    )
     from lldecode.output.text import utf8_stdout
 
     try:
@@ -214,7 +261,10 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
         fail(f"--by: {exc}")
     run = _run(kwargs, context=bool({"exe", "syscall"} & set(summary.by)),
                keep_domains="domain" in summary.by and not summary.accounting)
-    tally = run.tally(by=summary.by)
+    # the CI formats point at the log: each group keeps its earliest denial's place
+    locate = [LOCATION] if fmt in ("github", "junit", "sarif") else []
+    tally = run.tally(by=summary.by + locate, on_tick=every(
+        run, interval, fmt, show_summary(utf8_stdout(), summary.by, utc, tablefmt)))
     summary, registry = tally.summary, tally.registry
 
     def rows():
@@ -223,21 +273,38 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
 
     out = utf8_stdout()
     if fmt == "json":
-        write_json_document(out, {"total": summary.total, "by": summary.by}, "groups", rows())
+        write_json_document(out, summary_document(summary.total, summary.by), "groups",
+                            (summary_record(row) for row in rows()))
     elif fmt == "ndjson":
         for row in rows():
-            write_ndjson_line(out, row)
+            write_ndjson_line(out, summary_record(row))
+    elif fmt in ("csv", "tsv"):
+        from lldecode.output import flat
+
+        flat.write_flat(out, fmt, flat.summary_columns(summary.by),
+                        (flat.summary_row(summary.by, row, utc) for row in rows()))
+    elif fmt in ("github", "junit", "sarif"):
+        from lldecode.output import ci
+
+        ci.write(out, fmt, ci.summary_findings(summary.by, rows(), utc), "summarize",
+                 lambda: not run.diagnostics.errors)
+    elif fmt == "text":
+        for row in rows():
+            out.write(reports.summary_text(summary.by, row, utc))
+        out.write(f"{summary.total} denial{'' if summary.total == 1 else 's'}\n")
     else:
         headers = reports.summary_headers(summary.by)
-        groups = itertools.count(1)
-        table = (reports.summary_line(summary.by, row, utc) for row, _ in zip(rows(), groups))
-        if fmt == "csv":
-            tables.write_csv(out, headers, table)
-        else:
-            tables.write_table(out, headers, table, tablefmt)
-            shown = next(groups) - 1
-            out.write(f"{summary.total} denials in {shown} groups\n")
-    run.exit(summary.total > 0)
+        groups = _counting(summary.rows(registry))
+        shown = _counting(itertools.islice(groups, top) if top else groups)
+        table = (reports.summary_line(summary.by, row, utc) for row in shown)
+        tables.write_table(out, headers, table, tablefmt)
+        for _ in groups:  # the groups --top left out, counted for the footer
+            pass
+        out.write(tables.footer_gap(tablefmt)
+                  + tables.group_footer(summary.total, groups.n, shown.n))
+    # the report was written: 0, even when it is empty (1 with --fail-if-any
+    # when it holds a denial; 2 on an error)
+    run.exit(not (fail_if_any and summary.total > 0))
 
 
 # -- domains -----------------------------------------------------------------------
@@ -245,11 +312,13 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, **kwargs):
 @click.command("domains")
 @input_options
 @selection_options
-@format_option(["table", "json", "csv", "text"], "table")
+@format_option(["table", "text", "json", "ndjson", "csv", "tsv"], "table")
 @tablefmt_option
 @utc_option
+@interval_option
+@fail_if_any_option
 @guarded
-def domains_cmd(fmt, tablefmt, utc, **kwargs):
+def domains_cmd(fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
     """List every Landlock domain: creator, status, denials logged and reported.
 
     With a selection, only the domains with a selected denial are listed
@@ -258,12 +327,13 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     """
     from lldecode.analysis.domain_report import domain_rows
     from lldecode.output import reports, tables
-    from lldecode.output.jsonable import write_json_list
+    from lldecode.output.jsonable import domain_record, write_json_list, write_ndjson_line
     from lldecode.output.text import utf8_stdout
 
     run = _run(kwargs, keep_domains=True)
     run.shows_gap_causes = True
-    tally = run.tally(per_domain=not run.selection.empty)
+    tally = run.tally(per_domain=not run.selection.empty, on_tick=every(
+        run, interval, fmt, show_domains(utf8_stdout(), utc, tablefmt)))
     selected, registry, stats = tally.selected, tally.registry, tally.stats
 
     def rows():
@@ -272,7 +342,18 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     out = utf8_stdout()
     listed = 0
     if fmt == "json":
-        write_json_list(out, rows())
+        write_json_list(out, (domain_record(row) for row in rows()))
+        listed = len(registry)
+    elif fmt == "ndjson":
+        for row in rows():
+            write_ndjson_line(out, domain_record(row))
+        listed = len(registry)
+    elif fmt in ("csv", "tsv"):
+        from lldecode.output import flat
+
+        with_selected = selected is not None
+        flat.write_flat(out, fmt, flat.domain_columns(with_selected),
+                        (flat.domain_row(row, utc, with_selected) for row in rows()))
         listed = len(registry)
     elif fmt == "text":
         for row in rows():
@@ -281,12 +362,15 @@ def domains_cmd(fmt, tablefmt, utc, **kwargs):
     else:
         headers = reports.domain_headers(selected is not None)
         table = (reports.domain_line(row, utc, selected is not None) for row in rows())
-        if fmt == "csv":
-            tables.write_csv(out, headers, table)
-        else:
-            tables.write_table(out, headers, table, tablefmt)
-            for row in rows():
-                if row["gap_causes"]:
-                    out.write(reports.gap_note(row))
+        tables.write_table(out, headers, table, tablefmt)
+        for row in rows():
+            if row["gap_causes"]:
+                out.write(reports.gap_note(row))
         listed = len(registry)
-    run.exit(bool(listed) if selected is None else sum(selected.values()) > 0)
+    # the report was written: 0, even when it is empty (1 with --fail-if-any when
+    # a listed domain has a logged, or with a selection a selected, denial)
+    if selected is None:
+        denied = any(info.denials_logged for info in registry.ordered())
+    else:
+        denied = sum(selected.values()) > 0
+    run.exit(not (fail_if_any and denied))

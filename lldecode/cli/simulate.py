@@ -7,6 +7,7 @@ from typing import Optional, Tuple
 import click
 
 from lldecode.cli.common import EXIT_ERROR, format_option, guarded
+from lldecode.cli.completion import complete_files, complete_operations
 
 EXIT_ALLOWED, EXIT_DENIED = 0, 1
 
@@ -32,10 +33,11 @@ class _SimulateCommand(click.Command):
 @click.command("simulate", cls=_SimulateCommand,
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--policy", "policies", multiple=True, required=True, metavar="FILE",
+              shell_complete=complete_files,
               help="A landlockconfig file (TOML or JSON), one per layer, in the order "
                    "they are enforced. Repeatable.")
-@click.argument("operation")
-@click.argument("args", nargs=-1)
+@click.argument("operation", shell_complete=complete_operations)
+@click.argument("args", nargs=-1, shell_complete=complete_files)
 @format_option(["text", "json"], "text")
 @click.option("--cmd", "ioctl_cmd", default="FIONREAD", show_default=True, metavar="CMD",
               help="ioctl: the command, a number or a name (FIONREAD, FIOCLEX, ...).")
@@ -57,6 +59,10 @@ class _SimulateCommand(click.Command):
               help="... and enforced N layers of its own on top of them.")
 @click.option("--mount-root", metavar="DIR",
               help="rename/link: the root of the mount holding SRC and DST (default /).")
+@click.option("--exists/--new", "exists", default=None,
+              help="open with O_CREAT: the file is there already (only opened), or not "
+                   "(created: fs.make_reg on its directory). Default: new, or as found "
+                   "on disk with --resolve.")
 @click.option("--resolve", is_flag=True,
               help="Look paths up: follow symbolic links (operation and rule paths), read "
                    "file kinds, devices and mount points from the filesystem.")
@@ -65,17 +71,24 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
                  ioctl_cmd: str, kind: Optional[str], replace: Optional[bool],
                  exchange: bool, device: Optional[bool], opened_under: Optional[int],
                  target_shares: int, target_own_layers: int, mount_root: Optional[str],
-                 resolve: bool) -> None:
+                 exists: Optional[bool], resolve: bool) -> None:
     """Predict whether the kernel allows OPERATION [ARGS]... under the policy,
     and the denial records it logs (layer numbers follow the --policy order).
 
     Paths are compared lexically after normalization, without touching the
     filesystem unless --resolve is given.  Exit status: 0 allowed, 1 denied,
     2 on an error.
+
+    \b
+    Examples:
+      lldecode simulate --policy base.toml read /etc/passwd
+      lldecode simulate --policy base.toml open /dev/tty 'O_RDWR'
+      lldecode simulate --policy base.toml open /tmp/out 'O_WRONLY|O_CREAT|O_TRUNC' --exists
+      lldecode simulate --policy a.toml --policy b.toml rename /src/f /dst/f
     """
     from lldecode.landlock.policy import PolicyError, load_policy
     from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate
-    from lldecode.output.jsonable import dumps
+    from lldecode.output.jsonable import dumps, simulation_record
     from lldecode.output.simulation import render_text
 
     try:
@@ -84,13 +97,13 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
                           ioctl_cmd=parse_ioctl_cmd(ioctl_cmd), device=device,
                           opened_under=opened_under, target_shares=target_shares,
                           target_own_layers=target_own_layers, mount_root=mount_root,
-                          resolve=resolve)
+                          exists=exists, resolve=resolve)
         outcome = simulate(policy, operation, list(args), options)
     except (PolicyError, SimulationError) as exc:
         click.echo(f"lldecode simulate: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_ERROR) from None
     if fmt == "json":
-        click.echo(dumps(outcome.as_dict(), indent=2))
+        click.echo(dumps(simulation_record(outcome.as_dict()), indent=2))
     else:
         click.echo(render_text(operation, args, outcome))
     raise click.exceptions.Exit(EXIT_ALLOWED if outcome.allowed else EXIT_DENIED)

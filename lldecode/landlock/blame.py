@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -19,6 +20,7 @@ from lldecode.landlock.access import known_right, mask_to_names, normalize_block
 from lldecode.landlock.checks import MAKE_RIGHT, Domain
 from lldecode.landlock.layers import IOCTL_DEV, OPTIONAL_ACCESS
 from lldecode.landlock.policy import MAX_PORT, Policy, normalize_path
+from lldecode.landlock.policy_writer import NotRepresentable, toml_document
 from lldecode.landlock.simulate import (
     ObjectFields,
     ObjectValue,
@@ -259,6 +261,11 @@ class _Blamer:
         sentence += self.older_sentence(older)
         toml = _toml_snippet(self.policy.sources[level], found.layer, "path_beneath",
                              bare, "parent", json_string(path))
+        for lvl in older:  # a snippet for each older layer that denies too
+            lacking = [known_right(name).name for name in missing
+                       if masks.get(known_right(name).bit, 0) >> (lvl - 1) & 1]
+            toml += "\n" + _toml_snippet(self.policy.sources[lvl - 1], lvl, "path_beneath",
+                                         lacking or bare, "parent", json_string(path))
         return Finding(found.layer, found.policy, missing, {"path": path}, tuple(older),
                        sentence, toml)
 
@@ -326,7 +333,9 @@ class _Blamer:
         sentence = (f"{self.name(level).capitalize()} denied {','.join(found.blockers)} on "
                     f"port {port}: it handles it and none of its [[net_port]] rules allows "
                     f"port {port}." + self.older_sentence(older))
-        toml = _toml_snippet(found.policy, found.layer, "net_port", bare, "port", str(port))
+        toml = "\n".join(_toml_snippet(source, number, "net_port", bare, "port", str(port))
+                         for source, number in [(found.policy, found.layer)] + [
+                             (self.policy.sources[lvl - 1], lvl) for lvl in older])
         finding = Finding(found.layer, found.policy, found.blockers, dict(found.object),
                           tuple(older), sentence, toml)
         return Blame(reason is None, reason, (finding,))
@@ -355,7 +364,7 @@ class _Blamer:
         if older:
             names = ", ".join(self.name(lvl - 1) for lvl in older)
             sentence += f" Older {names} scope it too."
-        toml = (f"# {found.policy} (layer {found.layer}): no rule can allow this; "
+        toml = (f"# {toml_comment(found.policy)} (layer {found.layer}): no rule can allow this; "
                 f"remove \"{short}\" from [[ruleset]] scoped")
         finding = Finding(found.layer, found.policy, (blocker,), dict(obj), tuple(older),
                           sentence, toml)
@@ -369,7 +378,8 @@ class _Blamer:
         sentence = (f"{self.name(level).capitalize()} is the youngest layer of the tracer's "
                     "domain: a sandboxed process may only trace (or read the memory of) "
                     "processes inside its own domain. No rule can allow this.")
-        toml = (f"# {found.policy} (layer {found.layer}): no rule can allow ptrace "
+        toml = (f"# {toml_comment(found.policy)} (layer {found.layer}): no rule can allow "
+                "ptrace "
                 "outside the domain")
         return Blame(reason is None, reason,
                      (Finding(found.layer, found.policy, ("ptrace",), dict(obj), (),
@@ -389,7 +399,8 @@ class _Blamer:
         sentence = (f"{self.name(level).capitalize()} is the youngest layer handling "
                     "filesystem rights: mounting, unmounting and pivot_root are always "
                     "denied in such a domain. No rule can allow this.")
-        toml = f"# {found.policy} (layer {found.layer}): no rule can allow mount operations"
+        toml = (f"# {toml_comment(found.policy)} (layer {found.layer}): no rule can allow "
+                "mount operations")
         return Blame(reason is None, reason,
                      (Finding(found.layer, found.policy, ("fs.change_topology",),
                               dict(obj), (), sentence, toml),))
@@ -422,13 +433,52 @@ def _ioctl_number(value: ObjectValue) -> Optional[int]:
 
 
 def json_string(text: str) -> str:
-    """A TOML basic string (JSON string escapes are valid TOML)."""
+    """A value as JSON text (a path: every byte that is not UTF-8 kept as
+    ``\\udcXX``); :func:`_toml_snippet` reads it back."""
     return json.dumps(text)
+
+
+# Characters a snippet writes as escapes (TOML ``\\uXXXX`` in a string, the
+# same text in a comment): controls, invisible and bidirectional format
+# characters, separators, surrogates (bytes that were not UTF-8), private
+# use and unassigned code points.  A snippet is then safe to print on a
+# terminal as it is, and still valid TOML to copy.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (in a comment)
+        return f"\\x{code - 0xDC00:02X}"
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+
+def _visible(text: str) -> str:
+    """TOML text (or a comment) with every character of
+    _ESCAPED_CATEGORIES but the newline written as an escape (valid in a
+    basic string; in a comment, text TOML allows)."""
+    return "".join(_escape_char(c) if c != "\n" and unicodedata.category(c)
+                   in _ESCAPED_CATEGORIES else c for c in text)
+
+
+def toml_comment(text: str) -> str:
+    """``text`` (a policy file name...) as a TOML comment's text: one line,
+    no control character, every byte shown."""
+    return "".join(_escape_char(c) if unicodedata.category(c) in _ESCAPED_CATEGORIES
+                   else c for c in text)
 
 
 def _toml_snippet(source: str, layer: int, table: str, names: Sequence[str],
                   key: str, value: str) -> str:
-    """The landlockconfig rule to add to a layer's file."""
-    allowed = ", ".join(json_string(n) for n in names)
-    return (f"# add to {source} (layer {layer})\n[[{table}]]\n"
-            f"allowed_access = [{allowed}]\n{key} = [{value}]\n")
+    """The landlockconfig rule to add to a layer's file, as TOML written by
+    :mod:`lldecode.landlock.policy_writer` (``value``: the path or port as
+    JSON text, see :func:`json_string`).  A path that is not UTF-8 cannot be
+    written in TOML: the snippet says so and gives the policy's JSON form."""
+    rule = {"allowed_access": list(names), key: [json.loads(value)]}
+    head = f"# add to {toml_comment(source)} (layer {layer})"
+    try:
+        return head + "\n" + _visible(toml_document({table: [rule]}))
+    except NotRepresentable:
+        return (head + ": the path is not valid UTF-8, which TOML cannot hold; "
+                "the rule in the policy's JSON form:\n"
+                + json.dumps({table: [rule]}) + "\n")

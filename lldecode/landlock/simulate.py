@@ -65,6 +65,7 @@ class Options:
     target_own_layers: int = 0          # ... and layers the target added itself
     mount_root: Optional[str] = None    # rename/link: root of the mount (default /)
     resolve: bool = False               # look paths up on the filesystem
+    exists: Optional[bool] = None       # open with O_CREAT: the file is there already
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ OPERATIONS: Dict[str, Operation] = {op.name: op for op in (
     Operation("link", ("SRC", "DST"), "hard-link SRC as DST"),
     Operation("truncate", ("PATH",), "truncate(2) a file by path"),
     Operation("open-trunc", ("PATH",), "open a file with O_WRONLY|O_TRUNC"),
+    Operation("open", ("PATH", "FLAGS?"), "open(2) with FLAGS: O_RDONLY (default), O_WRONLY "
+              "or O_RDWR, and O_TRUNC, O_CREAT, O_EXCL, joined by | (O_RDWR|O_CREAT)"),
     Operation("ftruncate", ("PATH",), "open a file for writing, then ftruncate(2) it"),
     Operation("ioctl", ("PATH",), "open a device read-only, then ioctl(2) it"),
     Operation("bind", ("PORT",), "bind a TCP socket to a local port"),
@@ -279,7 +282,7 @@ class _Simulation:
         handler: Callable[[str, List[str]], Outcome] = {
             "create": self.create, "rename": self.refer, "link": self.refer,
             "truncate": self.truncate_path, "open-trunc": self.open_then,
-            "ftruncate": self.open_then, "ioctl": self.open_then,
+            "ftruncate": self.open_then, "ioctl": self.open_then, "open": self.open_flags,
             "bind": self.net, "connect": self.net, "signal": self.ipc,
             "abstract-connect": self.ipc, "ptrace": self.ptrace,
         }.get(operation, self.open if operation in _OPEN_ACCESS else self.parent_check)
@@ -340,6 +343,38 @@ class _Simulation:
             layer, missing = layer_from_deny_masks(IOCTL_DEV, deny_masks)
             return self.fs_outcome(LayerDenial(layer, missing), path, {"ioctlcmd": f"{cmd:#x}"})
         if kept & TRUNCATE:
+            return ALLOWED
+        layer, missing = layer_from_deny_masks(TRUNCATE, deny_masks)
+        return self.fs_outcome(LayerDenial(layer, missing), path)
+
+    def open_flags(self, operation: str, args: List[str]) -> Outcome:
+        """open(2) with flags: O_CREAT makes a new file (fs.make_reg on the
+        directory; an existing one is only opened, and O_TRUNC does not
+        apply to a file the call created), then the file is opened for
+        reading, writing or both (one record lists every right missing in
+        the youngest denying layer), then O_TRUNC truncates it with the
+        rights the open kept (fs.truncate)."""
+        flags = parse_open_flags(args[1] if len(args) > 1 else "O_RDONLY")
+        path = self.path(args[0], follow="O_CREAT" not in flags)
+        access = _OPEN_MODES[next(m for m in _OPEN_MODES if m in flags)]
+        created = False
+        if "O_CREAT" in flags:
+            exists = self.options.exists
+            if "O_EXCL" in flags:
+                exists = False
+            elif exists is None:
+                exists = self.options.resolve and os.path.lexists(path)
+            if not exists:
+                parent = posixpath.dirname(path)
+                denied = self.domain.check_path(parent, MAKE_RIGHT["file"])
+                if denied is not None:
+                    return self.fs_outcome(denied, parent)
+                created = True
+        kept, deny_masks, denied = self.domain.open_file(
+            path, access, not created and self.is_device(path, False))
+        if denied is not None:
+            return self.fs_outcome(denied, path)
+        if "O_TRUNC" not in flags or created or kept & TRUNCATE:
             return ALLOWED
         layer, missing = layer_from_deny_masks(TRUNCATE, deny_masks)
         return self.fs_outcome(LayerDenial(layer, missing), path)
@@ -424,6 +459,36 @@ def _resolved_layer(layer: Layer) -> Layer:
                                   f"{exc}") from None
         rules[real] = rules.get(real, 0) | allowed
     return replace(layer, path_rules=rules)
+
+
+# open(2)'s access modes (one of them) and the rights each asks for.
+_OPEN_MODES = {"O_RDONLY": fs_mask("read_file"), "O_WRONLY": fs_mask("write_file"),
+               "O_RDWR": fs_mask("read_file", "write_file")}
+# The other flags of open(2) the simulator takes.
+_OPEN_FLAGS = ("O_TRUNC", "O_CREAT", "O_EXCL")
+
+
+def parse_open_flags(text: str) -> Tuple[str, ...]:
+    """open(2) flags as written (``O_RDWR|O_CREAT``, ``rdwr,trunc``: any
+    case, ``O_`` optional, joined by ``|``, ``,`` or ``+``): their names,
+    the access mode first (O_RDONLY when none is given)."""
+    names: List[str] = []
+    for word in text.replace(",", "|").replace("+", "|").split("|"):
+        word = word.strip().upper()
+        if not word:
+            continue
+        name = word if word.startswith("O_") else "O_" + word
+        if name not in _OPEN_MODES and name not in _OPEN_FLAGS:
+            raise SimulationError(f"unknown open flag {word!r} (known: "
+                                  + ", ".join(list(_OPEN_MODES) + list(_OPEN_FLAGS)) + ")")
+        if name not in names:
+            names.append(name)
+    modes = [n for n in names if n in _OPEN_MODES]
+    if len(modes) > 1:
+        raise SimulationError("open flags give more than one access mode: " + ", ".join(modes))
+    if "O_EXCL" in names and "O_CREAT" not in names:
+        raise SimulationError("O_EXCL means something only with O_CREAT")
+    return tuple(modes or ["O_RDONLY"]) + tuple(n for n in names if n not in _OPEN_MODES)
 
 
 def parse_ioctl_cmd(text: str) -> int:

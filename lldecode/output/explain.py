@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from lldecode.analysis.explain import Paragraph, RightInfo, Who, explanation
+from lldecode.output.escape import escape_text
 from lldecode.output.reports import created_by
 from lldecode.output.text import Safe, Style, format_time, safe
 
@@ -104,5 +105,13 @@ def _policy_lines(verdict: Dict[str, Any], style: Style) -> List[str]:
         toml = verdict["toml"].split("\n")
         if toml[-1] == "":
             toml.pop()
-        lines.extend("    " + safe(line) for line in toml)
+        lines.extend("    " + _snippet_line(line) for line in toml)
     return lines
+
+
+def _snippet_line(line: str) -> str:
+    """A line of a policy snippet, to copy into the policy: as it is when a
+    terminal would show it as it is (the snippets write what it would act on
+    as TOML or JSON escapes, lldecode.landlock.blame), else escaped."""
+    bare = line.replace("\\", "")
+    return Safe(line) if escape_text(bare) == bare else safe(line)

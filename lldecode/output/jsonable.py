@@ -1,5 +1,17 @@
 """Denials, domains and reports as JSON-ready values, and the JSON writers.
 
+The records the commands write (a denial, an explanation, a summary group,
+a domain, a simulation) follow schema version 1 (docs/json.md, and the JSON
+Schema shipped as lldecode/schema/lldecode-v1.schema.json): each carries
+``schema_version``; every key is always there (null when the log does not
+give the value; a nested object is always an object); ids are numbers
+whatever the input (``ausearch -i``'s names in ``<id>_name`` keys); each time
+is epoch seconds with its ISO 8601 form beside (``<time>_iso``); the fields
+that carry bytes from the log (path, comm, exe, proctitle, argv...) always
+have their ``<field>_hex`` sibling, null when the text is exactly the bytes.
+:func:`denial_dict`, :func:`explanation_record`, :func:`summary_record`,
+:func:`domain_record` and :func:`simulation_record` make them.
+
 One rule for every value from the log, whatever its field: JSON output is
 always valid UTF-8, valid JSON, and never loses a byte.
 
@@ -35,12 +47,15 @@ shown on a terminal cannot act on it.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import json
 import math
-from typing import Any, Dict, Iterable, List, Mapping, Optional, TextIO
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO
 
 from lldecode.analysis.denials import Denial
-from lldecode.audit.values import bytes_to_text, is_utf8
+from lldecode.audit.values import as_text, bytes_to_text, is_utf8
 from lldecode.output.escape import escape_json
 
 HEX_SUFFIX = "_hex"
@@ -191,25 +206,433 @@ def _convert_any_mapping(mapping: Mapping[Any, Any]) -> Dict[str, Any]:
     return out
 
 
+# -- the records of schema v1 ----------------------------------------------------
+#
+# Each command writes records of one kind (docs/json.md, and the JSON Schema
+# lldecode/schema/lldecode-v1.schema.json): a denial (filter), an
+# explanation (explain), a group (summarize), a domain (domains).  Their keys
+# are stable: every key of a kind is always there, null when the log does not
+# give its value; a nested object is always an object (its fields null when
+# the log does not give it), so that tools that make columns of the first
+# rows (sqlite-utils --flatten, DuckDB) see them all; one type per key,
+# whatever the input's format.
+
+SCHEMA_VERSION = 1
+SCHEMA_ID = "https://lldecode.invalid/schema/lldecode-v1.schema.json"
+
+# The object fields of a denial, in order (lldecode.analysis.denials.OBJECT_FIELDS);
+# those that hold bytes from the log get a ``_hex`` sibling.
+OBJECT_KEYS = ("path", "name", "dev", "ino", "ioctlcmd", "saddr", "src", "daddr", "dest",
+               "opid", "ocomm")
+_OBJECT_BYTES = ("path", "name", "ocomm")
+
+# The id fields of a process: a number, and the name ``ausearch -i`` gave.
+_USER_IDS = ("uid", "auid", "euid")
+_GROUP_IDS = ("gid",)
+UNSET_ID = 4294967295
+
+
+def iso_time(stamp: Optional[float]) -> Optional[str]:
+    """Epoch seconds as ISO 8601 in UTC with its offset and milliseconds
+    (``2026-11-26T23:51:31.645+00:00``); None for no time, or one no
+    calendar can show."""
+    if stamp is None or not isinstance(stamp, (int, float)):
+        return None
+    try:
+        moment = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _timed(out: Dict[str, Any], key: str, stamp: Optional[float]) -> None:
+    out[key] = stamp if stamp is None or math.isfinite(stamp) else None
+    out[key + "_iso"] = iso_time(stamp)
+
+
+def _stable_hex(value: Any) -> Any:
+    """The ``_hex`` sibling of a field that always has one: the bytes in hex
+    when the text alone does not give them back (not UTF-8, or holding
+    U+FFFD), else None."""
+    raw = _log_raw(value)
+    if raw is not None:
+        return raw.hex() if not is_utf8(raw) or b"\xef\xbf\xbd" in raw else None
+    if isinstance(value, (list, tuple)):
+        raws = [_log_raw(v) for v in value]
+        if any(r is not None and (not is_utf8(r) or b"\xef\xbf\xbd" in r) for r in raws):
+            return [r.hex() if r is not None else None for r in raws]
+    return None
+
+
+def _log_raw(value: Any) -> Optional[bytes]:
+    """The bytes of a value from the log (bytes, or text), else None."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        return log_bytes(value)
+    return None
+
+
+def _with_hex(out: Dict[str, Any], key: str, value: Any) -> None:
+    """``key`` (text, or a list of texts) and its ``key_hex`` sibling, always."""
+    kind = value.__class__
+    if value is None or ((kind is str or kind is bytes) and value.isascii()):
+        # the usual case: no value, or ASCII (its own bytes)
+        out[key] = value.decode("ascii") if kind is bytes else value
+        out[key + HEX_SUFFIX] = None
+        return
+    out[key] = convert(value)
+    out[key + HEX_SUFFIX] = _stable_hex(value)
+
+
+def _text(value: Any) -> Any:
+    """A short value the kernel writes as plain text (dev, syscall...): as
+    text, or None when it is none."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+def _plain(out: Dict[str, Any], key: str, value: Any) -> None:
+    """A value the kernel writes as plain text (dev, syscall, mode...): its
+    text; a ``key_hex`` sibling only when a forged record put bytes that are
+    not UTF-8 in it (the general rule of the module docstring)."""
+    if value is None or (value.__class__ is str and value.isascii()):
+        out[key] = value
+        return
+    text = _text(value)
+    out[key] = convert(text)
+    hexed = _hex_of(text)
+    if hexed is not None:
+        out[key + HEX_SUFFIX] = hexed
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@functools.lru_cache(maxsize=256)
+def id_number(value: str, group: bool = False) -> Optional[int]:
+    """The number of an id the log names (``ausearch -i``: ``root``,
+    ``unset``, ``unknown(1234)``), None when it cannot be known: a name is
+    looked up in this host's user (group) database, as ``--uid`` does."""
+    text = value.strip()
+    if text == "unset":
+        return UNSET_ID
+    if text.startswith("unknown(") and text.endswith(")"):
+        text = text[len("unknown("):-1]
+    if text.isdigit() and text.isascii():
+        return int(text)
+    try:
+        if group:
+            import grp
+
+            return grp.getgrnam(text).gr_gid
+        import pwd
+
+        return pwd.getpwnam(text).pw_uid
+    except (KeyError, ValueError, UnicodeError, OSError):
+        return None
+
+
+def _id(out: Dict[str, Any], key: str, value: Any, group: bool = False,
+        named: bool = True) -> None:
+    """An id as a number (``key``) and the name the log gave (``key_name``)."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, (bytes, bytearray)):
+        value = _text(value)
+    if isinstance(value, str):
+        out[key] = id_number(value, group) if value.isascii() else None
+        name = convert(value)
+    else:
+        out[key] = value if isinstance(value, int) else None
+        name = None
+    if named:
+        out[key + "_name"] = name
+
+
+# auditd's ENRICHED log_format: ``UID="root" AUID="unset"`` after the record.
+_ENRICHED_FIELD = re.compile(r'([A-Z]+)=("[^"]*"|\S+)')
+
+
+def enriched_names(enrichment: Optional[str]) -> Dict[str, str]:
+    """The names auditd's ENRICHED format gives for a record's ids
+    (``{"uid": "root", "auid": "unset"}``), as the log's text."""
+    names: Dict[str, str] = {}
+    if not enrichment:
+        return names
+    for match in _ENRICHED_FIELD.finditer(enrichment):
+        key = match.group(1).lower()
+        if key in _USER_IDS or key in _GROUP_IDS:
+            names.setdefault(key, as_text(match.group(2).strip('"')))
+    return names
+
+
+def creator_record(creator: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """A domain's creator (all null when the log does not say)."""
+    creator = creator or {}
+    out: Dict[str, Any] = Converted()
+    _id(out, "pid", creator.get("pid"), named=False)
+    _id(out, "uid", creator.get("uid"))
+    _with_hex(out, "exe", creator.get("exe"))
+    _with_hex(out, "comm", creator.get("comm"))
+    return out
+
+
+def object_record(obj: Mapping[str, Any]) -> Dict[str, Any]:
+    """A denied object: every known field (null when the record has none),
+    and ``other``: the fields this version does not know, as text."""
+    out: Dict[str, Any] = Converted()
+    for key in OBJECT_KEYS:
+        value = obj.get(key)
+        if key in _OBJECT_BYTES:
+            _with_hex(out, key, value)
+        elif key in ("ino", "src", "dest", "opid"):
+            out[key] = _int(value)
+        else:
+            _plain(out, key, value)
+    out["other"] = convert_mapping({k: v for k, v in obj.items() if k not in OBJECT_KEYS})
+    return out
+
+
+_PATH_ITEM_NUMBERS = ("item", "inode")
+_PATH_ITEM_TEXTS = ("nametype", "dev", "mode")
+
+
+def process_record(process: Optional[Mapping[str, Any]],
+                   names: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+    """The process denied (all null when its event has no SYSCALL record);
+    ``names``: the names an enriched log gives for its ids."""
+    p = process or {}
+    out: Dict[str, Any] = Converted()
+    _plain(out, "arch", p.get("arch"))
+    out["syscall_nr"] = _int(p.get("syscall_nr"))
+    _plain(out, "syscall", p.get("syscall"))
+    success = p.get("success")
+    out["success"] = success if isinstance(success, bool) else None
+    out["exit"] = _int(p.get("exit"))
+    _plain(out, "errno", p.get("errno"))
+    _id(out, "pid", p.get("pid"), named=False)
+    _id(out, "ppid", p.get("ppid"), named=False)
+    for key in _USER_IDS[:2]:
+        _id(out, key, p.get(key))
+    _id(out, "gid", p.get("gid"), group=True)
+    _id(out, "euid", p.get("euid"))
+    _id(out, "ses", p.get("ses"), named=False)
+    _with_hex(out, "comm", p.get("comm"))
+    _with_hex(out, "exe", p.get("exe"))
+    out["exe_deleted"] = bool(p.get("exe_deleted")) if process else None
+    _plain(out, "key", p.get("key"))
+    argv = p.get("argv")
+    _with_hex(out, "argv", list(argv) if argv is not None else None)
+    _with_hex(out, "proctitle", p.get("proctitle"))
+    _with_hex(out, "cwd", p.get("cwd"))
+    for key, name in (names or {}).items():
+        if out.get(key + "_name", "") is None:
+            _plain(out, key + "_name", name)
+    paths = []
+    for item in p.get("paths") or ():
+        entry: Dict[str, Any] = Converted()
+        _with_hex(entry, "name", item.get("name"))
+        for key in _PATH_ITEM_NUMBERS:
+            entry[key] = _int(item.get(key))
+        for key in _PATH_ITEM_TEXTS:
+            _plain(entry, key, item.get(key))
+        paths.append(entry)
+    out["paths"] = paths
+    return out
+
+
+# The times of a domain, each with its ISO 8601 form.
+_DOMAIN_TIMES = ("creation_time", "allocated_time", "first_denial", "last_denial",
+                 "deallocated_time")
+
+
+def domain_info_record(info: Optional[Mapping[str, Any]], domain: Optional[str] = None,
+                       node: Optional[str] = None) -> Dict[str, Any]:
+    """What the log says of a domain (DomainInfo.as_dict()); for a domain the
+    registry does not know, its id and node and every other field null."""
+    d = info or {}
+    out: Dict[str, Any] = Converted()
+    _plain(out, "domain", d.get("domain", domain))
+    _plain(out, "node", d.get("node", node))
+    out["boot"] = _int(d.get("boot"))
+    _plain(out, "status", d.get("status"))
+    out["creator"] = creator_record(d.get("creator"))
+    _plain(out, "mode", d.get("mode"))
+    for key in _DOMAIN_TIMES:
+        _timed(out, key, d.get(key))
+    out["denials_logged"] = _int(d.get("denials_logged"))
+    out["denials_reported"] = _int(d.get("denials_reported"))
+    return out
+
+
+def _versioned() -> Dict[str, Any]:
+    out: Dict[str, Any] = Converted()
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
 def denial_dict(denial: Denial) -> Dict[str, Any]:
-    """One denial as a JSON-ready dict (see the module docstring for bytes)."""
+    """One denial as a record of schema v1 (``filter``'s JSON and NDJSON)."""
     record = denial.record
-    out: Dict[str, Any] = {
-        "time": record.time,
-        "serial": record.serial,
-        "node": record.node,
-        "domain": denial.domain,
-        "blockers": list(denial.blockers),
-        "object": denial.object,
-    }
-    if denial.operation_size > 1:
-        out["operation"] = {"index": denial.operation_index, "size": denial.operation_size}
-    out["process"] = denial.process
+    out = _versioned()
+    _timed(out, "time", record.time)
+    out["serial"] = record.serial
+    _plain(out, "node", record.node)
+    _plain(out, "domain", denial.domain)
+    out["blockers"] = convert(list(denial.blockers))
+    out["object"] = object_record(denial.object)
+    out["operation"] = Converted(index=denial.operation_index, size=denial.operation_size)
+    syscall = denial.event.first("SYSCALL")
+    out["process"] = process_record(
+        denial.process, enriched_names(syscall.enrichment) if syscall is not None else None)
     info = denial.domain_info
-    out["domain_info"] = info.as_dict() if info is not None else None
-    out["source"] = {"file": record.source, "line": record.lineno,
-                     "carrier": record.carrier}
-    return convert_mapping(out)
+    out["domain_info"] = domain_info_record(info.as_dict() if info is not None else None,
+                                            denial.domain, record.node)
+    source: Dict[str, Any] = Converted()
+    _with_hex(source, "file", record.source)
+    source["line"] = record.lineno
+    source["carrier"] = record.carrier
+    out["source"] = source
+    return out
+
+
+def explanation_record(item: Mapping[str, Any], denials: Iterable[Denial] = ()) -> Dict[str, Any]:
+    """One explained paragraph (lldecode.analysis.explain.explanation) as a
+    record of schema v1, with the objects of its ``denials`` as fields."""
+    out = _versioned()
+    _timed(out, "time", item.get("time"))
+    _timed(out, "last_time", item.get("last_time"))
+    out["count"] = item.get("count")
+    out["serial"] = item.get("serial")
+    who = item.get("who") or {}
+    who_out: Dict[str, Any] = Converted()
+    _with_hex(who_out, "comm", who.get("comm"))
+    _with_hex(who_out, "exe", who.get("exe"))
+    _id(who_out, "pid", who.get("pid"), named=False)
+    _id(who_out, "uid", who.get("uid"))
+    _with_hex(who_out, "proctitle", who.get("proctitle"))
+    who_out["from_creator"] = bool(who.get("from_creator"))
+    out["who"] = who_out
+    what = item.get("what") or {}
+    what_out: Dict[str, Any] = Converted()
+    _plain(what_out, "syscall", what.get("syscall"))
+    _plain(what_out, "errno", what.get("errno"))
+    what_out["rights"] = convert(what.get("rights") or [])
+    out["what"] = what_out
+    _with_hex(out, "where", list(item.get("where") or []))
+    out["objects"] = [object_record(d.object) for d in denials]
+    sandbox = item.get("sandbox") or {}
+    out["sandbox"] = Converted(domain=convert(sandbox.get("domain")),
+                               boot=_int(sandbox.get("boot")),
+                               status=convert(sandbox.get("status")),
+                               creator=creator_record(sandbox.get("creator")))
+    _with_hex(out, "fix", list(item.get("fix") or []))
+    out["hide"] = item.get("hide")
+    policy = item.get("policy")
+    out["policy"] = convert(policy) if policy is not None else None
+    out["refer"] = refer_record(item.get("refer"))
+    return out
+
+
+def refer_record(refer: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The refer rule's part in an explained operation
+    (lldecode.analysis.explain.Refer): ``refused`` false, and every other
+    field null or empty, when it had none."""
+    r = refer or {}
+    out: Dict[str, Any] = Converted()
+    out["refused"] = refer is not None
+    _plain(out, "operation", r.get("operation"))
+    _plain(out, "errno", r.get("errno"))
+    directories = []
+    for directory in r.get("directories") or ():
+        entry: Dict[str, Any] = Converted()
+        _plain(entry, "role", directory.get("role"))
+        _with_hex(entry, "path", directory.get("path"))
+        _plain(entry, "domain", directory.get("domain"))
+        entry["missing"] = convert(list(directory.get("missing") or []))
+        directories.append(entry)
+    out["directories"] = directories
+    _with_hex(out, "refer_missing", list(r.get("refer_missing") or []))
+    compared = r.get("compared_all")
+    out["compared_all"] = bool(compared) if refer is not None else None
+    out["gained"] = convert(list(r.get("gained") or []))
+    needed = []
+    for need in r.get("needed") or ():
+        entry = Converted()
+        _with_hex(entry, "path", need.get("path"))
+        entry["rights"] = convert(list(need.get("rights") or []))
+        needed.append(entry)
+    out["needed"] = needed
+    return out
+
+
+# The dimensions of a summary, each a key of every group (null when the
+# summary is not grouped by it).
+SUMMARY_DIMENSIONS = ("domain", "blocker", "exe", "path", "syscall")
+
+
+def summary_record(row: Mapping[str, Any]) -> Dict[str, Any]:
+    """One group of a summary (lldecode.analysis.summarize) as a record of
+    schema v1: every dimension's key (null when not grouped by it)."""
+    out = _versioned()
+    _plain(out, "domain", row.get("domain"))
+    _plain(out, "node", row.get("node"))
+    _plain(out, "blocker", row.get("blocker"))
+    _with_hex(out, "exe", row.get("exe"))
+    _with_hex(out, "path", row.get("path"))
+    _plain(out, "syscall", row.get("syscall"))
+    out["creator"] = creator_record(row.get("creator"))
+    out["denials_logged"] = _int(row.get("denials_logged"))
+    out["denials_reported"] = _int(row.get("denials_reported"))
+    out["count"] = row.get("count")
+    _timed(out, "first", row.get("first"))
+    _timed(out, "last", row.get("last"))
+    return out
+
+
+def summary_document(total: int, by: Sequence[str]) -> Dict[str, Any]:
+    """The head of ``summarize --format json`` (its ``groups`` follow)."""
+    return {"schema_version": SCHEMA_VERSION, "total": total, "by": list(by)}
+
+
+def simulation_record(outcome: Mapping[str, Any]) -> Dict[str, Any]:
+    """``simulate``'s answer (lldecode.landlock.simulate.Outcome.as_dict())
+    as a document of schema v1: each predicted denial's object with the
+    keys of a logged one."""
+    out = _versioned()
+    out["allowed"] = bool(outcome.get("allowed"))
+    _plain(out, "errno", outcome.get("errno"))
+    denials = []
+    for denial in outcome.get("denials") or ():
+        entry: Dict[str, Any] = Converted()
+        entry["layer"] = _int(denial.get("layer"))
+        _with_hex(entry, "policy", denial.get("policy"))
+        entry["blockers"] = convert(list(denial.get("blockers") or []))
+        entry["object"] = object_record(denial.get("object") or {})
+        denials.append(entry)
+    out["denials"] = denials
+    return out
+
+
+def domain_record(row: Mapping[str, Any]) -> Dict[str, Any]:
+    """One row of the domains report (lldecode.analysis.domain_report) as a
+    record of schema v1."""
+    out = _versioned()
+    out.update(domain_info_record(row))
+    selected = row.get("denials_selected")
+    out["denials_selected"] = _int(selected)
+    missing = row.get("missing")
+    out["missing"] = _int(missing)
+    out["duplicate_allocations"] = _int(row.get("duplicate_allocations"))
+    out["blockers"] = [Converted(name=convert(name), count=count)
+                       for name, count in (row.get("blockers") or {}).items()]
+    out["gap_causes"] = convert(list(row.get("gap_causes") or []))
+    return out
 
 
 def dumps(value: Any, indent: Optional[int] = None) -> str:
@@ -243,3 +666,13 @@ def write_json_document(out: TextIO, head: Mapping[str, Any], key: str,
 def write_ndjson_line(out: TextIO, value: Any) -> None:
     """One JSON value on one line."""
     out.write(dumps(value) + "\n")
+
+
+def load_schema() -> Dict[str, Any]:
+    """The JSON Schema of schema version 1, as shipped in the package."""
+    from importlib import resources
+
+    text = (resources.files("lldecode") / "schema" / "lldecode-v1.schema.json").read_text(
+        encoding="utf-8")
+    loaded: Dict[str, Any] = json.loads(text)
+    return loaded

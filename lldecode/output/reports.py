@@ -81,6 +81,26 @@ def _exe_and_pid(exe: Optional[bytes], pid: LogNumber) -> str:
     return Safe(f"{safe(exe)} [{safe(pid)}]")
 
 
+def summary_text(by: Sequence[str], row: Dict[str, Any], utc: bool) -> str:
+    """A summary group as one line of text (``summarize --format text``):
+    ``blocker fs.read_file: 14 denials, first ..., last ...``."""
+    parts = []
+    for dimension in by:
+        part = f"{safe(dimension)} {safe(row.get(dimension))}"
+        if dimension == "domain":
+            reported = row.get("denials_reported")
+            creator = _creator(row.get("creator") or Creator())
+            part += (f" (created by {safe(creator)}; "
+                     f"{safe(row.get('denials_logged'))} logged, "
+                     f"{safe(reported if reported is not None else 'unknown')} "
+                     "counted by the kernel)")
+        parts.append(part)
+    count = row["count"]
+    plural = "" if count == 1 else "s"
+    return Safe(f"{safe(Safe(', '.join(parts)))}: {safe(count)} denial{safe(plural)}, "
+                f"first {format_time(row['first'], utc)}, last {format_time(row['last'], utc)}\n")
+
+
 def created_by(creator: Creator, with_uid: bool = False) -> str:
     """A domain's creator in words: ``created by COMM (pid PID, [uid UID, ]EXE)``."""
     uid = Safe(f"uid {safe(creator.get('uid'))}, " if with_uid else "")

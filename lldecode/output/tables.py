@@ -1,6 +1,8 @@
 """Tables and CSV: every cell (and header) made safe
 (:func:`lldecode.output.text.safe`), whatever the value: a table cannot
-forget to escape a column.
+forget to escape a column.  A Markdown table (``--tablefmt github`` or
+``pipe``) also shows each cell as itself, never as Markdown
+(:mod:`lldecode.output.markdown`).
 
 :func:`write_table` streams a tabulate table of any size in bounded memory.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 import csv
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
 
+from lldecode.output.markdown import MARKDOWN_TABLE_FORMATS
+from lldecode.output.markdown import cell as markdown_cell
 from lldecode.output.text import safe
 
 cell = safe
@@ -45,7 +49,8 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     the row tabulate draws for a probe table of the same column widths
     (checked to be identical), or tabulate draws them in batches.
     """
-    heads = [cell(h) for h in headers]
+    render = _cell_renderer(tablefmt)
+    heads = [render(h) for h in headers]
 
     def draw(body: List[List[str]]) -> str:
         return tabulate(body, headers=heads, tablefmt=tablefmt, disable_numparse=True)
@@ -53,7 +58,7 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     widths = [len(h) for h in heads]
     spool = _Spool(batch)
     for row in rows:
-        cells = [cell(v) for v in row]
+        cells = [render(v) for v in row]
         for i, text in enumerate(cells):
             if len(text) > widths[i]:
                 widths[i] = len(text)
@@ -67,6 +72,21 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     else:
         _write_batches(out, draw, widths, spool, batch)
     spool.close()
+
+
+def _cell_renderer(tablefmt: str) -> Callable[[Any], str]:
+    """How a value becomes a cell of this format: made safe for a terminal,
+    and for a Markdown table shown as itself (never a link, markup or an
+    extra cell: :func:`lldecode.output.markdown.cell`)."""
+    if tablefmt not in MARKDOWN_TABLE_FORMATS:
+        return cell
+    return lambda value: markdown_cell(cell(value))
+
+
+def footer_gap(tablefmt: str) -> str:
+    """What separates a table from a line written under it: a blank line
+    after a Markdown table (a line right under one is one more row)."""
+    return "\n" if tablefmt in MARKDOWN_TABLE_FORMATS else ""
 
 
 class _Spool:
@@ -251,3 +271,16 @@ def write_csv(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any]]
     writer.writerow([cell(h) for h in headers])
     for row in rows:
         writer.writerow([cell(v) for v in row])
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def group_footer(total: int, groups: int, shown: Optional[int] = None) -> str:
+    """The line under a summary table: ``56 denials in 21 groups (2 shown)``
+    (the shown part only when fewer groups are shown than there are)."""
+    text = f"{_plural(total, 'denial')} in {_plural(groups, 'group')}"
+    if shown is not None and shown < groups:
+        text += f" ({shown} shown)"
+    return text + "\n"

@@ -27,13 +27,15 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO, Tuple
 
 from lldecode.output.escape import escape_bytes, escape_text
 
 
 def format_time(stamp: Optional[float], utc: bool = False) -> str:
-    """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm`` (local time by default).
+    """Epoch seconds as ``YYYY-MM-DD HH:MM:SS.mmm+HH:MM``: local time with
+    its offset from UTC (a pasted report says its zone), or UTC as
+    ``YYYY-MM-DD HH:MM:SS.mmmZ`` with ``utc``.
 
     A time no calendar of this platform can show (a log can claim any
     number: infinite, or past the year 9999 or before year 1) is shown as
@@ -46,7 +48,8 @@ def format_time(stamp: Optional[float], utc: bool = False) -> str:
         millis = int(round((stamp - second) * 1000))
         if millis == 1000:
             second, millis = second + 1, 0
-        return Safe(f"{_format_second(second, utc)}.{millis:03d}")
+        text, zone = _format_second(second, utc)
+        return Safe(f"{text}.{millis:03d}{zone}")
     except (OverflowError, ValueError, OSError):
         return safe(stamp)
 
@@ -57,11 +60,20 @@ _SECONDS_KEPT = 4096
 
 
 @functools.lru_cache(maxsize=_SECONDS_KEPT)
-def _format_second(second: int, utc: bool) -> str:
+def _format_second(second: int, utc: bool) -> Tuple[str, str]:
+    """(the second as ``YYYY-MM-DD HH:MM:SS``, its zone: ``Z`` or ``+HH:MM``)."""
     moment = time.gmtime(second) if utc else time.localtime(second)
     if not 1 <= moment.tm_year <= 9999:  # strftime's %Y is four digits
         raise ValueError(f"year {moment.tm_year}")
-    return time.strftime("%Y-%m-%d %H:%M:%S", moment)
+    return time.strftime("%Y-%m-%d %H:%M:%S", moment), "Z" if utc else _offset(moment)
+
+
+def _offset(moment: time.struct_time) -> str:
+    """A local time's offset from UTC, as ``+HH:MM`` (ISO 8601)."""
+    offset = moment.tm_gmtoff or 0
+    sign = "-" if offset < 0 else "+"
+    minutes = abs(offset) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 class Safe(str):

@@ -117,10 +117,13 @@ TEXT_COMMANDS: List[List[str]] = [
     ["filter"], ["filter", "--color", "always"], ["filter", "-f", "table"],
     ["filter", "-f", "table", "--tablefmt", "github"],
     ["filter", "-f", "table", "--tablefmt", "grid"], ["filter", "-f", "csv"],
+    ["filter", "-f", "tsv"], ["explain", "-f", "csv"], ["explain", "-f", "tsv"],
     ["explain"], ["explain", "--color", "always"],
     *[["explain", "--policy", p] for p in POLICIES],
-    *[["summarize", "--by", by, "-f", fmt] for by in DIMENSIONS for fmt in ("table", "csv")],
-    ["domains"], ["domains", "-f", "csv"], ["domains", "-f", "text"],
+    *[["summarize", "--by", by, "-f", fmt] for by in DIMENSIONS
+      for fmt in ("table", "csv", "tsv", "text")],
+    ["domains"], ["domains", "-f", "csv"], ["domains", "-f", "tsv"], ["domains", "-f", "text"],
+    ["domains", "--since", SINCE, "-f", "csv"],
     ["domains", "--since", SINCE], ["domains", "--since", SINCE, "-f", "text"],
 ]
 JSON_COMMANDS: List[List[str]] = [
@@ -129,6 +132,7 @@ JSON_COMMANDS: List[List[str]] = [
     *[["explain", "--policy", p, "-f", fmt] for p in POLICIES for fmt in ("json", "ndjson")],
     *[["summarize", "--by", by, "-f", fmt] for by in DIMENSIONS for fmt in ("json", "ndjson")],
     ["domains", "-f", "json"], ["domains", "--since", SINCE, "-f", "json"],
+    ["domains", "-f", "ndjson"], ["domains", "--since", SINCE, "-f", "ndjson"],
 ]
 
 
@@ -147,12 +151,17 @@ def _run(path: Path, args: List[str]) -> bytes:
 @pytest.mark.parametrize("log", LOGS)
 def test_text_outputs_carry_nothing_raw(logs, log, args):
     out = _run(logs[log], args)
-    text = assert_clean_text(out, args)
+    # TSV's own separator is the one control character it writes raw
+    text = assert_clean_text(out.replace(b"\t", b" ") if "tsv" in args else out, args)
     assert text
+    if "tsv" in args:
+        text = out.decode("utf-8")
     if "csv" in args:  # one record per line: no value splits a row
         rows = list(csv.reader(io.StringIO(text)))
         assert len({len(r) for r in rows}) == 1, args
         assert sum(1 for _ in text.splitlines()) == len(rows)
+    if "tsv" in args:  # one record per line, as many tabs on each
+        assert len({line.count("\t") for line in text.splitlines()}) == 1, args
 
 
 @pytest.mark.parametrize("args", JSON_COMMANDS, ids=" ".join)

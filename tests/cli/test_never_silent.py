@@ -130,7 +130,8 @@ def test_syscall_on_an_input_without_syscall_records():
                                      ["summarize"], ["domains"]])
 def test_every_reading_command_warns_once(command):
     result = invoke(*command, "--where", "cwd = /home", "--syscall", "257", JOURNAL)
-    assert result.exit_code == 1
+    # (summarize and domains wrote their report, empty: 0; filter, explain: grep's 1)
+    assert result.exit_code == (0 if command[0] in ("summarize", "domains") else 1)
     assert [w.split(":")[2].strip() for w in warnings(result)] == ["--syscall matched nothing",
                                                                    "--where"]
 

@@ -73,8 +73,13 @@ def hex_siblings(value: Any) -> Iterator[Tuple[str, Any, Any]]:
 
 
 def _check_sibling(name: str, text: Any, hexed: Any) -> None:
-    if hexed is None:  # a field with no bytes (a number, null)
-        assert text is None or not isinstance(text, (str, list)), (name, text)
+    if hexed is None:
+        # a field with no bytes (a number, null), or (the siblings of schema
+        # v1 are always there) a text that is its bytes: it can hold no U+FFFD
+        if isinstance(text, str):
+            assert "\ufffd" not in text, (name, text)
+        elif isinstance(text, list):
+            assert not any(isinstance(t, str) and "\ufffd" in t for t in text), (name, text)
         return
     if isinstance(hexed, list):
         assert isinstance(text, list) and len(text) == len(hexed), name

@@ -269,6 +269,8 @@ NOT_TEXT_RENDERERS = {
     "jsonable.py": "JSON: every writer converts its value (dumps)",
     "masks.py": "an access mask given on the command line, as an int, and lldecode's model",
     "progress.py": "stderr: the file name is escaped where it is taken (watch)",
+    "flat.py": "CSV and TSV: every cell made safe where it is written (flat_cell)",
+    "sqlite.py": "a database: values by the JSON rule (jsonable), as SQL parameters",
 }
 SAFE_CALLS = {"safe", "style", "format_time"}
 

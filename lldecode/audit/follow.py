@@ -1,0 +1,421 @@
+"""Live sources: a pipe or terminal read as it comes, and files followed
+like ``tail -F``.
+
+Both yield :data:`lldecode.audit.live.IDLE` when their input has been quiet
+for ``event_timeout`` seconds after some lines came, so that the event
+grouper completes the last event at once (:func:`read_live` turns it into an
+idle notice), and both end their input when :data:`lldecode.audit.live.stop`
+is set (an interrupted command).
+
+:class:`FileSource` reads one uncompressed file from a byte offset and
+knows, at any time, the offset just after the last whole line it gave
+(:attr:`FileSource.position`, for checkpoints).  Following (``follow=True``)
+it waits for the file to grow, and survives rotation:
+
+* by rename (``audit.log`` -> ``audit.log.1``, a new ``audit.log``): the
+  renamed file is read to its end, then the new file from its start;
+* by copy and truncate (logrotate's ``copytruncate``): a file that shrank,
+  or whose bytes before the offset changed, was truncated; the bytes the
+  writer added before the copy are read from the copy (the rotated sibling
+  whose bytes before the offset are the ones read), then the file from its
+  start.  Nothing is lost, nothing read twice.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import stat
+import time
+from typing import Iterator, List, Optional, Union
+
+from lldecode.audit import live
+from lldecode.audit.records import Diagnostics, Notice, ReadState, Record, read_lines
+from lldecode.audit.sources import (
+    DEFAULT_MAX_LINE_LENGTH,
+    TOO_LONG,
+    Source,
+    SourceError,
+    is_compressed,
+    rotation_key,
+)
+
+# Bytes read at a time.
+_CHUNK = 1 << 16
+# Seconds between two looks at a followed file that does not grow.
+FOLLOW_POLL = 0.05
+# Bytes before the offset remembered, to recognize the file (or its copy)
+# at the next look: a file rewritten from its start differs there.
+FINGERPRINT = 64
+
+
+class LineSplitter:
+    """Bytes in, whole lines out (Latin-1 text, without terminators), as
+    :func:`lldecode.audit.sources.split_lines` reads them, but fed a piece
+    at a time: :attr:`pending` is the start of a line not ended yet."""
+
+    __slots__ = ("limit", "carry", "skipping")
+
+    def __init__(self, limit: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+        self.limit = limit
+        self.carry = ""
+        self.skipping = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a line not ended yet (held, or skipped as too long)."""
+        return len(self.carry) + (1 if self.skipping else 0)
+
+    def feed(self, data: bytes) -> List[str]:
+        """The lines that ``data`` ends (TOO_LONG for one over the limit)."""
+        text = data.decode("latin-1")
+        out: List[str] = []
+        if self.skipping:
+            end = text.find("\n")
+            if end < 0:
+                return out
+            text = text[end + 1:]
+            self.skipping = False
+        parts = text.split("\n")
+        rest = parts.pop()
+        if parts:
+            parts[0] = self.carry + parts[0]
+            self.carry = ""
+            for part in parts:
+                if part.endswith("\r"):
+                    part = part[:-1]
+                out.append(TOO_LONG if len(part) > self.limit else part)
+        self.carry += rest
+        if len(self.carry) > self.limit:
+            out.append(TOO_LONG)
+            self.carry = ""
+            self.skipping = True
+        return out
+
+    def end(self) -> Optional[str]:
+        """The last line, not ended (None when there is none)."""
+        carry, self.carry, self.skipping = self.carry, "", False
+        return carry or None
+
+
+class _Segment:
+    """The lines of a live source up to its next IDLE, as a source
+    :func:`lldecode.audit.records.read_lines` reads (line numbers go on
+    from one segment to the next)."""
+
+    # not a file to scan whole (lldecode.audit.scan): lines as they come
+    path: Optional[str] = None
+    watcher = None
+    start = 0
+    end: Optional[int] = None
+
+    def __init__(self, source: Source, lines: Iterator[str], first_lineno: int) -> None:
+        self.source = source
+        self._lines = lines
+        self.name = source.name
+        self.max_line_length = source.max_line_length
+        self.first_lineno = first_lineno
+        self.next_lineno = first_lineno
+        self.ended = False
+
+    @property
+    def truncated_last_line(self) -> bool:
+        return self.ended and self.source.truncated_last_line
+
+    def lines(self) -> Iterator[str]:
+        for line in self._lines:
+            if line is live.IDLE:
+                return
+            self.next_lineno += 1
+            yield line
+        self.ended = True
+
+
+def read_live(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
+              state: Optional[ReadState] = None) -> Iterator[Union[Record, Notice]]:
+    """The records and notices of a live source, with an idle notice where
+    its input went quiet (see lldecode.audit.live)."""
+    lines = source.lines()
+    lineno = source.first_lineno
+    while True:
+        segment = _Segment(source, lines, lineno)
+        yield from read_lines(segment, diagnostics, landlock_only, state)  # type: ignore[arg-type]
+        if segment.ended:
+            return
+        lineno = segment.next_lineno
+        yield Notice(Notice.IDLE, None, source.name, lineno, "")
+
+
+def _readable(fd: int, timeout: Optional[float]) -> bool:
+    """Wait until ``fd`` has bytes (or its end), at most ``timeout`` seconds
+    (None: for ever); False on timeout or a stop request."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not live.stop:
+        wait = live.POLL if deadline is None else min(live.POLL, deadline - time.monotonic())
+        if wait < 0:
+            return False
+        ready, _, _ = select.select([fd], [], [], wait)
+        if ready:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+    return False
+
+
+class PipeSource(Source):
+    """A pipe, FIFO or terminal (standard input), read as bytes come, with
+    an idle tick when it goes quiet (see the module's doc)."""
+
+    live = True
+
+    def __init__(self, name: str, fd: int, event_timeout: Optional[float] = None,
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+        super().__init__(name, lambda: os.fdopen(fd, "rb", closefd=False), max_line_length)
+        self.fd = fd
+        self.event_timeout = (live.settings.event_timeout if event_timeout is None
+                              else event_timeout)
+
+    def lines(self) -> Iterator[str]:
+        splitter = LineSplitter(self.max_line_length)
+        fd, first, quiet = self.fd, True, True
+        heartbeat = live.settings.heartbeat
+        try:
+            while not live.stop:
+                if not _readable(fd, heartbeat if quiet else self.event_timeout):
+                    if live.stop:
+                        break
+                    if not splitter.pending:
+                        quiet = True
+                        yield live.IDLE
+                    continue
+                data = os.read(fd, _CHUNK)
+                if not data:
+                    break
+                if first:
+                    first = False
+                    if is_compressed(data):  # read as a whole, decompressed
+                        yield from self._decompressed(data)
+                        return
+                quiet = False
+                yield from splitter.feed(data)
+        except OSError as exc:
+            raise SourceError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+        rest = splitter.end()
+        if rest is not None:
+            self.truncated_last_line = True
+            yield rest
+
+
+    def _decompressed(self, head: bytes) -> Iterator[str]:
+        from lldecode.audit.sources import _chunks, _decompressing, _Prefixed, split_lines
+
+        rest = os.fdopen(self.fd, "rb", buffering=0, closefd=False)
+        stream = _decompressing(io.BufferedReader(_Prefixed(head, rest)))
+        yield from split_lines(_chunks(stream), self.max_line_length, self._unterminated)
+
+
+def _fingerprint(fd: int, offset: int) -> bytes:
+    """The bytes just before ``offset`` in an open file."""
+    start = max(0, offset - FINGERPRINT)
+    return os.pread(fd, offset - start, start)
+
+
+def rotated_siblings(path: str) -> List[str]:
+    """The files beside ``path`` whose names are its rotated names
+    (``audit.log.1``, ``audit.log-20261126``...), newest first."""
+    directory = os.path.dirname(path) or "."
+    base = os.path.basename(path)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    found = [os.path.join(directory, n) for n in names
+             if n != base and (n.startswith(base + ".") or n.startswith(base + "-"))]
+    return sorted(found, key=rotation_key, reverse=True)
+
+
+def find_by_inode(path: str, dev: int, ino: int) -> Optional[str]:
+    """``path`` or the rotated sibling that is the file (device, inode)."""
+    for candidate in [path] + rotated_siblings(path):
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if st.st_dev == dev and st.st_ino == ino:
+            return candidate
+    return None
+
+
+def find_by_content(path: str, offset: int, fingerprint: bytes,
+                    exclude: Optional[str] = None) -> Optional[str]:
+    """The rotated sibling of ``path`` (or ``path``) holding ``fingerprint``
+    just before ``offset``: the copy of a file rotated by copy and truncate."""
+    for candidate in [path] + rotated_siblings(path):
+        if candidate == exclude:
+            continue
+        try:
+            with open(candidate, "rb") as f:
+                head = f.read(6)
+                if is_compressed(head):
+                    continue
+                start = max(0, offset - len(fingerprint))
+                f.seek(start)
+                if f.read(offset - start) == fingerprint and (fingerprint or offset == 0):
+                    return candidate
+        except OSError:
+            continue
+    return None
+
+
+class FileSource(Source):
+    """An uncompressed file read from ``offset``; followed (``follow``) like
+    ``tail -F`` (see the module's doc).  Its name is :attr:`filename`
+    (:attr:`path` stays None: it is read line by line, not scanned whole).  :attr:`position` is the offset just
+    after the last whole line given, in the file :attr:`identity` names."""
+
+    def __init__(self, path: str, offset: int = 0, follow: bool = False,
+                 event_timeout: Optional[float] = None,
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+                 poll: float = FOLLOW_POLL) -> None:
+        super().__init__(path, lambda: open(path, "rb"), max_line_length)
+        self.filename = path
+        self.offset = offset
+        self.follow = follow
+        self.live = follow
+        self.event_timeout = (live.settings.event_timeout if event_timeout is None
+                              else event_timeout)
+        self.poll = poll
+        self.position = offset
+        # (device, inode) of the file being read.
+        self.identity: Optional[tuple[int, int]] = None
+        self.fingerprint = b""
+        # How the reading went: rotations met (for the notes and tests).
+        self.rotations: List[str] = []
+
+    def _open(self) -> Optional[int]:
+        try:
+            fd = os.open(self.filename, os.O_RDONLY)
+        except FileNotFoundError:
+            if self.follow:
+                return None
+            raise SourceError(f"{self.filename}: No such file or directory") from None
+        except OSError as exc:
+            raise SourceError(f"{self.filename}: {exc.strerror or exc}") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise SourceError(f"{self.filename}: not a regular file")
+        self.identity = (st.st_dev, st.st_ino)
+        return fd
+
+    def lines(self) -> Iterator[str]:
+        splitter = LineSplitter(self.max_line_length)
+        fd: Optional[int] = None
+        try:
+            fd = self._open()
+            while fd is None:  # following a file that does not exist yet
+                if not self._sleep(self.poll):
+                    return
+                fd = self._open()
+            read_at = self.position
+            quiet, last_data = True, time.monotonic()
+            heartbeat = live.settings.heartbeat
+            waited = False  # the end was reached: look for a rotation before reading on
+            while True:
+                if live.stop:
+                    break
+                switched = self._rotated(fd, read_at) if waited else None
+                if switched is None:
+                    data = os.pread(fd, _CHUNK, read_at)
+                    if data:
+                        waited = False
+                        read_at += len(data)
+                        lines = splitter.feed(data)
+                        self.position = read_at - splitter.pending
+                        quiet, last_data = False, time.monotonic()
+                        if lines:
+                            self.fingerprint = _fingerprint(fd, self.position)
+                        yield from lines
+                        continue
+                    if not self.follow:
+                        break
+                    waited = True
+                if switched is not None:
+                    kind, extra = switched
+                    self.rotations.append(kind)
+                    for piece in extra:
+                        yield from splitter.feed(piece)
+                    rest = splitter.end()
+                    if rest is not None:
+                        yield rest
+                    os.close(fd)
+                    fd = None
+                    while fd is None:
+                        fd = self._open()
+                        if fd is None and not self._sleep(self.poll):
+                            return
+                    read_at = self.position = 0
+                    self.fingerprint = b""
+                    continue
+                now = time.monotonic()
+                if not splitter.pending and (
+                        (not quiet and now - last_data >= self.event_timeout)
+                        or (heartbeat is not None and now - last_data >= heartbeat)):
+                    quiet, last_data = True, now
+                    yield live.IDLE
+                    continue
+                if not self._sleep(self.poll):
+                    break
+        except OSError as exc:
+            raise SourceError(f"{self.filename}: cannot read: {exc.strerror or exc}") from None
+        finally:
+            if fd is not None:
+                os.close(fd)
+        rest = splitter.end()
+        if rest is not None:
+            self.truncated_last_line = True
+            yield rest
+
+    def _rotated(self, fd: int, read_at: int) -> Optional[tuple[str, List[bytes]]]:
+        """At the end of the open file: (how it was rotated, the bytes still
+        to read from the old file or its copy), or None if it was not."""
+        try:
+            st = os.stat(self.filename)
+        except FileNotFoundError:
+            return None  # renamed away, its successor not made yet: keep waiting
+        if self.identity != (st.st_dev, st.st_ino):
+            # renamed: what the writer added before the rename is in the old file
+            return "rename", list(_rest_of(fd, read_at))
+        size = os.fstat(fd).st_size
+        if size >= read_at and (not self.fingerprint
+                                or _fingerprint(fd, self.position) == self.fingerprint):
+            return None
+        # truncated (and maybe written again): the missing bytes are in the copy
+        copy = find_by_content(self.filename, self.position, self.fingerprint, exclude=self.filename)
+        extra: List[bytes] = []
+        if copy is not None:
+            with open(copy, "rb") as f:
+                copy_fd = f.fileno()
+                extra = list(_rest_of(copy_fd, read_at))
+        return "copytruncate", extra
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait (False if a stop was asked meanwhile)."""
+        end = time.monotonic() + seconds
+        while not live.stop:
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, live.POLL))
+        return False
+
+
+def _rest_of(fd: int, offset: int) -> Iterator[bytes]:
+    """The bytes of an open file from ``offset`` to its end."""
+    while True:
+        data = os.pread(fd, _CHUNK, offset)
+        if not data:
+            return
+        offset += len(data)
+        yield data
