@@ -113,6 +113,9 @@ _LAZY: Dict[str, str] = {
     "blame_denial": "lldecode.landlock.blame",
     "Blame": "lldecode.landlock.blame",
     "Suggestion": "lldecode.landlock.suggest",
+    "EnforceError": "lldecode.landlock.enforce",
+    "kernel_abi": "lldecode.landlock.enforce",
+    "restrict_flags": "lldecode.landlock.enforce",
     # what the log means
     "Denial": "lldecode.analysis.denials",
     "DomainRegistry": "lldecode.analysis.domains",
@@ -124,6 +127,7 @@ _LAZY: Dict[str, str] = {
     "Tally": "lldecode.analysis.tally",
     "Summary": "lldecode.analysis.summarize",
     "suggest": "lldecode.analysis.suggest",
+    "LiveRun": "lldecode.analysis.live_run",
 }
 
 __all__ = sorted(["__version__", "read_denials", "tally", "explain", *_LAZY])

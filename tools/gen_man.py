@@ -2,9 +2,12 @@
 """Generate man/lldecode.1 from the click command tree and man/lldecode.1.in.
 
 The template holds the hand-written sections (description, inputs, exit
-status, environment, examples); ``@COMMANDS@`` and ``@SELECTION@`` are
-replaced by what the code says: every command with its usage, help text and
-options.  tests/cli/test_manual.py checks the committed page is up to date.
+status, environment); ``@COMMANDS@``, ``@SELECTION@`` and ``@EXAMPLES@`` are
+replaced by what the code says: every command with its usage, help text,
+options, examples and exit statuses (its ``--help``), and the examples of
+every command gathered in EXAMPLES.  tests/cli/test_manual.py checks the
+committed page is up to date; tests/cli/test_manual_examples.py runs the
+examples.
 
 Usage: tools/gen_man.py [--check]
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -42,7 +46,10 @@ def paragraphs(help_text: str) -> List[str]:
     for block in re.split(r"\n\s*\n", help_text.strip()):
         lines = block.splitlines()
         if lines and lines[0].strip() == "\b":
-            out.append(".nf\n" + "\n".join(roff(line.strip()) for line in lines[1:]) + "\n.fi")
+            # verbatim, keeping the indentation of its lines under the first
+            body = lines[1:]
+            indent = min((len(x) - len(x.lstrip()) for x in body if x.strip()), default=0)
+            out.append(".nf\n" + "\n".join(roff(x[indent:].rstrip()) for x in body) + "\n.fi")
         else:
             out.append(roff(" ".join(line.strip() for line in lines)))
     return out
@@ -81,6 +88,53 @@ def render_selection() -> str:
     return "\n".join(lines)
 
 
+def _blocks(text: str) -> List[str]:
+    """The paragraphs of a help text, \\b blocks with their \\b line."""
+    return [b for b in re.split(r"\n\s*\n", inspect.cleandoc(text).strip()) if b.strip()]
+
+
+def _help_and_epilog(command: click.Command) -> List[str]:
+    return _blocks(command.help or "") + _blocks(command.epilog or "")
+
+
+def _titled(block: str, title: str) -> bool:
+    lines = [line.strip() for line in block.splitlines()]
+    return len(lines) > 1 and lines[0] == "\b" and lines[1] == title
+
+
+def examples(command: click.Command) -> List[str]:
+    """The command lines of a command's Examples block (its help or epilog)."""
+    out: List[str] = []
+    for block in _help_and_epilog(command):
+        if _titled(block, "Examples:"):
+            out.extend(line.strip() for line in block.splitlines()[2:] if line.strip())
+    return out
+
+
+def all_examples() -> List[tuple]:
+    """(command name, its examples) for every command, explain first."""
+    ctx = click.Context(cli, info_name="lldecode")
+    names = sorted(cli.list_commands(ctx), key=lambda n: (n not in EXAMPLES_FIRST,
+                                                          EXAMPLES_FIRST.index(n)
+                                                          if n in EXAMPLES_FIRST else 0, n))
+    return [(name, examples(cli.get_command(ctx, name))) for name in names]
+
+
+# The commands whose examples open the EXAMPLES section, in this order.
+EXAMPLES_FIRST = ["explain", "filter", "summarize", "domains"]
+
+
+def render_examples() -> str:
+    lines = []
+    for name, found in all_examples():
+        if not found:
+            continue
+        lines += [".PP", f"\\fB{roff(name)}\\fR:", ".PP", ".RS", ".nf"]
+        lines += [roff(line) for line in found]
+        lines += [".fi", ".RE"]
+    return "\n".join(lines)
+
+
 def render_command(name: str, command: click.Command) -> str:
     ctx = click.Context(command, info_name=f"lldecode {name}")
     usage = " ".join(command.collect_usage_pieces(ctx))
@@ -106,6 +160,9 @@ def render_command(name: str, command: click.Command) -> str:
         flags = ", ".join(f"\\fB{roff(p.opts[0])}\\fR" for p in shared)
         lines.append(".PP")
         lines.append(f"Selection options (see \\fBSELECTION OPTIONS\\fR): {flags}.")
+    if command.epilog:  # the examples and exit statuses that end its --help
+        lines.append(".PP")
+        lines.extend("\n.PP\n".join(paragraphs(inspect.cleandoc(command.epilog))).splitlines())
     return "\n".join(lines)
 
 
@@ -117,7 +174,8 @@ def render() -> str:
                          for name in cli.list_commands(ctx))
     date = _template_date(template)
     return (template.replace("@VERSION@", __version__).replace("@DATE@", date)
-            .replace("@SELECTION@", selection).replace("@COMMANDS@", commands))
+            .replace("@SELECTION@", selection).replace("@COMMANDS@", commands)
+            .replace("@EXAMPLES@", render_examples()))
 
 
 def _template_date(template: str) -> str:

@@ -16,7 +16,7 @@ were whole domains).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from lldecode.analysis.domains import DEALLOCATED, DomainInfo, DomainKey, DomainRegistry
 from lldecode.audit.events import GroupingStats
@@ -56,8 +56,21 @@ def domain_row(info: DomainInfo, stats: GroupingStats,
 def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:
     """Why the input may hold fewer denials than the kernel counted.
 
-    Returns sentences for the likely causes the input shows; empty when the
-    logged and reported counts agree, or nothing explains the difference.
+    Returns sentences for the causes, each saying how likely the input
+    makes it and why (``likely:``, ``possible:``, ``unlikely:``), the likely
+    ones first; empty when the logged and reported counts agree.
+
+    - the backlog: likely when the input says the kernel dropped records
+      ("audit: backlog limit exceeded", ``audit_lost=``, on the kernel
+      console); unlikely when the domain's records come from the console
+      and it says no such thing; possible otherwise.  Missing serials do not
+      tell: the kernel drops a record before giving it a serial (audit_log_start),
+      so a backlog overflow leaves no serial gap (fixtures/rotated: 12 records
+      dropped, no gap).
+    - the logging flags: possible, and likely when the backlog is ruled
+      out; when denials of another executable than the creator's were
+      logged (its processes ran execve, and their denials are logged after
+      it), not the execve rule but LOG_SAME_EXEC_OFF or LOG_SUBDOMAINS_OFF.
     """
     causes: List[str] = []
     printk = "printk" in info.carriers
@@ -71,22 +84,54 @@ def gap_causes(info: DomainInfo, stats: GroupingStats) -> List[str]:
         return causes
     if printk:
         causes.append(_printk_note(stats))
-    if stats.lost:
-        causes.append(f"the kernel lost {stats.lost} audit records (backlog overflow)")
-    else:
-        causes.append("the kernel drops records when its audit backlog is full (it says "
-                      "\"audit: backlog limit exceeded\" on the console; `auditctl -s` shows "
-                      "the lost count)")
     if info.creator is None:
         causes.append("the allocated record is not in this input: denials logged before "
                       "the input starts are missing")
     if stats.serial_gaps:
         causes.append(f"{stats.serial_gaps} audit serials are missing from this input "
-                      "(events filtered out or lost)")
-    causes.append("denials are not logged after execve unless the sandbox asked for "
-                  "LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON; LOG_SAME_EXEC_OFF and "
-                  "LOG_SUBDOMAINS_OFF silence more, but the kernel still counts them")
-    return causes
+                      "(events filtered out, or not written)")
+    backlog, flags = _backlog_cause(stats, printk), _flags_cause(info)
+    if backlog[0] == "unlikely":
+        flags = ("likely", flags[1] + " (the backlog is ruled out)")
+    ranked = [backlog, flags]
+    order = {"likely": 0, "possible": 1, "unlikely": 2}
+    ranked.sort(key=lambda cause: order[cause[0]])
+    return causes + [f"{rank}: {sentence}" for rank, sentence in ranked]
+
+
+def _backlog_cause(stats: GroupingStats, console: bool) -> Tuple[str, str]:
+    """How likely a backlog overflow is, and why."""
+    lost_notice = any(n.kind == Notice.LOST for n in stats.notices)
+    if stats.lost or lost_notice:
+        count = f"{stats.lost} audit records" if stats.lost else "audit records"
+        return ("likely", f"the kernel dropped {count}: its audit backlog was full (the input "
+                "says \"audit: backlog limit exceeded\" or audit_lost=)")
+    if console:
+        return ("unlikely", "the kernel's audit backlog: the kernel says \"audit: backlog "
+                "limit exceeded\" on its console when it drops records, and this console "
+                "log does not")
+    return ("possible", "the kernel drops records when its audit backlog is full; it says "
+            "so only on its console (\"audit: backlog limit exceeded\": dmesg, journalctl "
+            "-k) and in `auditctl -s` (lost), not in the audit log, and the records it drops "
+            "leave no gap in the serials")
+
+
+def _flags_cause(info: DomainInfo) -> Tuple[str, str]:
+    """The logging flags as a cause, and what the input says of the execve
+    rule (the default: nothing logged after execve)."""
+    if info.exe_other:
+        return ("possible", "the logging flags LOG_SAME_EXEC_OFF or LOG_SUBDOMAINS_OFF, which "
+                "silence denials the kernel still counts; not the execve rule: "
+                f"{info.exe_other} logged denials come from another executable than the "
+                "creator's, so the domain's processes ran execve and their denials are logged "
+                "after it (LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON)")
+    sentence = ("the execve rule: denials are not logged after execve unless the sandbox "
+                "asked for LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON (LOG_SAME_EXEC_OFF and "
+                "LOG_SUBDOMAINS_OFF silence more), but the kernel still counts them")
+    if info.exe_creator:
+        sentence += ("; every logged denial comes from the creator's executable: the unlogged "
+                     "ones may be those of a program it executed")
+    return ("possible", sentence)
 
 
 def _printk_note(stats: GroupingStats) -> str:

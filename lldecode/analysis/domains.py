@@ -161,7 +161,7 @@ class DomainInfo:
     _FIELDS = ("id", "node", "boot", "status", "creator", "mode", "creation_time",
                "allocated_time", "first_denial", "last_denial", "deallocated_time",
                "denials_logged", "denials_reported", "blockers", "duplicate_allocations",
-               "carriers", "first_serial", "last_serial", "seq")
+               "carriers", "first_serial", "last_serial", "seq", "exe_creator", "exe_other")
     __slots__ = _FIELDS + ("__weakref__",)
 
     def __init__(self, domain_id: str, node: Optional[str], boot: int):
@@ -184,6 +184,12 @@ class DomainInfo:
         self.first_serial: Optional[int] = None
         self.last_serial: Optional[int] = None
         self.seq = 0
+        # Logged denials whose SYSCALL record names the creator's executable,
+        # and another one (the domain's processes ran execve and their
+        # denials were logged after it): what tells the causes of unlogged
+        # denials apart (lldecode.analysis.domain_report.gap_causes).
+        self.exe_creator = 0
+        self.exe_other = 0
 
     @property
     def key(self) -> DomainKey:
@@ -215,6 +221,8 @@ class DomainInfo:
         if self.creator is not None and later.creator is not None:
             self.duplicate_allocations += 1
         self.duplicate_allocations += later.duplicate_allocations
+        self.exe_creator += later.exe_creator
+        self.exe_other += later.exe_other
         for attr in ("creator", "mode", "creation_time", "allocated_time", "first_serial"):
             if getattr(self, attr) is None:
                 setattr(self, attr, getattr(later, attr))
@@ -254,7 +262,8 @@ class DomainInfo:
                 self.creation_time, self.allocated_time, self.first_denial, self.last_denial,
                 self.deallocated_time, self.denials_logged, self.denials_reported,
                 dict(self.blockers), self.duplicate_allocations, list(self.carriers),
-                self.first_serial, self.last_serial, self.seq)
+                self.first_serial, self.last_serial, self.seq, self.exe_creator,
+                self.exe_other)
 
     @classmethod
     def from_plain(cls, values: Tuple[Any, ...]) -> DomainInfo:
@@ -272,6 +281,23 @@ class DomainInfo:
                     creator[name] = _shared(creator[name], _SHARED_NAMES)
         info.mode = _shared(info.mode, _SHARED_MODES)
         return info
+
+
+def _count_executable(event: Event, denied: List[DomainInfo]) -> None:
+    """Count the event's denials by executable: the creator's, or another
+    (after the allocated record, which follows a domain's first denial)."""
+    syscall = event.first("SYSCALL")
+    if syscall is None:
+        return
+    exe = syscall.untrusted("exe")
+    for info in denied:
+        creator = info.creator
+        if exe is None or not creator or creator.get("exe") is None:
+            continue
+        if creator.get("exe") == exe:
+            info.exe_creator += 1
+        else:
+            info.exe_other += 1
 
 
 class _NodeClock:
@@ -445,9 +471,11 @@ class DomainRegistry:
         """Account one event's Landlock records; attach domains to its denials
         (which are the event's access records, in order)."""
         pending = iter(denials)
+        denied: List[DomainInfo] = []
         for record in event.records:
             if record.kind == ACCESS:
                 info = self._domain(record)
+                denied.append(info)
                 info.denials_logged += 1
                 stamp = record.time
                 if stamp is not None:
@@ -464,6 +492,8 @@ class DomainRegistry:
                 self._domain_record(record)
             elif record.kind == DOMAIN_DROP:
                 self._deallocated(self._domain(record), record, None)
+        if denied:
+            _count_executable(event, denied)
 
     @staticmethod
     def _new_boot(clock: _NodeClock) -> None:

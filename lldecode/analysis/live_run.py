@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from lldecode.analysis.denials import Denial
-from lldecode.analysis.domains import DEALLOCATED, DomainInfo, DomainRegistry
+from lldecode.analysis.domains import DomainInfo, DomainRegistry
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit import sources
 from lldecode.audit.records import Diagnostics
@@ -38,7 +38,9 @@ from lldecode.landlock.policy import Policy
 DRAIN = 1.5
 DRAIN_IDLE = 0.3
 # How often the command is looked at while no record comes (seconds).
-POLL = 0.1
+POLL = 0.05
+# The netlink type of LANDLOCK_DOMAIN records.
+AUDIT_LANDLOCK_DOMAIN = 1424
 # Distinct denied operations kept (for the summary and --suggest); more are
 # counted, not kept.
 MAX_GROUPS = 10_000
@@ -80,7 +82,9 @@ class Tracker:
     domain it creates; a descendant may nest its own).  A process is a
     descendant when its parent is one (the SYSCALL records of denials say),
     when it is denied by one of the command's domains, or, for a creator
-    not seen yet, when /proc shows the command among its ancestors.
+    not seen yet, when /proc shows the command among its ancestors.  A
+    denial of one of these processes by a domain they inherited (lldecode
+    itself ran in a sandbox) is theirs too.
     """
 
     def __init__(self, root: int,
@@ -114,7 +118,9 @@ class Tracker:
             if pid is not None:
                 self.pids.add(pid)
             return True
-        return False
+        # a domain the command inherited (this process ran sandboxed): its
+        # denial of the command's processes, not of the others it holds
+        return pid is not None and pid in self.pids
 
 
 def _signature(denials: Sequence[Denial]) -> Tuple[Any, ...]:
@@ -195,7 +201,8 @@ class LiveRun:
         self.problems: List[str] = []       # why denials may be missing from the run
         self.child: Optional[enforce.Child] = None
         self.diagnostics = Diagnostics()
-        self.registry = DomainRegistry(keep_finished=True)
+        # the machine's domains, followed for the records of the command's
+        self.registry = DomainRegistry(keep_finished=False)
         self.tracker: Optional[Tracker] = None
         self.groups: Dict[Tuple[Any, ...], Group] = {}
         self.groups_dropped = 0
@@ -204,6 +211,7 @@ class LiveRun:
         self.count = 0
         self.started = self.ended = 0.0
         self._multicast: Any = None
+        self._deallocated: Set[str] = set()  # domain ids whose deallocation was read
         self._restore_audit = False
 
     # -- starting ------------------------------------------------------------
@@ -277,6 +285,9 @@ class LiveRun:
             try:
                 for rtype, payload in multicast.messages(timeout=POLL):
                     last = time.monotonic()
+                    if rtype == AUDIT_LANDLOCK_DOMAIN and "status=deallocated" in payload:
+                        # its event waits in the grouper until the next record
+                        self._deallocated.add(payload.split("domain=", 1)[-1].split(" ", 1)[0])
                     yield record_as_line(rtype, payload)
             except OSError as exc:
                 if exc.errno != errno.ENOBUFS:
@@ -302,8 +313,7 @@ class LiveRun:
         tracker = self.tracker
         if tracker is None or not tracker.domains:
             return True
-        return all(info.status == DEALLOCATED for info in self.domain_infos.values()) \
-            and len(self.domain_infos) >= len(tracker.domains)
+        return all(domain in self._deallocated for domain in tracker.domains)
 
     def operations(self) -> Iterator[List[Denial]]:
         """Each denied operation of the command (one denial, two for a rename

@@ -15,6 +15,7 @@ from lldecode.analysis.domains import DomainRegistry
 from lldecode.audit import sources
 from lldecode.audit.events import IDLE_EVENT, Event, EventGrouper
 from lldecode.audit.records import Diagnostics, read_records
+from lldecode.audit.scan import Held
 
 
 class Reading:
@@ -70,10 +71,11 @@ class Reading:
         grouper = self.grouper
         # With context, the plain records (SYSCALL, PATH...) matter only to an
         # open event, and to the serial-gap count (every serial).
-        hold = None if not self.context or grouper.count_serial_gaps else (
-            lambda: bool(grouper.open))
+        scan = self.context and not grouper.count_serial_gaps
         items = read_records(self._sources(), self.diagnostics, landlock_only=not self.context,
-                             max_line_length=self.max_line_length, hold=hold)
+                             max_line_length=self.max_line_length,
+                             hold=(lambda: bool(grouper.open)) if scan else None,
+                             want=_Wanted(grouper) if scan else None)
         for event in grouper.run(items):
             if event is IDLE_EVENT:  # a live input went quiet (grouper.ticks)
                 yield event, []
@@ -96,6 +98,35 @@ class Reading:
                 yield None
             else:
                 yield from denials
+
+
+class _Wanted:
+    """Does a plain record (node, serial, time: no Landlock record, read
+    while an event is open) change what ``grouper`` does?  It does when it
+    belongs to an open event, or when the stream has moved past the oldest
+    open event (EventGrouper.feed would flush it); otherwise feeding it
+    changes nothing but the counts of records read and of late records.
+    (lldecode.audit.scan.Want)"""
+
+    def __init__(self, grouper: EventGrouper):
+        self.open = grouper.open
+        self.window, self.timeout = grouper.serial_window, grouper.timeout
+
+    def __call__(self, node: Optional[str], serial: int, time: float) -> bool:
+        open_events = self.open
+        if (node, serial) in open_events:
+            return True
+        oldest = next(iter(open_events.values()))
+        stamp = oldest.records[0].time
+        return not (-self.window <= serial - oldest.key[1] <= self.window  # type: ignore[index]
+                    and (stamp is None or time - stamp <= self.timeout))
+
+    def held(self) -> Held:
+        """The open events' keys, the oldest one's serial and stamp, the window
+        and the timeout."""
+        oldest = next(iter(self.open.values()))
+        return (list(self.open), oldest.key[1], oldest.records[0].time,  # type: ignore[index]
+                self.window, self.timeout)
 
 
 # gc thresholds (the defaults are 700, 10, 10): the youngest generation is

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import stat
+from dataclasses import replace
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from lldecode.analysis.denials import Denial, ProcessInfo, log_text
@@ -76,8 +77,7 @@ def requests_of(denials: Iterable[Denial]) -> List[Request]:
             out.append(request)
         else:
             previous = out[index]
-            out[index] = Request(**{**previous.__dict__,
-                                    "records": previous.records + request.records})
+            out[index] = replace(previous, records=previous.records + request.records)
     return out
 
 

@@ -47,8 +47,12 @@ class SystemLog(NamedTuple):
     problem: Optional[str]
 
 
-def system_log(conf: str = AUDITD_CONF) -> SystemLog:
-    """Where the system's audit log is, and which of its files exist."""
+def system_log(conf: Optional[str] = None) -> SystemLog:
+    """Where the system's audit log is, and which of its files exist
+    (``conf``: auditd's configuration; default: $LLDECODE_AUDITD_CONF, else
+    /etc/audit/auditd.conf)."""
+    if conf is None:
+        conf = os.environ.get("LLDECODE_AUDITD_CONF") or AUDITD_CONF
     settings = read_conf(conf) or {}
     log_file = settings.get("log_file") or DEFAULT_LOG_FILE
     directory = os.path.dirname(log_file) or "."

@@ -271,7 +271,8 @@ def find_by_content(path: str, offset: int, fingerprint: bytes,
 class FileSource(Source):
     """An uncompressed file read from ``offset``; followed (``follow``) like
     ``tail -F`` (see the module's doc).  Its name is :attr:`filename`
-    (:attr:`path` stays None: it is read line by line, not scanned whole).  :attr:`position` is the offset just
+    (:attr:`path` stays None: it is read line by line, not scanned whole).
+    :attr:`position` is the offset just
     after the last whole line given, in the file :attr:`identity` names."""
 
     def __init__(self, path: str, offset: int = 0, follow: bool = False,
@@ -392,7 +393,8 @@ class FileSource(Source):
                                 or _fingerprint(fd, self.position) == self.fingerprint):
             return None
         # truncated (and maybe written again): the missing bytes are in the copy
-        copy = find_by_content(self.filename, self.position, self.fingerprint, exclude=self.filename)
+        copy = find_by_content(self.filename, self.position, self.fingerprint,
+                               exclude=self.filename)
         extra: List[bytes] = []
         if copy is not None:
             with open(copy, "rb") as f:

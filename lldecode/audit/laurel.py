@@ -56,16 +56,19 @@ _ID_RE = re.compile(r"(\d{1,11})\.(\d{1,9}):(\d{1,20})\Z")
 _PERCENT_RE = re.compile(rb"%([0-9a-fA-F]{2})")
 _ODD_HEX_RE = re.compile(r"[0-9a-fA-F]([0-9a-fA-F]{2})*\Z")
 _ODD_DIGITS_RE = re.compile(r"[0-9]([0-9]{2})*\Z")
+# A Landlock record type as a key of the event object.
+_LANDLOCK_KEY_RE = re.compile(r'"(?:UNKNOWN\[142[34]\]|LANDLOCK_[A-Z_]+)"\s*:')
 
-# Keys of the event object that are no record.
-_NOT_RECORDS = frozenset({"ID", "NODE", "CONTAINER_INFO"})
+# Keys of the event object that are no record (PARENT_INFO: laurel before
+# 0.5's parent process enrichment).
+_NOT_RECORDS = frozenset({"ID", "NODE", "CONTAINER_INFO", "PARENT_INFO"})
 # Fields the kernel writes as untrusted strings (quoted, or hex when they
 # hold a quote, a space or a byte outside printable ASCII).
 _UNTRUSTED = frozenset({"path", "name", "exe", "comm", "ocomm", "cwd", "proctitle", "dev",
                         "key", "old-path", "new-path"})
 # Hexadecimal numbers auditd writes without 0x (laurel adds it).
-_BARE_HEX = frozenset({"arch", "cap_fi", "cap_fp", "cap_fe", "cap_fver", "cap_pi", "cap_pp",
-                       "cap_pe", "cap_pa", "flags", "per", "code"})
+_BARE_HEX = frozenset({"a0", "a1", "a2", "a3", "arch", "cap_fi", "cap_fp", "cap_fe", "cap_fver",
+                       "cap_pi", "cap_pp", "cap_pe", "cap_pa", "flags", "per", "code"})
 # Fields laurel does not know as numbers: an even number of digits was
 # hex-decoded by it (see the module's text).
 _HEX_ID_FIELDS = frozenset({"domain"})
@@ -97,7 +100,10 @@ def event_headers(line: str) -> Optional[List[Header]]:
         return None
     try:
         event = json.loads(_utf8(line[start:]))
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError) as exc:
+        if _LANDLOCK_KEY_RE.search(line):  # a Landlock event, damaged (a cut line?)
+            reason = "nested too deep" if isinstance(exc, RecursionError) else "not valid JSON"
+            raise LaurelError(f"laurel event with Landlock records: {reason}") from None
         return None
     if not isinstance(event, dict) or not isinstance(event.get("ID"), str):
         return None

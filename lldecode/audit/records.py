@@ -20,7 +20,7 @@ import re
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
 from lldecode.audit import syntax as fastpath
-from lldecode.audit.scan import Scan, scannable
+from lldecode.audit.scan import Scan, Want, scannable
 from lldecode.audit.sources import TOO_LONG, Source, SourceError
 from lldecode.audit.syntax import (
     ACCESS,
@@ -307,7 +307,8 @@ class ReadState:
 
 def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
                state: Optional[ReadState] = None,
-               hold: Optional[Callable[[], bool]] = None) -> Iterator[Union[Record, Notice]]:
+               hold: Optional[Callable[[], bool]] = None,
+               want: Optional[Want] = None) -> Iterator[Union[Record, Notice]]:
     """Records and notices of one source, reporting what does not parse.
 
     ``landlock_only`` skips, unparsed, the lines that cannot be Landlock
@@ -320,7 +321,9 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     ``landlock_only`` or when ``hold`` is given: the plain auditd records of
     other types are not read, with the same results.  ``hold()`` says
     whether the records read so far leave an event open
-    (lldecode.audit.events.EventGrouper): while it does, every line is read.
+    (lldecode.audit.events.EventGrouper): while it does, the plain records
+    that ``want`` (node, serial, time) says matter are read (every one
+    without ``want``).
     """
     if state is None:
         state = ReadState()
@@ -334,7 +337,7 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     detailed = DETAILED_DIAGNOSES
     item: Union[Record, Notice, None]
     problem: Optional[str]
-    scan = (_scanner(source, hold or _never) if landlock_only or hold is not None
+    scan = (_scanner(source, hold or _never, want) if landlock_only or hold is not None
             else None)
     numbered = (enumerate(source.lines(), source.first_lineno) if scan is None
                 else _scanned(source, scan))
@@ -435,14 +438,14 @@ def _never() -> bool:
     return False
 
 
-def _scanner(source: Source, hold: Callable[[], bool]) -> Optional[Scan]:
+def _scanner(source: Source, hold: Callable[[], bool], want: Optional[Want]) -> Optional[Scan]:
     """A scan of the source's candidate lines (lldecode.audit.scan), when it
     is an uncompressed regular file read without a progress display."""
     if (not SCAN or source.path is None or source.watcher is not None
             or not scannable(source.path)):
         return None
     return Scan(source.path, source.start, source.end, source.first_lineno,
-                source.max_line_length, hold)
+                source.max_line_length, hold, want)
 
 
 def _scanned(source: Source, scan: Scan) -> Iterator[Tuple[int, str]]:
@@ -508,11 +511,12 @@ def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
 def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
                  landlock_only: bool = False,
                  max_line_length: Optional[int] = None,
-                 hold: Optional[Callable[[], bool]] = None) -> Iterator[Union[Record, Notice]]:
+                 hold: Optional[Callable[[], bool]] = None,
+                 want: Optional[Want] = None) -> Iterator[Union[Record, Notice]]:
     """Records and notices of all sources in order; unreadable ones reported
     (and the next one read).  ``max_line_length``, when given, is the
     longest line read from each source (see lldecode.audit.sources);
-    ``hold``: see :func:`read_lines`."""
+    ``hold`` and ``want``: see :func:`read_lines`."""
     state = ReadState()
     for source in sources:
         if max_line_length is not None:
@@ -523,6 +527,6 @@ def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
 
                 yield from read_live(source, diagnostics, landlock_only, state)
             else:
-                yield from read_lines(source, diagnostics, landlock_only, state, hold)
+                yield from read_lines(source, diagnostics, landlock_only, state, hold, want)
         except SourceError as exc:
             diagnostics.report_error(f"lldecode: {exc}")

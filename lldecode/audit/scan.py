@@ -1,24 +1,28 @@
 """Scanning: the lines of a file that can matter, found in large buffers.
 
-:func:`lldecode.audit.records.read_lines` reads every line of a source the
-same way; when only the Landlock records and the notices are wanted (the
-aggregating commands without process context), a line that passes no test
-of its prefilter (``_may_concern_landlock``) is skipped unparsed.  Iterating
-over every line of a 400 MB log to skip 98% of them is most of the time
-spent: :func:`candidate_lines` finds, in blocks of a few MiB, the lines
-holding one of the prefilter's markers with one literal search per marker
-(C speed) and yields only those, with their exact line numbers (newlines
-counted per block).  Each yielded line goes through the same per-line
-reading as before, prefilter included, so the records, notices and
-diagnostics are those of the line-by-line reading (the reference, kept:
-tests/audit/test_scan.py compares both on every fixture and on generated
-logs).
+:func:`lldecode.audit.records.read_lines` reads every line the same way,
+and most lines of a log are auditd records of other types than Landlock's
+(SYSCALL, PATH, USER_*...).  Such a *plain record* (see PLAIN_RECORD: an
+auditd header, a type that is no Landlock type in any spelling, numbers in
+range) gives nothing when only Landlock records are read, and matters to
+the events only while one is open.  :class:`Scan` reads a file in blocks of
+a few MiB and finds, with one compiled search per block (C speed), the lines
+that are *not* plain records: Landlock records, notices, other carriers,
+anything malformed.  Only those are read, with their exact line numbers
+(newlines counted per block); while an event is open, the plain records
+that join it or complete it are read too (found by the serial the header
+writes, and by the extremes of the stretch's serials and stamps).
 
-Where the shortcut cannot be sure it falls back to the line-by-line
-reading of that block, or of the whole source: a block holding a line over
-the length limit is split line by line (the reference's TOO_LONG handling);
-compressed files, standard input, pipes, netlink and progress displays are
-read line by line.
+Each line read goes through the same per-line reading as before, so the
+records, notices, diagnostics and events are those of the line-by-line
+reading, which stays the reference (records.SCAN = False reads line by
+line; tests/audit/test_scan.py compares both on every fixture, and on
+generated and hostile logs, byte for byte on every command).  A block that
+may hold a line over the length limit is split line by line from there on
+(the reference's handling of long lines); a block of mostly Landlock
+records is split whole.  Compressed files, standard input, pipes, netlink
+and progress displays are read line by line; so are readings that count
+serial gaps (every serial matters).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from typing import BinaryIO, Callable, Iterator, List, Optional, Pattern, Tuple
+from typing import BinaryIO, Callable, Iterator, List, Optional, Protocol, Tuple
 
+from lldecode.audit import live
 from lldecode.audit.sources import split_lines
 
 # Bytes read at a time: large enough that the per-block work (a search per
@@ -52,6 +57,31 @@ PLAIN_RECORD = (rb"(?:node=[^ \t\n]++ )?type=(?!LANDLOCK_|LL_|UNKNOWN\[142|AUDIT
                 + _TYPE + rb" msg=audit\([0-9]{1,10}+\.[0-9]{1,9}+:[0-9]{1,20}+\):")
 PLAIN_RE = re.compile(PLAIN_RECORD)
 OTHER_LINE_RE = re.compile(rb"\n(?!" + PLAIN_RECORD + rb")")
+# The header of a plain record: node, seconds, fraction, serial.
+_HEADER_RE = re.compile(rb"(?:node=([^ \t\n]++) )?type=[^ \n]++ "
+                        rb"msg=audit\(([0-9]++)\.([0-9]++):([0-9]++)\):")
+# The plain records' stamps and serials, for a stretch of them at once.
+# (Bodies may hold more of them: the bulk test only looks at the extremes,
+# and more values only make it read more lines one by one.)
+_STAMPS_RE = re.compile(rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):")
+# A stretch this short (bytes) is read line by line.
+SMALL_STRETCH = 4096
+# Seconds of margin for the bulk test of times (float rounding of stamps).
+_MARGIN = 1e-3
+
+# The open events, for the bulk test: their (node, serial) keys, the oldest
+# one's serial and stamp, the serial window and the timeout (EventGrouper's).
+Held = Tuple[List[Tuple[Optional[str], int]], int, Optional[float], int, float]
+
+
+class Want(Protocol):
+    """Does a plain record (node, serial, time) matter to the open events:
+    does it belong to one, or is the stream past the oldest one?"""
+
+    def __call__(self, node: Optional[str], serial: int, time: float) -> bool: ...
+
+    def held(self) -> Held:
+        """The open events (at least one is open when asked)."""
 # Colour codes are removed before a line is read: such a line is a candidate.
 _ESC = b"\x1b"
 _ESC_RE = re.compile(re.escape(_ESC))
@@ -65,13 +95,17 @@ class Scan:
     range [start, end) of one (the lines that start in it).
 
     Candidates are the lines that are not plain auditd records of another
-    type than Landlock's (see PLAIN_RECORD); after each one, ``hold`` is
-    asked whether the next line must be read too (an event is open).  After the iteration, :attr:`last_lineno` is the number of the last
-    line and :attr:`unterminated` says whether it had no terminator.
+    type than Landlock's (see PLAIN_RECORD).  After each line read,
+    ``hold`` is asked whether an event is open: while one is, each plain
+    record is read too when ``want`` (given its node, serial and time) says
+    it matters (every one without ``want``).  After the iteration,
+    :attr:`last_lineno` is the number of the last line and
+    :attr:`unterminated` says whether it had no terminator.
     """
 
     def __init__(self, path: str, start: int, end: Optional[int], first_lineno: int,
-                 max_line_length: int, hold: Callable[[], bool] = lambda: False):
+                 max_line_length: int, hold: Callable[[], bool] = lambda: False,
+                 want: Optional[Want] = None):
         self.path = path
         self.start = start
         self.end = end
@@ -81,6 +115,7 @@ class Scan:
         self.unterminated = False
         self.binary: Optional[BinaryIO] = None
         self.hold = hold
+        self.want = want
         self._lineno = 0   # the number of the last line of the block scanned
 
     def close(self) -> None:
@@ -89,37 +124,39 @@ class Scan:
             self.binary.close()
             self.binary = None
 
-    def _blocks(self) -> Iterator[bytes]:
-        """The bytes of the lines that start in the range, in blocks ending
-        at a line end (the last one may end without)."""
+    def _blocks(self) -> Iterator[Tuple[bytes, int]]:
+        """(data, size): the bytes data[:size] of the lines that start in
+        the range, in blocks ending at a line end (the last one may end
+        without); a block of more than the limit without newline is a line
+        over the limit.  (The file is read again from each block's end: no
+        copy of the bytes.)"""
         f = self.binary = open(self.path, "rb", buffering=0)
-        f.seek(self.start)
-        remaining = None if self.end is None else self.end - self.start
-        carry = b""
+        position = self.start
+        end = self.end
         while True:
-            want = BLOCK if remaining is None else min(BLOCK, remaining)
-            data = f.read(want) if want > 0 else b""
-            if remaining is not None:
-                remaining -= len(data)
-            if not data:
-                if remaining is not None and remaining <= 0 and carry:
-                    # The range ends inside a line: read it to its end.
-                    data = self._rest_of_line(f)
-                    carry += data
-                if carry:
-                    yield carry
+            want = BLOCK if end is None else min(BLOCK, end - position)
+            if want <= 0 or live.stop:  # (interrupted: the input ends here)
                 return
-            data = carry + data if carry else data
+            f.seek(position)
+            data = f.read(want)
+            if not data:
+                return
+            last = len(data) < want or (end is not None and position + len(data) >= end)
             cut = data.rfind(b"\n") + 1
+            while cut == 0 and len(data) <= self.limit and not last:
+                more = f.read(BLOCK)  # a line longer than a block
+                last = len(more) < BLOCK
+                data += more
+                cut = data.rfind(b"\n") + 1
+            if last:
+                if end is not None and not data.endswith(b"\n") and len(data) >= want:
+                    data += self._rest_of_line(f)  # the range ends inside a line
+                yield data, len(data)
+                return
             if cut == 0:
-                if len(data) > self.limit:
-                    yield data  # a line over the limit: split line by line
-                    carry = b""
-                else:
-                    carry = data
-                continue
-            carry = data[cut:]
-            yield data[:cut]
+                cut = len(data)  # a line over the limit: split line by line
+            yield data, cut
+            position += cut
 
     def _rest_of_line(self, f: BinaryIO) -> bytes:
         pieces: List[bytes] = []
@@ -134,17 +171,16 @@ class Scan:
             pieces.append(data)
         return b"".join(pieces)
 
-    def _long_line(self, block: bytes) -> bool:
-        """Could the block hold a line longer than the limit?  (Every line
-        is short when each stretch of limit/2 bytes holds a newline.)"""
-        size = len(block)
+    def _long_line(self, block: bytes, size: int) -> bool:
+        """Could block[:size] hold a line longer than the limit?  (Every
+        line is short when each stretch of limit/2 bytes holds a newline.)"""
         if size <= self.limit:
             return False
         step = max(1, self.limit // 2)
         for at in range(0, size, step):
-            if block.find(b"\n", at, at + step) < 0 and at + step < size:
+            if block.find(b"\n", at, min(at + step, size)) < 0 and at + step < size:
                 return True
-        return block.rfind(b"\n") < size - 1 - self.limit
+        return block.rfind(b"\n", 0, size) < size - 1 - self.limit
 
     def lines(self) -> Iterator[Numbered]:
         """(line number, line) of the lines that may concern Landlock, in
@@ -152,18 +188,18 @@ class Scan:
         line (read as Source.lines reads them)."""
         lineno = self.first_lineno - 1  # the number of the last line of the previous block
         blocks = self._blocks()
-        for block in blocks:
-            if self._long_line(block):
+        for block, size in blocks:
+            if self._long_line(block, size):
                 # The reference's splitting, from here to the end (every
                 # block so far ended with a newline).
-                for line in split_lines(itertools.chain([block], blocks), self.limit,
-                                        self._unterminated):
+                rest = (data[:cut] for data, cut in itertools.chain([(block, size)], blocks))
+                for line in split_lines(rest, self.limit, self._unterminated):
                     lineno += 1
                     yield lineno, line
                 break
-            yield from self._scan_block(block, lineno)
+            yield from self._scan_block(block, size, lineno)
             lineno = self._lineno
-            if not block.endswith(b"\n"):
+            if block[size - 1:size] != b"\n":
                 lineno += 1
                 self.unterminated = True
         self.last_lineno = lineno
@@ -171,30 +207,30 @@ class Scan:
     def _unterminated(self) -> None:
         self.unterminated = True
 
-    def _positions(self, block: bytes) -> List[int]:
-        """The line starts (sorted, unique) of the candidate lines of ``block``."""
-        starts = [m.end() for m in OTHER_LINE_RE.finditer(block)]
-        if block and PLAIN_RE.match(block) is None:
+    def _positions(self, block: bytes, size: int) -> List[int]:
+        """The line starts (sorted, unique) of the candidate lines of block[:size]."""
+        starts = [m.end() for m in OTHER_LINE_RE.finditer(block, 0, size)]
+        if size and PLAIN_RE.match(block, 0, size) is None:
             starts.insert(0, 0)
-        if starts and starts[-1] == len(block):
+        if starts and starts[-1] == size:
             starts.pop()  # after the last newline: no line
-        if _ESC in block:
+        if block.find(_ESC, 0, size) >= 0:
             rfind = block.rfind
             starts = sorted(set(starts).union(rfind(b"\n", 0, m.start()) + 1
-                                              for m in _ESC_RE.finditer(block)))
+                                              for m in _ESC_RE.finditer(block, 0, size)))
         return starts
 
-    def _scan_block(self, block: bytes, lineno: int) -> Iterator[Numbered]:
+    def _scan_block(self, block: bytes, size: int, lineno: int) -> Iterator[Numbered]:
         """The candidate lines of a block whose lines are all within the
         limit; ``lineno``: the number of the line before the block.  While
         ``hold()`` says True (an event is open), every line."""
-        probe = min(len(block), PROBE)
+        probe = min(size, PROBE)
         dense = len(OTHER_LINE_RE.findall(block, 0, probe)) * DENSE > probe
-        starts = [] if dense else self._positions(block)
-        if dense or len(starts) * DENSE > len(block):
+        starts = [] if dense else self._positions(block, size)
+        if dense or len(starts) * DENSE > size:
             # Most lines are candidates (a log of Landlock records): every
             # line, split at once, is cheaper than finding each.
-            text = block.decode("latin-1")
+            text = block[:size].decode("latin-1")
             if text.endswith("\n"):
                 text = text[:-1]
             if "\r" in text:
@@ -202,34 +238,134 @@ class Scan:
             else:
                 parts = text.split("\n")
             yield from enumerate(parts, lineno + 1)
-            self._lineno = lineno + block.count(b"\n")
+            self._lineno = lineno + block.count(b"\n", 0, size)
             return
         count = block.count
         find = block.find
-        hold = self.hold
-        size = len(block)
-        previous = 0   # lineno is the number of the line before this offset
+        hold, want = self.hold, self.want
+        header = _HEADER_RE.match
+        previous = 0   # the offset of the next line; lineno: the number of the line before
         i, n = 0, len(starts)
-        while i < n:
-            start = starts[i]
-            i += 1
-            lineno += count(b"\n", previous, start)
-            while True:
-                end = find(b"\n", start)
-                if end < 0:
-                    end = size
-                line = block[start:end].decode("latin-1")
-                lineno += 1
-                yield lineno, line[:-1] if line.endswith("\r") else line
-                start = previous = end + 1
-                while i < n and starts[i] < start:
-                    i += 1
-                if start >= size or not hold():
+        holding = hold()  # an event left open by the block (or the file) before
+        while True:
+            if not holding:
+                if i >= n:
                     break
-                # An event is open: the next line too, candidate or not.
-            if start >= size:
+                start = starts[i]
+                i += 1
+                lineno += count(b"\n", previous, start)
+                emit = True
+            else:
+                # An event is open: the plain records that join it or close it too.
+                start = previous
+                if i < n and starts[i] == start:
+                    i += 1
+                    emit = True
+                elif want is None:
+                    emit = True
+                else:
+                    stop = starts[i] if i < n else size
+                    if stop - start > SMALL_STRETCH:
+                        # The first plain record before the next candidate
+                        # that matters, found in bulk (or the candidate).
+                        found = self._first_wanted(block, start, stop, want)
+                        lineno += count(b"\n", start, found)
+                        previous = start = found
+                        if start >= size:
+                            break
+                        if i < n and starts[i] == start:
+                            i += 1
+                        emit = True
+                    else:
+                        m = header(block, start)
+                        if m is None:  # pragma: no cover - a plain record has this header
+                            emit = True
+                        else:
+                            node, sec, ms, serial = m.groups()
+                            emit = want(node.decode("latin-1") if node else None,
+                                        int(serial), int(sec) + int(ms) / 10 ** len(ms))
+            end = find(b"\n", start, size)
+            if end < 0:
+                end = size
+            lineno += 1
+            previous = end + 1
+            if emit:
+                line = block[start:end].decode("latin-1")
+                yield lineno, line[:-1] if line.endswith("\r") else line
+                holding = hold()
+            if previous >= size:
                 break
-        self._lineno = lineno + count(b"\n", previous, size)
+        if previous < size:
+            self._lineno = lineno + count(b"\n", previous, size)
+        else:  # the number of the last line with a terminator
+            self._lineno = lineno - 1 if previous > size else lineno
+
+
+    def _first_wanted(self, block: bytes, lo: int, hi: int, want: Want) -> int:
+        """The line start of the first plain record of block[lo:hi] (lines
+        of plain records) that ``want`` says matters; ``hi`` if none."""
+        keys, oldest, stamp, window, timeout = want.held()
+        # A record of an open event: its serial as its header writes it.
+        first = hi
+        for node, serial in keys:
+            needle = b":%d):" % serial
+            at = block.find(needle, lo, first)
+            while at >= 0:
+                start = block.rfind(b"\n", lo, at) + 1 if at > lo else lo
+                if start < lo:
+                    start = lo
+                m = _HEADER_RE.match(block, start)
+                if (m is not None and int(m.group(4)) == serial
+                        and (m.group(1).decode("latin-1") if m.group(1) else None) == node):
+                    first = start
+                    break
+                at = block.find(needle, at + 1, first)
+        # Before it, the first record past the oldest open event.
+        past = self._first_past(block, lo, first, want, oldest, stamp, window, timeout)
+        return first if past is None else past
+
+    def _first_past(self, block: bytes, lo: int, hi: int, want: Want, oldest: int,
+                    stamp: Optional[float], window: int, timeout: float) -> Optional[int]:
+        """The line start of the first record of block[lo:hi] that ``want``
+        says matters, looked for only where a record may be past the oldest
+        open event (by the extremes of the stretch's serials and seconds)."""
+        while lo < hi:
+            found = _STAMPS_RE.findall(block, lo, hi)
+            if found:
+                stamps, serials = zip(*found)
+                numbers = list(map(int, serials))
+                if (max(numbers) - oldest <= window and oldest - min(numbers) <= window
+                        and (stamp is None
+                             or max(map(float, stamps)) - stamp <= timeout - _MARGIN)):
+                    return None  # nothing here is past the oldest event
+            if hi - lo <= SMALL_STRETCH:
+                return self._first_by_line(block, lo, hi, want)
+            mid = block.find(b"\n", (lo + hi) // 2, hi) + 1
+            if mid <= lo or mid >= hi:
+                return self._first_by_line(block, lo, hi, want)
+            past = self._first_past(block, lo, mid, want, oldest, stamp, window, timeout)
+            if past is not None:
+                return past
+            lo = mid
+        return None
+
+    def _first_by_line(self, block: bytes, lo: int, hi: int, want: Want) -> Optional[int]:
+        """The line start of the first record of block[lo:hi] that ``want``
+        says matters, line by line."""
+        start = lo
+        while start < hi:
+            m = _HEADER_RE.match(block, start)
+            if m is None:
+                return start
+            node, sec, ms, serial = m.groups()
+            if want(node.decode("latin-1") if node else None, int(serial),
+                    int(sec) + int(ms) / 10 ** len(ms)):
+                return start
+            end = block.find(b"\n", start, hi)
+            if end < 0:
+                return None
+            start = end + 1
+        return None
 
 
 def scannable(path: Optional[str]) -> bool:

@@ -17,6 +17,7 @@ COMMANDS = {
     "explain": "read:explain_cmd",
     "summarize": "read:summarize_cmd",
     "domains": "read:domains_cmd",
+    "doctor": "doctor:doctor_cmd",
     "export": "export:export_cmd",
     "mask": "mask:mask_cmd",
     "simulate": "simulate:simulate_cmd",
@@ -36,10 +37,46 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         module = importlib.import_module(f"lldecode.cli.{module_name}")
-        return getattr(module, attr)
+        return _examples_last(getattr(module, attr))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _examples_last(command: click.Command) -> click.Command:
+    """Every --help ends with its examples and exit statuses: the blocks
+    of a command's help from its ``Examples:`` block on become its epilog
+    (shown after the options), unless it has an epilog already."""
+    import inspect
+    import re
+
+    if command.epilog or not command.help or "Examples:" not in command.help:
+        return command
+    blocks = re.split(r"\n[ \t]*\n", inspect.cleandoc(command.help))
+    for i, block in enumerate(blocks):
+        lines = [line.strip() for line in block.splitlines()]
+        if len(lines) > 1 and lines[0] == "\b" and lines[1] == "Examples:":
+            if i:
+                command.help = "\n\n".join(blocks[:i])
+                command.epilog = "\n\n".join(blocks[i:])
+            break
+    return command
+
+
+EPILOG = """\
+\b
+Examples:
+  lldecode explain /var/log/audit/audit.log
+  ausearch -m 1423,1424 --raw | lldecode explain
+  lldecode summarize --by blocker,exe /var/log/audit/
+  lldecode filter -q --blocker 'fs.*' build.log && echo "Landlock denials"
+  lldecode COMMAND --help
+
+\b
+Exit status: each command's --help gives its own; 2 is always an error.
+Manual: man lldecode.  Completion: lldecode completion bash|zsh|fish.
+"""
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="lldecode")
 def cli():
     """Decode and analyze Linux Landlock audit logs.

@@ -77,7 +77,8 @@ input_options = _options(
     click.option("--netlink-idle", type=float, metavar="SECONDS", default=None,
                  help="With the netlink: input, stop after SECONDS without a record."),
     click.option("--progress/--no-progress", default=None,
-                 help="Show a progress bar on stderr (default: when stderr is a terminal)."),
+                 help="Show a progress bar on stderr (default: when stderr is a terminal, "
+                      "unless TERM is dumb)."),
     click.option("--max-line-length", type=click.IntRange(1024), default=4 << 20,
                  show_default=True, metavar="BYTES",
                  help="Skip longer lines, with a diagnostic (audit records are at most a few "
@@ -112,7 +113,8 @@ input_options = _options(input_options, live_options)
 
 color_option = click.option(
     "--color", type=click.Choice(["auto", "always", "never"]), default="auto",
-    show_default=True, help="Colour the output (auto: on a terminal, unless NO_COLOR is set).")
+    show_default=True,
+    help="Colour the output (auto: on a terminal, unless NO_COLOR is set or TERM is dumb).")
 
 tablefmt_option = click.option(
     "--tablefmt", default="simple", show_default=True, metavar="FORMAT",
@@ -271,7 +273,9 @@ class Run:
         except SelectionError as exc:
             fail(str(exc), exc.pointer)
         watcher = None
-        if (sys.stderr.isatty() if progress is None else progress):
+        # (a dumb terminal would show the line-erasing escape as it is)
+        if (sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+                if progress is None else progress):
             from lldecode.output.progress import Progress
 
             watcher = Progress()
@@ -325,6 +329,11 @@ class Run:
             out.extend(input_notes(stats, listed))
         return out
 
+    def succeeded(self) -> bool:
+        """Did the reading go without error (the exit status is not 2)?"""
+        diagnostics = self.diagnostics
+        return not (diagnostics.errors or (self.strict and diagnostics.malformed))
+
     def exit(self, selected: bool) -> NoReturn:
         """Warn, write the checkpoint (after a successful run, or at the end
         of --follow) and exit: 0 selected, 1 nothing selected, 2 error,
@@ -372,8 +381,12 @@ def install_stop_handlers() -> None:
     owner = os.getpid()
 
     def handler(signum: int, frame: Any) -> None:
-        if os.getpid() != owner:  # a worker: end the part
-            stop.request(signum)
+        if os.getpid() != owner:  # a worker
+            if signum == signal.SIGTERM:  # the pool ending it: end as told
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            stop.request(signum)  # Ctrl-C, or passed on by this process: end the part
             return
         if stop:
             raise KeyboardInterrupt
@@ -383,7 +396,7 @@ def install_stop_handlers() -> None:
         for child in multiprocessing.active_children():
             if child.pid:
                 try:
-                    os.kill(child.pid, signum)
+                    os.kill(child.pid, signal.SIGINT)
                 except OSError:
                     pass
 

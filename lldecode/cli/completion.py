@@ -37,9 +37,12 @@ def complete_files(ctx: click.Context, param: click.Parameter,
 
 def complete_blockers(ctx: click.Context, param: click.Parameter,
                       incomplete: str) -> List[CompletionItem]:
-    from lldecode.analysis.selection import KNOWN_BLOCKERS
+    # (the names of lldecode.analysis.selection.KNOWN_BLOCKERS, without
+    # importing the selection machinery on every Tab)
+    from lldecode.landlock.access import NON_RIGHT_BLOCKERS, RIGHTS
 
-    return [CompletionItem(name) for name in KNOWN_BLOCKERS if name.startswith(incomplete)]
+    names = [r.dotted for r in RIGHTS] + list(NON_RIGHT_BLOCKERS) + ["unknown"]
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
 def complete_by(ctx: click.Context, param: click.Parameter,
@@ -77,7 +80,25 @@ def script(shell: str) -> str:
     return source
 
 
-@click.command("completion", context_settings={"help_option_names": ["-h", "--help"]})
+COMPLETION_EPILOG = """\
+\b
+Examples:
+  # bash, in ~/.bashrc:
+  eval "$(lldecode completion bash)"
+  # zsh, in ~/.zshrc (after compinit):
+  eval "$(lldecode completion zsh)"
+  # fish:
+  lldecode completion fish > ~/.config/fish/completions/lldecode.fish
+
+\b
+Exit status:
+  0  the script was printed
+  2  an unknown shell
+"""
+
+
+@click.command("completion", epilog=COMPLETION_EPILOG,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("shell", type=click.Choice(SHELLS), metavar="bash|zsh|fish")
 def completion_cmd(shell: str) -> None:
     """Print the shell completion script for SHELL.
@@ -86,19 +107,5 @@ def completion_cmd(shell: str) -> None:
     --by fields, --format values, simulate's operations, and file names
     for FILE arguments.  Load it from the shell's start-up file (below), or
     write it once where the shell looks for completions.
-
-    \b
-    Examples:
-      # bash, in ~/.bashrc:
-      eval "$(lldecode completion bash)"
-      # zsh, in ~/.zshrc (after compinit):
-      eval "$(lldecode completion zsh)"
-      # fish:
-      lldecode completion fish > ~/.config/fish/completions/lldecode.fish
-
-    \b
-    Exit status:
-      0  the script was printed
-      2  an unknown shell
-    """
+        """
     click.echo(script(shell), nl=False)

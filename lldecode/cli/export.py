@@ -4,7 +4,6 @@ in a SQLite database (lldecode.output.sqlite)."""
 from __future__ import annotations
 
 import os
-from collections import Counter
 
 import click
 
@@ -75,14 +74,13 @@ def export_cmd(database, replace, **kwargs):
         registry = DomainRegistry(keep_finished=True)
         reading = run.reader.reading(registry)
         selection = run.selection
-        selected = Counter()  # type: ignore[var-annotated]
         for denial in reading.denials():
             if selection.empty or selection(denial):
                 export.add(denial)
-                selected[denial.key] += 1
-        rows = domain_rows(registry, reading.grouper.stats,
-                           None if selection.empty else selected)
-        export.finish(rows, {"inputs": list(run.reader.inputs)})
+        # every domain, streamed from the registry: with a selection, the
+        # database keeps those with a selected denial, and counts them
+        export.finish(domain_rows(registry, reading.grouper.stats),
+                      {"inputs": list(run.reader.inputs)}, selected=not selection.empty)
     except BaseException:
         export.abort()
         raise

@@ -34,7 +34,7 @@ class LiveInputs:
         self.follow = follow
         self.checkpoint_path = checkpoint
         self.sources: Optional[List[sources.Source]] = None
-        self._last_file = None
+        self._last_file: Any = None  # the FileSource whose position a checkpoint keeps
         if not files and sys.stdin is not None and _is_terminal(sys.stdin):
             files = self._system_log()
         elif not files and sys.stdin is None:
@@ -49,7 +49,7 @@ class LiveInputs:
             == "PipeSource")
         if streams and checkpoint:
             fail("--checkpoint needs files to read: not standard input nor netlink:")
-        if follow and streams:
+        if follow and (streams or not ordered):
             follow = self.follow = False  # a pipe and netlink: are read live anyway
         if follow or checkpoint:
             self._plan(follow, checkpoint, max_line_length)

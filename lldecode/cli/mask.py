@@ -21,7 +21,24 @@ def parse_value(text: str) -> int:
         raise ValueError(f"not a number: {text!r} (hex like 0x4006, or decimal)") from None
 
 
-@click.command("mask", context_settings={"help_option_names": ["-h", "--help"]})
+MASK_EPILOG = """\
+\b
+Examples:
+  lldecode mask fs 0xc000
+  lldecode mask net 3
+  lldecode mask deny 0x21
+  lldecode mask --abi 4 -f json fs 0x7fff
+
+\b
+Exit status:
+  0  the value was decoded
+  2  an error: not a number, or a bit no right has (or, with --abi, one
+     newer than that ABI)
+"""
+
+
+@click.command("mask", epilog=MASK_EPILOG,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("kind", type=click.Choice(KINDS), metavar="fs|net|scope|deny")
 @click.argument("value")
 @format_option(["text", "json"], "text")

@@ -59,19 +59,47 @@ class _counting:
 
 # -- filter -------------------------------------------------------------------------
 
-@click.command("filter")
+FILTER_EPILOG = """\
+\b
+Examples:
+  lldecode filter /var/log/audit/audit.log
+  lldecode filter -q --blocker fs.truncate --blocker 'fs.ioctl_*' build.log
+  lldecode filter -Hn --exe '*/python3*' --since 1h /var/log/audit/
+  lldecode filter --where 'blocker ~ "fs.*" and not path ^= "/proc"' -f raw audit.log | ausearch -i
+  ausearch -m 1423,1424 --raw | lldecode filter -f ndjson | jq .object.path
+  lldecode filter -c --checkpoint state.json /var/log/audit/   # in cron: only what is new
+
+\b
+Exit status:
+  0  a denial was selected
+  1  none was
+  2  an error: an unreadable input, a bad option, a Landlock record that
+     does not parse with --strict
+  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
+     log no longer holds its position
+  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
+"""
+
+
+@click.command("filter", epilog=FILTER_EPILOG)
 @input_options
 @selection_options
 @click.option("-c", "--count", is_flag=True, help="Print only the number of selected denials.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print nothing; only the exit status tells whether a denial was selected.")
+@click.option("-H", "--with-filename", is_flag=True,
+              help="Start each line with the name of the file it was read from, and a colon "
+                   "(grep's -H; --format text and raw).")
+@click.option("-n", "--line-number", is_flag=True,
+              help="Start each line with its line number in that file, and a colon (grep's "
+                   "-n; --format text and raw).")
 @format_option(["text", "ndjson", "json", "csv", "tsv", "table", "raw", "github", "junit",
                 "sarif"], "text")
 @tablefmt_option
 @color_option
 @utc_option
 @guarded
-def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
+def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, utc, **kwargs):
     """Select denials, like grep: exit 0 if any, 1 if none, 2 on error.
 
     \b
@@ -79,7 +107,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     --format ndjson  one JSON object per denial record
     --format json    a JSON list
     --format csv     a CSV table, the object in columns (path, dev, ino, ...)
-    --format tsv     the same columns tab-separated, \t \n \\ escaped
+    --format tsv     the same columns tab-separated, \\t \\n \\\\ escaped
     --format table   an aligned table (--tablefmt github for CI summaries)
     --format raw     the original lines of the matched events, unchanged
     --format github  a GitHub ::error annotation per group of identical denials,
@@ -91,6 +119,10 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
     from lldecode.output import reports, tables, text
     from lldecode.output.jsonable import denial_dict, write_json_list, write_ndjson_line
 
+    located = (with_filename or line_number) and not quiet
+    if located and (count or fmt not in ("text", "raw")):
+        fail("-H/--with-filename and -n/--line-number go with --format text or raw (JSON "
+             "and NDJSON give source.file and source.line)")
     run = _run(kwargs, context=not (count or quiet))
     out = text.utf8_stdout()
     n = 0
@@ -105,12 +137,15 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
         # the lines as they were read, byte for byte (the reader holds each
         # byte as one Latin-1 character); not escaped: raw is what was asked
         write = text.raw_writer(out)
+        where = _locator(with_filename, line_number, text.Style("never"), raw=True)
         for event, denials in run.events():
             n += len(denials)
             # (the records of a laurel event share its one line: written once)
-            write("".join(r.line + "\n" for i, r in enumerate(event.records)
+            write("".join(where(r) + r.line + "\n" for i, r in enumerate(event.records)
                           if not i or (r.source, r.lineno) != (event.records[i - 1].source,
                                                                event.records[i - 1].lineno)))
+            if run.live:  # (written to the bytes under out: flushed here)
+                getattr(out, "buffer", out).flush()
     elif fmt == "ndjson":
         for denial in run.denials():
             n += 1
@@ -131,7 +166,7 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
 
         counted = _counting(run.denials())
         ci.write(out, fmt, ci.filter_findings(paragraphs(operations(counted)), utc), "filter",
-                 lambda: not run.diagnostics.errors)
+                 run.succeeded)
         n = counted.n
     elif fmt == "table":
         counted = _counting(run.denials())
@@ -140,15 +175,56 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
         n = counted.n
     else:
         style = text.Style(color)
+        where = _locator(with_filename, line_number, style)
         for denial in run.denials():
             n += 1
-            out.write(reports.filter_line(reports.filter_row(denial, utc), style))
+            out.write(where(denial.record) + reports.filter_line(reports.filter_row(denial, utc),
+                                                                 style))
     run.exit(n > 0)
+
+
+def _locator(with_filename, line_number, style, raw=False):
+    """The ``FILE:LINE:`` prefix of a record's line for -H and -n (grep's,
+    in grep's colours), escaped; for --format raw, as the bytes of its text."""
+    if not (with_filename or line_number):
+        return lambda record: ""
+
+    def where(record):
+        parts = ([style(record.source, "magenta")] if with_filename else []) + (
+            [style(record.lineno, "green")] if line_number else [])
+        prefix = "".join(part + style(":", "cyan") for part in parts)
+        if raw:  # the raw writer writes each character as one byte
+            return prefix.encode("utf-8", "surrogateescape").decode("latin-1")
+        return prefix
+
+    return where
 
 
 # -- explain ------------------------------------------------------------------------
 
-@click.command("explain")
+EXPLAIN_EPILOG = """\
+\b
+Examples:
+  ausearch -m 1423,1424 --raw | lldecode explain
+  lldecode explain /var/log/audit/
+  lldecode explain --since today --domain 1b6b161a9 /var/log/audit/audit.log
+  lldecode explain --policy base.toml --policy app.toml audit.log
+  journalctl -k -o short-precise | lldecode explain --no-pager
+  lldecode explain --follow                  # the system audit log, live
+
+\b
+Exit status:
+  0  a denial was explained
+  1  none was selected
+  2  an error: an unreadable input or policy, a bad option, a Landlock
+     record that does not parse with --strict
+  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
+     log no longer holds its position
+  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
+"""
+
+
+@click.command("explain", epilog=EXPLAIN_EPILOG)
 @input_options
 @selection_options
 @click.option("--policy", "policies", multiple=True, metavar="FILE",
@@ -158,12 +234,16 @@ def filter_cmd(count, quiet, fmt, tablefmt, color, utc, **kwargs):
 @format_option(["text", "json", "ndjson", "csv", "tsv", "github", "junit", "sarif"], "text")
 @color_option
 @utc_option
+@click.option("--no-pager", is_flag=True,
+              help="Write the text straight to the terminal (by default it goes through "
+                   "$PAGER, or less -FRX, when standard output is a terminal).")
 @guarded
-def explain_cmd(policies, fmt, color, utc, **kwargs):
+def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
     """Explain each denial in plain words: who, what, where, which sandbox, how to fix.
 
     Consecutive identical denials fold into one paragraph with a count; the
     two records of a rename or link across directories make one paragraph.
+    On a terminal the text goes through $PAGER (less -FRX by default).
     """
     from lldecode.analysis import explain
     from lldecode.output.explain import render_text
@@ -178,14 +258,17 @@ def explain_cmd(policies, fmt, color, utc, **kwargs):
     denials = run.reader.live_denials() if run.live else run.denials()
     paragraphs = _counting(explain.paragraphs(explain.operations(denials)))
     if fmt == "text":
-        for paragraph in paragraphs:
-            out.write(("\n" if paragraphs.n > 1 else "")
-                      + render_text(paragraph, style, utc, policy) + "\n")
+        from lldecode.cli.pager import paged, wanted
+
+        with paged(out, wanted(no_pager) and not run.live) as page:
+            for paragraph in paragraphs:
+                page.write(("\n" if paragraphs.n > 1 else "")
+                           + render_text(paragraph, style, utc, policy) + "\n")
     elif fmt in ("github", "junit", "sarif"):
         from lldecode.output import ci
 
         ci.write(out, fmt, ci.explain_findings(paragraphs, utc, policy), "explain",
-                 lambda: not run.diagnostics.errors)
+                 run.succeeded)
     elif fmt in ("csv", "tsv"):
         from lldecode.output import flat
 
@@ -223,7 +306,28 @@ def _split_by(values):
     return by or ["domain"]
 
 
-@click.command("summarize")
+SUMMARIZE_EPILOG = """\
+\b
+Examples:
+  lldecode summarize /var/log/audit/audit.log
+  lldecode summarize --by blocker,exe --top 10 /var/log/audit/
+  lldecode summarize --by exe,syscall --tablefmt github build.log >> "$GITHUB_STEP_SUMMARY"
+  lldecode summarize --by path -f csv --since yesterday audit.log > paths.csv
+  lldecode summarize --by blocker --follow --interval 60 /var/log/audit/audit.log
+
+\b
+Exit status:
+  0  the report was written, even empty
+  1  with --fail-if-any: the report holds a denial
+  2  an error: an unreadable input, a bad option, a Landlock record that
+     does not parse with --strict
+  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
+     log no longer holds its position
+  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
+"""
+
+
+@click.command("summarize", epilog=SUMMARIZE_EPILOG)
 @input_options
 @selection_options
 @click.option("--by", "by", multiple=True, metavar="DIM[,DIM]", shell_complete=complete_by,
@@ -287,7 +391,7 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
         from lldecode.output import ci
 
         ci.write(out, fmt, ci.summary_findings(summary.by, rows(), utc), "summarize",
-                 lambda: not run.diagnostics.errors)
+                 run.succeeded)
     elif fmt == "text":
         for row in rows():
             out.write(reports.summary_text(summary.by, row, utc))
@@ -309,7 +413,28 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
 
 # -- domains -----------------------------------------------------------------------
 
-@click.command("domains")
+DOMAINS_EPILOG = """\
+\b
+Examples:
+  lldecode domains /var/log/audit/audit.log
+  lldecode domains --since yesterday /srv/logs/*/audit.log*
+  lldecode domains -f text --exe '*/nginx' /var/log/audit/
+  dmesg | lldecode domains
+  lldecode domains --since boot netlink:     # Ctrl-C prints the table
+
+\b
+Exit status:
+  0  the report was written, even empty
+  1  with --fail-if-any: a listed domain has a denial
+  2  an error: an unreadable input, a bad option, a Landlock record that
+     does not parse with --strict
+  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
+     log no longer holds its position
+  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
+"""
+
+
+@click.command("domains", epilog=DOMAINS_EPILOG)
 @input_options
 @selection_options
 @format_option(["table", "text", "json", "ndjson", "csv", "tsv"], "table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -49,7 +50,8 @@ def _warn(message: str) -> None:
 @click.option("--suggest", is_flag=True,
               help="End with the fix: the rules that allow every denial, checked by "
                    "simulating the denials again under the suggested policy, as a diff of "
-                   "the policy files (written with --write-policy).")
+                   "the policy files on standard output (the updated files with "
+                   "--write-policy).")
 @click.option("--learn", type=click.IntRange(1, 100), metavar="N",
               help="Run CMD again with each verified fix applied, at most N runs, until it "
                    "runs without a denial; write the final policy (--write-policy). CMD "
@@ -85,6 +87,7 @@ def run_cmd(policies: Tuple[str, ...], log_new_exec: bool, enable_audit: bool,
     Examples:
       lldecode run --policy base.toml -- make test
       lldecode run --policy base.toml --suggest --write-policy fixed/ -- ./app
+      lldecode run --policy base.toml --suggest -- ./app > fix.diff; patch -p1 < fix.diff
       lldecode run --policy base.toml --learn 5 --write-policy learned/ -- ./app --selftest
       lldecode run --policy base.toml -f ndjson -o denials.ndjson -- ./app
 
@@ -222,11 +225,12 @@ def _suggest(live: Any, policy_files: List[str]) -> Any:
 
 def _suggest_after(live: Any, policy_files: List[str], write_policy: Optional[str],
                    out: TextIO, fmt: str, color: str) -> None:
-    """--suggest: the verified fix of the run's denials."""
+    """--suggest: the verified fix of the run's denials.  As text, on
+    standard output (``> fix.diff`` keeps a diff patch(1) applies), the
+    explanations staying on stderr or in -o FILE; as ndjson, in the stream."""
     from lldecode.output.jsonable import write_ndjson_line
-    from lldecode.output.text import Style, safe
+    from lldecode.output.text import Style, safe, utf8_stdout
 
-    style = Style(color, out)
     if not live.summary().read:
         _warn("--suggest: the denials were not read: nothing to suggest")
         return
@@ -234,7 +238,7 @@ def _suggest_after(live: Any, policy_files: List[str], write_policy: Optional[st
         if fmt == "ndjson":
             write_ndjson_line(out, {"event": "suggestion", "rules": [], "diff": ""})
         else:
-            out.write("lldecode run --suggest: nothing to add, CMD ran without a denial\n")
+            _warn("--suggest: nothing to add, CMD ran without a denial")
         return
     result = _suggest(live, policy_files)
     written = result.write(directory=_made(write_policy)) if write_policy else []
@@ -244,19 +248,21 @@ def _suggest_after(live: Any, policy_files: List[str], write_policy: Optional[st
         item["written"] = written
         write_ndjson_line(out, item)
         return
-    out.write("\n" + style("lldecode run --suggest: the fix", "bold") + "\n")
-    diff = result.diff()
-    for line in diff.split("\n"):
-        out.write(safe(line) + "\n" if line or diff else "")
+    stdout = utf8_stdout()
+    style = Style(color, stdout)
+    diff = result.diff().rstrip("\n")
+    for line in diff.split("\n") if diff else ():
+        stdout.write(safe(line) + "\n")
     for note in result.notes:
-        out.write(f"note: {safe(note)}\n")
+        stdout.write(f"note: {safe(note)}\n")
     verification = result.verification
-    out.write(style(safe(verification.summary), "green" if verification.ok else "yellow") + "\n")
-    for what, reason in verification.failures:
-        out.write(f"  not allowed: {safe(what)}: {safe(reason)}\n")
+    stdout.write(style(safe(verification.summary),
+                       "green" if verification.ok else "yellow") + "\n")
+    for failure in verification.failures:
+        stdout.write(f"  not allowed: {safe(failure.what)}: {safe(failure.reason)}\n")
     for path in written:
-        out.write(f"written: {safe(path)}\n")
-    out.flush()
+        stdout.write(f"written: {safe(path)}\n")
+    stdout.flush()
 
 
 def _made(directory: Optional[str]) -> str:
@@ -273,21 +279,39 @@ def _learn(policy_files: List[str], policy: Any, command: Tuple[str, ...], round
            write_policy: Optional[str], out: TextIO, fmt: str, color: str, utc: bool,
            log_new_exec: bool, enable_audit: bool, drain: float) -> int:
     """--learn N: run, apply the verified fix, run again, until no denial."""
+    names = [os.path.basename(path) for path in policy_files]
+    if len(set(names)) < len(names):
+        _die("--learn writes each layer's file by its name: give policy files with distinct "
+             "names")
+    _warn(f"--learn runs CMD up to {rounds} times (once per round): it must be safe to "
+          "repeat")
+    work = tempfile.mkdtemp(prefix="lldecode-learn-rounds-")
+    try:
+        return _rounds(policy_files, policy, command, rounds, write_policy, out, fmt, color,
+                       utc, log_new_exec, enable_audit, drain, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the rounds' files (the final one is copied)
+
+
+def _rounds(policy_files: List[str], policy: Any, command: Tuple[str, ...], rounds: int,
+            write_policy: Optional[str], out: TextIO, fmt: str, color: str, utc: bool,
+            log_new_exec: bool, enable_audit: bool, drain: float, work: str) -> int:
+    """The rounds of --learn, their files in ``work``."""
     from lldecode.landlock.policy import PolicyError, load_policy
     from lldecode.output.jsonable import write_ndjson_line
     from lldecode.output.text import Style, safe
 
     style = Style(color, out)
-    _warn(f"--learn runs CMD up to {rounds} times (once per round): it must be safe to "
-          "repeat")
-    work = tempfile.mkdtemp(prefix="lldecode-learn-rounds-")
     files = list(policy_files)
     status = 0
     for number in range(1, rounds + 1):
         live, status = _one_run(policy, command, out, fmt, color, utc, log_new_exec,
                                 enable_audit, drain,
                                 title=f"lldecode run --learn: round {number} of at most {rounds}"
-                                      f", policy: {' '.join(files)}")
+                                      f", policy: {' '.join(policy_files)}"
+                                      + (f" with the rules of rounds 1-{number - 1}"
+                                         if number > 2 else
+                                         " with the rules of round 1" if number == 2 else ""))
         if not live.summary().read:
             _warn("--learn: the denials cannot be read: nothing to learn from")
             return status
@@ -301,9 +325,10 @@ def _learn(policy_files: List[str], policy: Any, command: Tuple[str, ...], round
                                     "denied_operations": live.count, "added": added,
                                     "verified": verification.summary})
         else:
-            out.write(style(f"round {number}: {live.count} denied operations; "
+            operations = f"{live.count} denied operation" + ("" if live.count == 1 else "s")
+            out.write(style(f"round {number}: {operations}; "
                             f"{safe(verification.summary)}", "bold") + "\n")
-            for line in result.diff().split("\n"):
+            for line in _as_originals(result.diff(), files, policy_files).split("\n"):
                 if line:
                     out.write(safe(line) + "\n")
         if not any(doc.changed for doc in result.documents):
@@ -330,9 +355,18 @@ def _learn(policy_files: List[str], policy: Any, command: Tuple[str, ...], round
     return status
 
 
-def _copy_final(files: List[str], directory: str) -> List[str]:
-    import shutil
+def _as_originals(diff: str, files: List[str], originals: List[str]) -> str:
+    """A round's diff with the file names of the policy given (not the
+    round's copies)."""
+    for current, original in zip(files, originals):
+        if current != original:
+            for side in ("--- a/", "+++ b/"):
+                diff = diff.replace(side + current.lstrip("/") + "\n",
+                                    side + original.lstrip("/") + "\n")
+    return diff
 
+
+def _copy_final(files: List[str], directory: str) -> List[str]:
     written = []
     for path in files:
         target = os.path.join(directory, os.path.basename(path))

@@ -28,9 +28,27 @@ class _SimulateCommand(click.Command):
         with formatter.indentation():
             for line in _operations_help().splitlines():
                 formatter.write(line + "\n")
+        super().format_epilog(ctx, formatter)  # the examples and exit statuses
 
 
-@click.command("simulate", cls=_SimulateCommand,
+SIMULATE_EPILOG = """\
+\b
+Examples:
+  lldecode simulate --policy base.toml read /etc/passwd
+  lldecode simulate --policy base.toml open /dev/tty 'O_RDWR'
+  lldecode simulate --policy base.toml open /tmp/out 'O_WRONLY|O_CREAT|O_TRUNC' --exists
+  lldecode simulate --policy base.toml --policy app.toml ioctl /dev/null --cmd FIONREAD
+  lldecode simulate --policy a.toml --policy b.toml rename /src/f /dst/f
+
+\b
+Exit status:
+  0  the kernel allows the operation
+  1  it denies it (the records it would log are shown)
+  2  an error: a policy that cannot be read, an unknown operation
+"""
+
+
+@click.command("simulate", cls=_SimulateCommand, epilog=SIMULATE_EPILOG,
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--policy", "policies", multiple=True, required=True, metavar="FILE",
               shell_complete=complete_files,
@@ -76,15 +94,7 @@ def simulate_cmd(policies: Tuple[str, ...], operation: str, args: Tuple[str, ...
     and the denial records it logs (layer numbers follow the --policy order).
 
     Paths are compared lexically after normalization, without touching the
-    filesystem unless --resolve is given.  Exit status: 0 allowed, 1 denied,
-    2 on an error.
-
-    \b
-    Examples:
-      lldecode simulate --policy base.toml read /etc/passwd
-      lldecode simulate --policy base.toml open /dev/tty 'O_RDWR'
-      lldecode simulate --policy base.toml open /tmp/out 'O_WRONLY|O_CREAT|O_TRUNC' --exists
-      lldecode simulate --policy a.toml --policy b.toml rename /src/f /dst/f
+    filesystem unless --resolve is given.
     """
     from lldecode.landlock.policy import PolicyError, load_policy
     from lldecode.landlock.simulate import Options, SimulationError, parse_ioctl_cmd, simulate

@@ -104,9 +104,9 @@ def suggest_cmd(policies: Tuple[str, ...], scope: str, merge_depth: int,
 
     run: Run = _run(kwargs)  # every input and selection option, as the reading commands
     requests = requests_of(run.denials())
-    if interactive and requests:
-        requests = _ask(requests)
     try:
+        if interactive and requests:
+            requests = _ask(_remembered(requests, policies))
         result = suggest_rules(requests, list(policies) or None, scope=scope,
                                merge_depth=merge_depth, allow_scopes=allow_scopes)
     except PolicyError as exc:
@@ -161,7 +161,21 @@ def _write_snippets(snippets: Dict[str, Dict[str, Any]], directory: str, fmt: st
 
 
 _CHOICES = {"a": "allow here", "d": "allow in the directory", "p": "allow in a parent",
-            "x": "allow under a prefix", "s": "skip", "n": "deny forever"}
+            "x": "allow under a prefix", "s": "skip",
+            "n": "deny forever (remembered in the youngest TOML layer)"}
+
+
+def _remembered(requests: List[Any], policies: Tuple[str, ...]) -> List[Any]:
+    """The requests, those the policy files remember as denied on purpose marked so."""
+    import dataclasses
+
+    from lldecode.landlock.suggest import deny_key, read_sources
+
+    if not policies:
+        return requests
+    remembered = [key for source in read_sources(list(policies)) for key in source.denied]
+    return [dataclasses.replace(r, decision="deny") if deny_key(r) in remembered else r
+            for r in requests]
 
 
 def _ask(requests: List[Any]) -> List[Any]:
@@ -188,6 +202,9 @@ def _ask(requests: List[Any]) -> List[Any]:
             click.echo(f"  ... and {len(members) - 5} more", err=True)
         if first.kind not in ("fs", "reparent", "net"):
             click.echo("  no rule can allow this (see the notes)", err=True)
+            continue
+        if all(requests[i].decision == "deny" for i in members):
+            click.echo("  denied on purpose earlier (remembered in the policy)", err=True)
             continue
         click.echo(menu, err=True)
         answer = click.prompt("choice", type=click.Choice(list(_CHOICES)), default="a",

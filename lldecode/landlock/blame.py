@@ -364,8 +364,10 @@ class _Blamer:
         if older:
             names = ", ".join(self.name(lvl - 1) for lvl in older)
             sentence += f" Older {names} scope it too."
-        toml = (f"# {toml_comment(found.policy)} (layer {found.layer}): no rule can allow this; "
-                f"remove \"{short}\" from [[ruleset]] scoped")
+        toml = "\n".join(f"# {toml_comment(source)} (layer {number}): no rule can allow "
+                         f"this; remove \"{short}\" from [[ruleset]] scoped"
+                         for source, number in [(found.policy, found.layer)] + [
+                             (self.policy.sources[lvl - 1], lvl) for lvl in older])
         finding = Finding(found.layer, found.policy, (blocker,), dict(obj), tuple(older),
                           sentence, toml)
         return Blame(reason is None, reason, (finding,))

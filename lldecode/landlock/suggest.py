@@ -46,6 +46,7 @@ import difflib
 import json
 import os
 import posixpath
+import re
 import shutil
 import sys
 import unicodedata
@@ -65,6 +66,7 @@ from lldecode.landlock.policy_writer import (
     json_document,
     representable_in_toml,
     toml_document,
+    toml_value,
 )
 from lldecode.landlock.simulate import Options, SimulationError, simulate
 
@@ -377,6 +379,32 @@ class _Source:
     format: str
     document: Dict[str, Any]
     layer: Layer
+    denied: List[Tuple[Any, ...]] = field(default_factory=list)
+
+
+# A request answered "deny forever" is remembered in the youngest TOML layer
+# as a comment: this mark, then a JSON array (ASCII: no log byte can end the
+# comment) of the blockers, the object and the destination.
+DENY_MARK = "# lldecode suggest: denied on purpose: "
+
+
+def deny_key(request: Request) -> Tuple[Any, ...]:
+    """What a "deny forever" answer remembers of a request."""
+    target: Union[str, int, None] = request.port if request.kind == "net" else request.path
+    return (list(request.blockers), target, request.destination)
+
+
+def _denied_in(text: str) -> List[Tuple[Any, ...]]:
+    found = []
+    for line in text.splitlines():
+        if line.startswith(DENY_MARK):
+            try:
+                value = json.loads(line[len(DENY_MARK):])
+            except ValueError:
+                continue
+            if isinstance(value, list) and len(value) == 3:
+                found.append(tuple(value))
+    return found
 
 
 def read_sources(paths: Sequence[str], cwd: Optional[str] = None) -> List[_Source]:
@@ -395,7 +423,7 @@ def read_sources(paths: Sequence[str], cwd: Optional[str] = None) -> List[_Sourc
             "json" if text.lstrip().startswith("{") else "toml")
         layer = parse_layer(text, path, fmt, cwd)
         document: Dict[str, Any] = tomllib.loads(text) if fmt == "toml" else json.loads(text)
-        sources.append(_Source(path, text, fmt, document, layer))
+        sources.append(_Source(path, text, fmt, document, layer, _denied_in(text)))
     return sources
 
 
@@ -667,9 +695,11 @@ def _updated_text(source: _Source, document: Dict[str, Any], additions: _Additio
         note = (f"{source.path}: a rule path is not valid UTF-8 and cannot be written in TOML: "
                 "the layer is given in JSON")
         return "json", json_document(updated), updated, note
-    if not rewrite:
-        text = source.text if source.text.endswith("\n") or not source.text else \
-            source.text + "\n"
+    base: Optional[str] = source.text
+    if rewrite:  # scopes dropped: edit the scoped lines in place when that is enough
+        base = _edit_scoped(source.text, document)
+    if base is not None:
+        text = base if base.endswith("\n") or not base else base + "\n"
         for key, entries in keys:
             text += "\n# added by lldecode suggest\n" + _toml_table_text(key, entries)
         try:
@@ -683,6 +713,36 @@ def _updated_text(source: _Source, document: Dict[str, Any], additions: _Additio
     except (NotRepresentable, TypeError):
         return "json", json_document(updated), updated, (
             f"{source.path}: cannot be written back as TOML: the layer is given in JSON")
+
+
+_SCOPED_LINE = re.compile(r'^([ \t]*)(scoped|"scoped")([ \t]*=[ \t]*)\[[^\]\n#]*\]', re.M)
+
+
+def _edit_scoped(text: str, document: Dict[str, Any]) -> Optional[str]:
+    """The TOML text with its ``scoped = [...]`` lines set to the
+    document's, comments and all else kept; None when the text cannot be
+    edited so (the values do not read back as the document)."""
+    rulesets = document.get("ruleset")
+    values = [r.get("scoped") for r in rulesets if isinstance(r, dict)] \
+        if isinstance(rulesets, list) else []
+    matches = list(_SCOPED_LINE.finditer(text))
+    if not matches or len(matches) != len(values):
+        return None
+    out = []
+    position = 0
+    for match, value in zip(matches, values):
+        out.append(text[position:match.start()])
+        if value:
+            out.append(f"{match.group(1)}{match.group(2)}{match.group(3)}{toml_value(value)}")
+        position = match.end()
+    out.append(text[position:])
+    edited = "".join(out)
+    try:
+        if tomllib.loads(edited) != document:
+            return None
+    except tomllib.TOMLDecodeError:
+        return None
+    return edited
 
 
 def _existing_key(document: Dict[str, Any], table: str) -> Optional[str]:
@@ -704,12 +764,20 @@ def _drop_scopes(document: Dict[str, Any], scopes: Sequence[str]) -> Tuple[Dict[
     kept = []
     for ruleset in rulesets:
         if isinstance(ruleset, dict) and isinstance(ruleset.get("scoped"), list):
-            before = ruleset["scoped"]
+            abi = document.get("abi") if isinstance(document.get("abi"), int) else None
+            before: List[Any] = []
+            for item in ruleset["scoped"]:  # a group (abi.all) is spelled out
+                if isinstance(item, str) and item.startswith("abi.") and abi is not None:
+                    before.extend(access_names("scope", _group_mask("scope", item, abi), None))
+                else:
+                    before.append(item)
             after = [s for s in before if not (isinstance(s, str) and s.split(".")[-1]
                                                in scopes)]
             for s in before:
                 if s not in after:
                     _remember(dropped, str(s).split(".")[-1])
+            if len(after) == len(before):
+                after = ruleset["scoped"]
             if after:
                 ruleset["scoped"] = after
             else:
@@ -964,6 +1032,19 @@ def _with_policy(requests: Sequence[Request], sources: List[_Source], scope: Sco
                  merge_depth: int, allow_scopes: Sequence[str], mount_root: str,
                  cwd: Optional[str]) -> Suggestion:
     notes: List[str] = []
+    remembered = [key for source in sources for key in source.denied]
+    requests = [replace(r, decision="deny") if not r.decision and deny_key(r) in remembered
+                else r for r in requests]
+    to_remember = []
+    for request in requests:
+        key = deny_key(request)
+        if request.decision == "deny" and key not in remembered and key not in to_remember:
+            to_remember.append(key)
+    keeper = next((i for i in reversed(range(len(sources)))
+                   if sources[i].format == "toml"), None)
+    if to_remember and keeper is None:
+        _remember(notes, "denials answered \"deny forever\" cannot be remembered: JSON "
+                         "policy files hold no comments")
     original = Policy(tuple(s.layer for s in sources))
     deriver = _Deriver([s.layer for s in sources], scope, mount_root)
     _derive(requests, deriver, notes)
@@ -990,13 +1071,20 @@ def _with_policy(requests: Sequence[Request], sources: List[_Source], scope: Sco
                                      f"the scope {', '.join(dropped)}: remove the layer "
                                      "instead (a ruleset must handle a right)")
                     dropped = []
-        changed = bool(additions.paths or additions.ports or dropped)
+        remember = to_remember if index == keeper else []
+        changed = bool(additions.paths or additions.ports or dropped or remember)
         if changed:
             fmt, text, updated, note = _updated_text(source, document, additions,
                                                      rewrite=bool(dropped))
             if note:
                 _remember(notes, note)
-            if dropped and fmt == "toml":
+            # a rewritten file lost its comments
+            kept = source.denied if dropped and _edit_scoped(source.text, document) is None \
+                else []
+            if (remember or kept) and fmt == "toml":
+                text = _ended(text) + "".join(
+                    DENY_MARK + json.dumps(list(key)) + "\n" for key in [*kept, *remember])
+            if dropped and fmt == "toml" and _edit_scoped(source.text, document) is None:
                 _remember(notes, f"{source.path} (layer {number}): rewritten to drop "
                                  f"{', '.join(dropped)} from scoped (its comments are lost)")
         else:

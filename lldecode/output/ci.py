@@ -186,8 +186,7 @@ def summary_findings(by: Sequence[str], rows: Iterable[Dict[str, Any]],
         cells = summary_line(by, row, utc)
         named = [f"{safe(d)} {safe(row.get(d))}" for d in by]
         blockers = [row["blocker"]] if row.get("blocker") is not None else []
-        title = Safe(f"Landlock: {_plural(row['count'], 'denial')}, "
-                     + safe(", ".join(named)))
+        title = Safe(f"Landlock: {_plural(row['count'], 'denial')}, " + ", ".join(named))
         message = Safe("\n".join(f"{safe(h.lower())}: {safe(c)}"
                                  for h, c in zip(headers, cells)))
         file, line = log_location(*(row.get("location") or (None, None)))
@@ -331,14 +330,25 @@ def artifact_uri(file: str) -> str:
     return f"file://{quoted}" if raw.startswith(b"/") else quoted
 
 
+# The rule of a group that is not by blocker (summarize --by domain, exe...).
+ANY_DENIAL = "landlock.denial"
+
+
 def _rule(blocker: str) -> Dict[str, Any]:
     """A SARIF rule (reportingDescriptor) for a blocker, with its help text."""
     from lldecode.analysis.explain import BLOCKER_FIXES
     from lldecode.landlock.access import NON_RIGHT_BLOCKERS, right
 
     name = safe(blocker)
-    r = right(blocker)
-    if r is not None:
+    r = right(blocker) if blocker != ANY_DENIAL else None
+    if blocker == ANY_DENIAL:
+        short = "Landlock denied an access"
+        full = ("A Landlock sandbox denied accesses (summarized by domain, executable, path "
+                "or syscall; lldecode summarize --by blocker names the rights missing).")
+        how = ("Run lldecode explain on the log: it names each missing right and the rule "
+               "that would allow it.")
+        known = True
+    elif r is not None:
         short = f"Landlock denied {name}: {r.description}"
         full = (f"{name} ({r.description}) was not granted: it is needed by "
                 f"{', '.join(r.syscalls) or 'the operations it guards'}; Landlock ABI {r.abi}"
@@ -380,7 +390,7 @@ def _rule(blocker: str) -> Dict[str, Any]:
 
 def sarif_result(finding: Finding, rule_ids: Dict[str, int]) -> Dict[str, Any]:
     """One SARIF result; registers the rule of its first blocker."""
-    blocker = finding.blockers[0] if finding.blockers else "landlock"
+    blocker = finding.blockers[0] if finding.blockers else ANY_DENIAL
     index = rule_ids.setdefault(blocker, len(rule_ids))
     result: Dict[str, Any] = {
         "ruleId": safe(blocker),

@@ -233,10 +233,13 @@ class SqliteExport:
 
     # -- domains, and the end --
 
-    def finish(self, domains: Iterable[Mapping[str, Any]], meta: Mapping[str, Any]) -> None:
+    def finish(self, domains: Iterable[Mapping[str, Any]], meta: Mapping[str, Any],
+               selected: bool = False) -> None:
         """The domains report's rows (lldecode.analysis.domain_report), the
         indexes, the links from denials to domains; then the database is
-        moved to its place."""
+        moved to its place.  ``selected``: the denials were selected: only
+        the domains with a denial are kept, with their ``denials_selected``
+        (counted here, in the database: memory stays bounded)."""
         self._flush()
         insert = _insert(DOMAIN_COLUMNS, "domains")
         batch: List[Tuple[Any, ...]] = []
@@ -264,6 +267,10 @@ class SqliteExport:
         self.db.execute("UPDATE denials SET domain_id = (SELECT d.id FROM domains d WHERE "
                         "d.domain = denials.domain AND d.node IS denials.node "
                         "AND d.boot = denials.domain_boot)")
+        if selected:
+            self.db.execute("UPDATE domains SET denials_selected = (SELECT count(*) FROM "
+                            "denials WHERE denials.domain_id = domains.id)")
+            self.db.execute("DELETE FROM domains WHERE denials_selected = 0")
         self.db.executemany("INSERT INTO lldecode VALUES (?, ?)",
                             [("schema_version", str(SCHEMA_VERSION)),
                              *((str(k), dumps(v)) for k, v in meta.items())])

@@ -49,7 +49,7 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     the row tabulate draws for a probe table of the same column widths
     (checked to be identical), or tabulate draws them in batches.
     """
-    render = _cell_renderer(tablefmt)
+    render = cell_renderer(tablefmt)
     heads = [render(h) for h in headers]
 
     def draw(body: List[List[str]]) -> str:
@@ -74,7 +74,7 @@ def write_table(out: TextIO, headers: Sequence[str], rows: Iterable[Sequence[Any
     spool.close()
 
 
-def _cell_renderer(tablefmt: str) -> Callable[[Any], str]:
+def cell_renderer(tablefmt: str) -> Callable[[Any], str]:
     """How a value becomes a cell of this format: made safe for a terminal,
     and for a Markdown table shown as itself (never a link, markup or an
     extra cell: :func:`lldecode.output.markdown.cell`)."""

@@ -108,8 +108,9 @@ def safe(value: Any) -> str:
 class Style:
     """ANSI styling, on only when asked for or when writing to a terminal.
 
-    ``--color auto`` (the default) colours a terminal unless NO_COLOR is set;
-    ``always`` and ``never`` do what they say.
+    ``--color auto`` (the default) colours a terminal unless NO_COLOR is set
+    or TERM is ``dumb`` (a terminal that shows no escape sequence: Emacs'
+    shell, some CI consoles); ``always`` and ``never`` do what they say.
     """
 
     CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33",
@@ -123,6 +124,7 @@ class Style:
             self.enabled = False
         else:
             self.enabled = (not os.environ.get("NO_COLOR")
+                            and os.environ.get("TERM") != "dumb"
                             and hasattr(stream, "isatty") and stream.isatty())
 
     def __call__(self, text: Any, *styles: str) -> str:

@@ -14,7 +14,7 @@ from lldecode.analysis.domains import DomainRegistry
 from lldecode.analysis.pipeline import Reading
 from lldecode.analysis.summarize import Summary
 from lldecode.audit.records import Diagnostics
-from lldecode.output.tables import cell, write_table
+from lldecode.output.tables import cell_renderer, write_table
 from lldecode.spill import FinishedStore, GroupCounts
 from tests.conftest import SAMPLES
 
@@ -68,7 +68,8 @@ def test_streamed_tables_match_tabulate(fmt):
              "x\x1by{0}"] for _ in range(53)]
     out = io.StringIO()
     write_table(out, ["A", "BB", "C", "D"], iter(rows), fmt, batch=7)
-    direct = tabulate([[cell(v) for v in r] for r in rows], headers=["A", "BB", "C", "D"],
+    render = cell_renderer(fmt)  # (a Markdown format shows each cell as itself)
+    direct = tabulate([[render(v) for v in r] for r in rows], headers=["A", "BB", "C", "D"],
                       tablefmt=fmt, disable_numparse=True) + "\n"
     assert out.getvalue() == direct
 

@@ -146,7 +146,8 @@ def test_yesterday_crosses_month_and_year_boundaries(local):
 # --- rejected forms --------------------------------------------------------------
 
 @pytest.mark.parametrize("text", [
-    "", "   ", "garbage", "m", "10x", "10 minutes", "3 days", "-5m", "+5m", "now-1h",
+    "", "   ", "garbage", "m", "10x", "10 monts", "3 dayz", "-5m", "+5m", "now-1h",
+    "1h from now", "ago", "this-decade",
     "1e9", "1795734400.", "1234", "12345678",
     "24:00", "25:00", "12:60", "12:30:60", "12:5", "1:2:3",
     "2026-13-01", "2026-02-30", "2026-11-26T25:00", "2026/11/26",
@@ -164,3 +165,46 @@ def test_time_spec_error_is_a_value_error():
     assert issubclass(TimeSpecError, ValueError)
     with pytest.raises(ValueError):
         parse_time("nonsense")
+
+
+# --- the words and forms of issue 13 -----------------------------------------------
+
+@pytest.mark.parametrize("text, seconds_before", [
+    ("recent", 600), ("1h ago", 3600), ("2 days ago", 2 * 86400), ("10 minutes", 600),
+    ("3 days", 3 * 86400), ("90 sec ago", 90), ("1 week ago", 604800), ("2  hours  ago", 7200),
+    ("week-ago", 7 * 86400),
+])
+def test_relative_words(text, seconds_before):
+    assert parse_time(text, now=NOW) == NOW - seconds_before
+
+
+def test_calendar_words(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        now = at(None, 2026, 11, 26, 23, 51, 31)  # a Thursday
+        assert parse_time("this-week", now=now) == at(None, 2026, 11, 23)
+        assert parse_time("this-month", now=now) == at(None, 2026, 11, 1)
+        assert parse_time("this-year", now=now) == at(None, 2026, 1, 1)
+        assert parse_time("23:51:31", now=now) == now
+        assert parse_time("23:51", now=now) == now - 31
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_boot_is_read_from_proc_stat(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3\nbtime 1795730000\nprocesses 5\n")
+    assert parse_time("boot", now=NOW, proc_stat=str(stat)) == 1795730000
+    stat.write_text("cpu 1\n")
+    with pytest.raises(TimeSpecError, match="boot time"):
+        parse_time("boot", now=NOW, proc_stat=str(stat))
+
+
+def test_boot_on_this_machine_is_before_now():
+    import os
+
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat")
+    assert 0 < parse_time("boot") < time.time()

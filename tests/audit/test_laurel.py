@@ -130,6 +130,7 @@ def test_cee_prefix_and_broken_lines_are_diagnosed_not_fatal(tmp_path):
         '{"ID":"1795737091.685:5376","UNKNOWN[1423]":[{"domain":"zz","blockers":"fs.x"}]}',
         '{"ID":"1795737091.685:5376","lower":[{}]}',
         '{"ID":' + "[" * 100000 + "]" * 100000 + "}",
+        landlock[2][:300],  # cut
         landlock[1]]) + "\n")
     result = _lldecode("filter", "--count", str(log))
     assert result.returncode == 0
@@ -138,6 +139,7 @@ def test_cee_prefix_and_broken_lines_are_diagnosed_not_fatal(tmp_path):
     assert "Traceback" not in errors
     assert "mixed.json:2: laurel event: ID 'not an id'" in errors
     assert "mixed.json:3:" in errors and "mixed.json:4:" in errors and "mixed.json:5:" in errors
+    assert "mixed.json:7: laurel event with Landlock records: not valid JSON" in errors
     strict = _lldecode("filter", "--count", "--strict", str(log))
     assert strict.returncode == 2
 
@@ -157,3 +159,18 @@ def test_stdin_and_the_library_read_laurel():
     result = _lldecode("filter", "--count", "-", stdin=(FIXTURES / "laurel.json").read_bytes())
     assert result.stdout == b"56\n"
     assert io  # (imported for symmetry with the other reader tests)
+
+
+def test_older_laurel_shapes():
+    # before ARGV, SYSCALL kept a0..a3 ("0x..."); PARENT_INFO was an event key
+    line = _event(**{
+        "UNKNOWN[1423]": [{"domain": "1b6b161ce", "blockers": "ptrace", "opid": 9,
+                           "ocomm": "sleep"}],
+        "SYSCALL": {"arch": "0xc000003e", "syscall": 101, "success": "no", "exit": -1,
+                    "a0": "0x10", "a1": "0x9", "pid": 7, "ppid": 1, "comm": "strace",
+                    "exe": "/usr/bin/strace", "key": None},
+        "PARENT_INFO": {"ID": "1.000:1", "comm": "bash", "exe": "/bin/bash", "ppid": 1}})
+    headers = event_headers(line)
+    assert [h.type for h in headers] == ["UNKNOWN[1423]", "SYSCALL"]
+    assert " a0=10 a1=9 " in headers[1].body
+    assert headers[1].body.endswith("key=(null)")

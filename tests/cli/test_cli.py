@@ -143,7 +143,7 @@ def test_explain_paragraphs_fold_repeats(tmp_path):
     out = invoke("explain", str(path)).output
     paragraphs = out.strip().split("\n\n")
     assert len(paragraphs) == 2
-    assert "(3 times, until 2026-11-26 23:06:40.657)" in paragraphs[0]
+    assert "(3 times, until 2026-11-26 23:06:40.657+00:00)" in paragraphs[0]
     assert "fs.read_file: open a file with read access" in out and "Landlock ABI 1" in out
     assert "(3 times" not in paragraphs[1]
 
@@ -217,9 +217,9 @@ def test_no_color_is_honoured():
 def test_utc_times():
     tokyo = {"TZ": "Asia/Tokyo"}
     out = run_cli("filter", "--utc", "--domain", "17fcedce9", RAW, env=tokyo).stdout.decode()
-    assert out.startswith("2026-11-26 23:06:40.657 ")
+    assert out.startswith("2026-11-26 23:06:40.657Z ")
     local = run_cli("filter", "--domain", "17fcedce9", RAW, env=tokyo).stdout.decode()
-    assert local.startswith("2026-11-27 08:06:40.657 ")
+    assert local.startswith("2026-11-27 08:06:40.657+09:00 ")
 
 
 # -- summarize ---------------------------------------------------------------------------

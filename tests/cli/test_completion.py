@@ -135,11 +135,12 @@ def test_zsh_completes_file_names_and_blockers(one_file):
     setup = (f"PS1='$ '; cd {one_file}; autoload -U compinit; compinit -u; "
              'eval "$(lldecode completion zsh)"')
     argv = ["zsh", "-f", "-i"]
+    env = _env(HOME=str(one_file))  # (compinit writes its .zcompdump there)
     expect = "lldecode filter only-audit-file.log"
-    shown = _interact(argv, setup, "lldecode filter only-au\t", expect, _env())
+    shown = _interact(argv, setup, "lldecode filter only-au\t", expect, env)
     assert expect in shown, shown
     expect = "lldecode filter --blocker fs.truncate"
-    shown = _interact(argv, setup, "lldecode filter --blocker fs.trun\t", expect, _env())
+    shown = _interact(argv, setup, "lldecode filter --blocker fs.trun\t", expect, env)
     assert expect in shown, shown
 
 
@@ -147,11 +148,23 @@ def test_zsh_completes_file_names_and_blockers(one_file):
 def test_fish_completes_file_names_blockers_and_by(one_file):
     def complete(line: str) -> list:
         script = f"lldecode completion fish | source; complete -C '{line}'"
+        home = one_file / "home"  # (fish keeps its data under HOME)
         result = subprocess.run(["fish", "--no-config", "-c", script], cwd=one_file,
-                                env=_env(), capture_output=True, text=True, timeout=60)
+                                env=_env(HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+                                         XDG_CONFIG_HOME=str(home / "config")),
+                                capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         return [line.split("\t")[0] for line in result.stdout.splitlines()]
 
     assert complete("lldecode filter only-au") == ["only-audit-file.log"]
     assert complete("lldecode filter --blocker fs.tr") == ["fs.truncate"]
     assert complete("lldecode summarize --by domain,b") == ["domain,blocker"]
+
+
+def test_completed_names_are_the_ones_lldecode_knows():
+    from lldecode.analysis.selection import KNOWN_BLOCKERS
+    from lldecode.analysis.summarize import DIMENSIONS
+    from lldecode.cli.completion import complete_blockers, complete_by
+
+    assert [i.value for i in complete_blockers(None, None, "")] == list(KNOWN_BLOCKERS)
+    assert [i.value for i in complete_by(None, None, "")] == list(DIMENSIONS)

@@ -3,12 +3,10 @@ empty report must not pass for a clean log)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from tests.conftest import ROOT
 
@@ -81,7 +79,10 @@ def test_one_line_is_said_in_the_singular(tmp_path):
 
 def test_parts_read_in_parallel_add_up(tmp_path, monkeypatch):
     from lldecode.analysis import parallel
-    from lldecode.cli.app import cli
+    from lldecode.analysis.reader import LogReader
+    from lldecode.analysis.selection import Selection
+    from lldecode.audit.records import Diagnostics
+    from lldecode.cli.common import no_landlock_note
 
     monkeypatch.setattr(parallel, "MIN_PART", 1024)
     paths = []
@@ -91,16 +92,10 @@ def test_parts_read_in_parallel_add_up(tmp_path, monkeypatch):
         path.write_text("".join(SELINUX.replace(":5321)", f":{5321 + 100 * n + i})")
                                 for i in range(20)))
         paths.append(str(path))
-    seen = []
-    real = parallel.tally
-
-    def spy(parts, *args, **kwargs):
-        seen.append(len(parts))
-        return real(parts, *args, **kwargs)
-
-    monkeypatch.setattr(parallel, "tally", spy)
-    result = CliRunner().invoke(cli, ["summarize", "-j", "2", *paths], env={
-        "COLUMNS": "100", **{k: v for k, v in os.environ.items() if k == "PATH"}})
-    assert seen and seen[0] >= 2, "the files were not read in parallel"
-    assert result.exit_code == 0, result.output
-    assert NOTE.format(120) in result.stderr
+    assert len(parallel.plan(paths, 2)) >= 2, "the files would not be read in parallel"
+    options = dict(domains=(), blockers=(), exes=(), comms=(), pids=(), uids=(), paths=(),
+                   syscalls=(), since=None, until=None, where=None)
+    diagnostics = Diagnostics()
+    LogReader(paths, Selection.from_options(**options), diagnostics, jobs=2,
+              selection_options=options).tally()
+    assert no_landlock_note(diagnostics) == NOTE.format(2 * 20 * 3)

@@ -185,3 +185,40 @@ def test_as_a_process_never_a_traceback(tmp_path):
                            LOG], capture_output=True, text=True)
     assert done.returncode == 2
     assert "invalid TOML" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the hostile logs of tests/cli/test_hostile_output.py ---------------------------
+
+from tests.cli.test_hostile_output import LOGS, logs  # noqa: E402,F401 - the fixture
+from tests.output.hostile import assert_clean_text  # noqa: E402
+
+
+@pytest.mark.parametrize("fmt", ["text", "toml", "json", "diff"])
+@pytest.mark.parametrize("log", LOGS)
+def test_hostile_logs_come_out_clean(logs, log, fmt, tmp_path):  # noqa: F811
+    policy = layer(tmp_path, '[[ruleset]]\nhandled_access_fs = ["read_file"]\n')
+    args = ["suggest", "-f", fmt, str(logs[log])]
+    if fmt == "diff":
+        args[1:1] = ["--policy", policy]
+    result = CliRunner().invoke(cli, args, env={"NO_COLOR": "1"})
+    assert result.exit_code in (0, 1), (args, result.stderr_bytes[-300:])
+    assert b"internal error" not in result.stderr_bytes
+    assert_clean_text(result.stderr_bytes, (args, "stderr"))
+    if fmt == "json":
+        json.loads(result.stdout_bytes)
+        assert not any(b > 0x7E for b in result.stdout_bytes)
+    else:
+        assert_clean_text(result.stdout_bytes, args)
+
+
+def test_interactive_deny_forever_is_not_asked_again(tmp_path):
+    policy = layer(tmp_path, '[[ruleset]]\nhandled_access_fs = ["truncate"]\n')
+    first = invoke("suggest", "--interactive", "--write", "--domain", TRUNCATE,
+                   "--policy", policy, LOG, input="n\n")
+    assert first.exit_code == 1
+    assert "denied on purpose" in Path(policy).read_text()
+    again = invoke("suggest", "--interactive", "--domain", TRUNCATE, "--policy", policy, LOG,
+                   input="")
+    assert "denied on purpose earlier" in again.stderr
+    assert "choice" not in again.stderr
+    assert "0 of 1 denials allowed" in again.stdout

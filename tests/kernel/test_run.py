@@ -120,6 +120,7 @@ def test_a_denied_command_is_explained_live_and_its_status_kept(tree, undisturbe
     assert other not in text
     assert "exited with status 7" in text
     assert "1 denied operation (1 distinct) in 1 domain" in text
+    assert "1 denials logged, the kernel counted 1" in text
 
 
 def test_ndjson_output_to_a_file(tree, undisturbed):
@@ -201,11 +202,18 @@ def test_suggest_gives_a_fix_that_works_and_grants_no_more(tree, undisturbed):
         result = run("--policy", os.path.join(tree, "policy", "base.toml"), "--suggest",
                      "--write-policy", fixed, "--", "sh", "-c", f"cat {secret}; ls {listed}")
         assert result.returncode != 0
-        err = flat(result.stderr)
-        assert "lldecode run --suggest: the fix" in err
-        assert "2 of 2 denials allowed by the suggested policy" in err
+        assert "fs.read_file" in result.stderr and "fs.read_dir" in result.stderr
+        fix = result.stdout
+        assert "2 of 2 denials allowed by the suggested policy" in fix
         written = os.path.join(fixed, "base.toml")
-        assert os.path.exists(written)
+        assert f"written: {written}" in fix
+        # the diff on standard output patches the policy into the fix
+        patched = subprocess.run(["patch", "-p1", "-d", "/"], input=fix, text=True,
+                                 capture_output=True)
+        assert patched.returncode == 0, patched.stdout + patched.stderr
+        with open(os.path.join(tree, "policy", "base.toml")) as stream, \
+                open(written) as fixed_stream:
+            assert stream.read() == fixed_stream.read()
         _check_fixed(tree, [written], command,
                      control=f"cat {os.path.join(tree, 'in', 'other')}")
 
@@ -232,3 +240,26 @@ def test_learn_converges_on_a_program_that_needs_three_rules(tree, undisturbed):
                      control=f"cat {os.path.join(tree, 'in', 'other')}")
         os.rmdir(made)
         _check_fixed(tree, [final], command, control=f"mkdir {os.path.join(listed, 'x')}")
+
+
+def test_hostile_paths_are_escaped_in_text_and_kept_in_ndjson(tree, undisturbed):
+    name = "evil\x1b[31m\nfake: line\u202e"
+    path = os.path.join(tree, "in", name)
+    with open(path, "w") as stream:
+        stream.write("x\n")
+    text_out, json_out = os.path.join(tree, "out.txt"), os.path.join(tree, "out.ndjson")
+    base = os.path.join(tree, "policy", "base.toml")
+    with undisturbed("run: hostile path"):
+        run("--policy", base, "-o", text_out, "--", "cat", path)
+        run("--policy", base, "-o", json_out, "-f", "ndjson", "--", "cat", path)
+    with open(text_out, encoding="utf-8") as stream:
+        text = stream.read()
+    assert "was refused" in text
+    assert "\x1b" not in text and "\u202e" not in text
+    assert not any(line.startswith("fake: line") for line in text.splitlines())
+    with open(json_out, encoding="utf-8") as stream:
+        items = [json.loads(line) for line in stream]
+    denial = next(i for i in items if i["event"] == "denial")
+    assert any(name in where for where in denial["where"])
+    summary = items[-1]
+    assert summary["groups"][0]["paths"] == [path]

@@ -75,3 +75,14 @@ def test_explain_of_a_real_record_with_two_denying_layers():
                                                      "outer.toml (layer 1)"]
     # without the policy: a sentence says older layers may deny too
     assert OLDER_LAYERS in explanation(Paragraph([denial]))["fix"]
+
+
+def test_scopes_name_every_layer_that_scopes():
+    def scoped(source):
+        return parse_layer('[[ruleset]]\nscoped = ["signal"]\n', source)
+
+    blamed = blame_denial(Policy((scoped("a.toml"), scoped("b.toml"))), ["scope.signal"],
+                          {"opid": 1})
+    assert blamed.toml.split("\n") == [
+        '# b.toml (layer 2): no rule can allow this; remove "signal" from [[ruleset]] scoped',
+        '# a.toml (layer 1): no rule can allow this; remove "signal" from [[ruleset]] scoped']

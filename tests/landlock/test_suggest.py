@@ -350,3 +350,54 @@ def test_a_path_that_is_not_utf8_turns_the_layer_into_json(tmp_path):
     assert json.loads(doc.text)["path_beneath"][0]["parent"] == [path]
     assert "--- /dev/null" in result.diff()
     assert result.verification.ok
+
+
+def test_deny_forever_is_remembered_in_the_youngest_toml_layer(tmp_path):
+    first = write(tmp_path, "1.toml", '[[ruleset]]\nhandled_access_fs = ["read_file"]\n')
+    second = write(tmp_path, "2.json", '{"ruleset": [{"handledAccessFs": ["read_file"]}]}')
+    hostile = "/srv/x\n[[ruleset]]\u202e\udcff"
+    denied = Request("d", ("fs.read_file",), "openat", path=hostile, decision="deny")
+    result = suggest_rules([denied, read("/srv/ok")], [first, second])
+    text = result.documents[0].text
+    assert "# lldecode suggest: denied on purpose: " in text
+    assert text.isascii() and tomllib.loads(text)  # the comment cannot end early
+    result.write(in_place=True)
+    # the next run does not suggest it, and says it was denied on purpose
+    again = suggest_rules([read(hostile), read("/srv/other")], [first, second])
+    assert [r.targets for r in again.rules] == [("/srv/other",), ("/srv/other",)]
+    assert [f.reason for f in again.verification.failures] == [
+        "denied on purpose (deny forever)"]
+    assert again.documents[0].text.count("denied on purpose") == 1  # not twice
+
+
+def test_remembered_denials_survive_a_rewrite(tmp_path):
+    policy = write(tmp_path, "p.toml", '[[ruleset]]\nhandled_access_fs = ["read_file"]\n'
+                   'scoped = ["signal"]\n')
+    result = suggest_rules([Request("d", ("fs.read_file",), "x", path="/a", decision="deny")],
+                           [policy])
+    result.write(in_place=True)
+    result = suggest_rules([Request("d", ("scope.signal",), "kill")], [policy],
+                           allow_scopes=["signal"])
+    assert result.documents[0].dropped_scopes == ["signal"]
+    assert "denied on purpose" in result.documents[0].text
+
+
+def test_allow_scope_spells_out_an_abi_group(tmp_path):
+    policy = write(tmp_path, "p.toml", 'abi = 6\n[[ruleset]]\nhandled_access_fs = ["read_file"]\n'
+                   'scoped = ["abi.all"]\n')
+    result = suggest_rules([Request("d", ("scope.signal",), "kill")], [policy],
+                           allow_scopes=["signal"])
+    assert result.verification.ok
+    assert 'scoped = ["abstract_unix_socket"]' in result.documents[0].text
+
+
+def test_dropping_a_scope_edits_the_line_and_keeps_comments(tmp_path):
+    text = ('# keep me\n[[ruleset]]\nhandled_access_fs = ["read_file"]  # and me\n'
+            'scoped = ["signal"]\n[[path_beneath]]\nallowed_access = ["read_file"]\n'
+            'parent = ["/usr"]\n')
+    policy = write(tmp_path, "p.toml", text)
+    result = suggest_rules([Request("d", ("scope.signal",), "kill")], [policy],
+                           allow_scopes=["signal"])
+    assert result.documents[0].text == text.replace('scoped = ["signal"]\n', "\n")
+    assert not any("comments are lost" in n for n in result.notes)
+    assert result.verification.ok

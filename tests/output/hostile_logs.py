@@ -20,6 +20,7 @@ HOSTILE_PATHS = [
     b"/tmp/bad\xff\xfeutf8",
     b"/tmp/esc\x1b[2Jc\x9b\x07",
     "/tmp/\u202eevil\u2028".encode(),
+    b"/tmp/back\\slash \\x41",
 ]
 
 

@@ -187,6 +187,11 @@ def test_hostile_paths_make_one_entry_each(logs):
         shown = safe(path)
         assert shown in props["title"] and shown in message
         assert "\n" not in props["title"]
+    # a summary names each group's values once escaped, as the text outputs do
+    commands = _github_commands(_ok(["summarize", "--by", "path", "-f", "github"],
+                                    logs["paths"]))
+    assert sorted(props["title"] for _, props, _ in commands) == sorted(
+        f"Landlock: 1 denial, path {safe(path)}" for path in HOSTILE_PATHS)
     doc = etree.fromstring(_ok(["filter", "-f", "junit"], logs["paths"]).encode())
     failures = doc.findall("testsuite/testcase/failure")
     assert len(failures) == n
@@ -276,3 +281,41 @@ def test_artifact_uri():
     assert ci.artifact_uri("logs/audit.log") == "logs/audit.log"
     assert ci.artifact_uri("/var/log/a b#?%.log") == "file:///var/log/a%20b%23%3F%25.log"
     assert ci.artifact_uri("x\udcff\n") == "x%FF%0A"
+
+
+# -- a summary's places, read in parallel -----------------------------------------------
+
+@pytest.mark.parametrize("by", ["domain", "blocker,exe", "path"])
+def test_summary_places_are_the_same_read_in_parallel(monkeypatch, tmp_path, by):
+    """Parts read by other processes merge each group's earliest place
+    (SQL's min in a spilled group) to what one pass gives."""
+    from bench.loggen import generate
+    from lldecode.analysis import parallel
+
+    monkeypatch.setattr(parallel, "MIN_PART", 64 << 10)
+    log = tmp_path / "mixed.log"
+    with open(log, "w", encoding="latin-1") as out:
+        generate(out, "mixed", size=1 << 20)
+    assert parallel.plan([str(log)], 2) is not None
+    outputs = []
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(cli, ["summarize", "--by", by, "-f", "github", "--jobs",
+                                          jobs, str(log)], env={"TZ": "UTC"})
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert all(props["line"] for _, props, _ in _github_commands(outputs[0]))
+
+
+def test_sarif_says_when_the_reading_failed(tmp_path, sarif_validator):
+    """--strict and a Landlock record that does not parse: exit 2, and the
+    SARIF log (still valid) says the run did not succeed."""
+    log = tmp_path / "bad.log"
+    log.write_bytes(event(7, b"/tmp/x") + b"type=UNKNOWN[1423] msg=audit(1795737091.549:8): "
+                    b"domain=zz blockers=fs.read_file\n")
+    for strict, code, succeeded in (([], 0, True), (["--strict"], 2, False)):
+        status, out, _ = _run(["filter", "-f", "sarif", *strict], log)
+        doc = json.loads(out)
+        assert status == code
+        assert not list(sarif_validator.iter_errors(doc))
+        assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is succeeded

@@ -136,6 +136,7 @@ def test_export_refuses_to_overwrite_and_writes_atomically(tmp_path):
     export(tmp_path, "--replace", RAW, name="kept.db")
     assert sqlite3.connect(target).execute("SELECT count(*) FROM denials").fetchone() == (56,)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".lldecode-export-")]
+    assert target.stat().st_mode & 0o077 == 0  # its owner's only, as the audit logs
 
 
 def test_export_of_nothing_says_so(tmp_path):

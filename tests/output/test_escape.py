@@ -259,7 +259,7 @@ def test_any_value_in_any_field_is_escaped(domain, status, mode, node, pid, uid,
 # The modules that render values (from the log, or the command line) as
 # text; each ``{...}`` of their f-strings must be safe(...), style(...) or
 # format_time(...).
-TEXT_RENDERERS = ["explain.py", "reports.py", "simulation.py"]
+TEXT_RENDERERS = ["explain.py", "reports.py", "simulation.py", "doctor.py"]
 # The other modules of lldecode/output, and why the rule does not apply.
 NOT_TEXT_RENDERERS = {
     "__init__.py": "empty",
@@ -271,6 +271,9 @@ NOT_TEXT_RENDERERS = {
     "progress.py": "stderr: the file name is escaped where it is taken (watch)",
     "flat.py": "CSV and TSV: every cell made safe where it is written (flat_cell)",
     "sqlite.py": "a database: values by the JSON rule (jsonable), as SQL parameters",
+    "ci.py": "CI formats: each text made safe as a Finding is built, then escaped for the "
+             "format (workflow command, XML, JSON); tests/output/test_ci_formats.py",
+    "markdown.py": "Markdown cells of text tables.py made safe already",
 }
 SAFE_CALLS = {"safe", "style", "format_time"}
 
@@ -291,8 +294,8 @@ def test_every_interpolation_goes_through_safe(name):
 
 
 @pytest.mark.parametrize("stamp, shown", [
-    (1795737091.549, "2026-11-26 23:51:31.549"), (1795737091.9996, "2026-11-26 23:51:32.000"),
-    (-5.5, "1969-12-31 23:59:54.500"), (1e17, "1e+17"), (1e300, "1e+300"),
+    (1795737091.549, "2026-11-26 23:51:31.549Z"), (1795737091.9996, "2026-11-26 23:51:32.000Z"),
+    (-5.5, "1969-12-31 23:59:54.500Z"), (1e17, "1e+17"), (1e300, "1e+300"),
     (-1e12, "-1000000000000.0"),
     (float("inf"), "inf"), (float("nan"), "nan"), (253402300800.0, "253402300800.0"),
 ])

@@ -149,7 +149,9 @@ def test_one_type_per_key_whatever_the_input(args):
     types: Dict[str, set] = {}
     keys = set()
     for name in ("auditd-raw.log", "ausearch-i.txt", "auditd-enriched.log", "dmesg.txt",
-                 "journal-json.json", "journal-short.txt", "auditd-node.log"):
+                 "journal-json.json", "journal-short.txt", "auditd-node.log", "laurel.json"):
+        if not (FIXTURES / name).exists():
+            continue
         _, text = run(args, FIXTURES / name)
         for line in text.splitlines():
             record = json.loads(line)
