@@ -26,6 +26,7 @@ LOGS = [
     "fixtures/journal-short.txt", "fixtures/journal-short-iso.txt",
     "fixtures/journal-short-precise.txt", "fixtures/rotated",
     "fixtures/samples/kernel-6.18-raw-audit.log", "fixtures/samples/kernel-6.18-dmesg.txt",
+    "fixtures/laurel.json", "fixtures/laurel-node.json",
 ]
 
 PER_LOG: List[List[str]] = [
@@ -38,6 +39,14 @@ PER_LOG: List[List[str]] = [
     ["summarize", "--by", "domain,syscall", "-f", "json"], ["summarize", "-f", "csv"],
     ["summarize", "-f", "ndjson", "--by", "blocker,domain"],
     ["domains"], ["domains", "-f", "json"], ["domains", "-f", "csv"], ["domains", "-f", "text"],
+    ["filter", "-f", "tsv"], ["filter", "-Hn"], ["filter", "-f", "github"],
+    ["filter", "-f", "junit"], ["filter", "-f", "sarif"],
+    ["explain", "-f", "csv"], ["explain", "-f", "sarif"], ["explain", "-f", "github"],
+    ["summarize", "-f", "text"], ["summarize", "-f", "tsv", "--by", "blocker,path"],
+    ["summarize", "-f", "github", "--by", "path"], ["summarize", "-f", "junit"],
+    ["summarize", "--tablefmt", "github", "--top", "2", "--by", "path"],
+    ["domains", "-f", "ndjson"], ["domains", "-f", "tsv"],
+    ["suggest"], ["suggest", "--scope", "dir", "-f", "toml"],
 ]
 
 OTHER: List[List[str]] = [
@@ -50,6 +59,12 @@ OTHER: List[List[str]] = [
      "--policy", "fixtures/policies/project.json", "-f", "json", "rename", "/tmp/a", "/usr/b"],
     ["simulate", "--policy", "fixtures/policies/no-dev-ioctl.toml", "ioctl", "/dev/tty"],
     ["simulate", "--policy", "fixtures/policies/project.json", "connect", "443"],
+    ["simulate", "--policy", "fixtures/policies/base-system.toml", "open", "/etc/passwd",
+     "O_RDWR|O_TRUNC"],
+    ["suggest", "--policy", "fixtures/policies/refer-rename.toml", "--format", "diff",
+     "fixtures/auditd-raw.log"],
+    ["suggest", "--policy", "fixtures/policies/base-system.toml",
+     "--policy", "fixtures/policies/project.json", "-f", "json", "fixtures/auditd-raw.log"],
 ]
 
 

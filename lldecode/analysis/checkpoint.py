@@ -231,7 +231,7 @@ def sources_for(files: Sequence[Tuple[str, int]], follow_last: bool = False,
                 compressed = is_compressed(f.read(6))
         except OSError:
             compressed = False
-        if compressed and not (last and follow_last):
+        if compressed:
             made.append(file_source(path) if max_line_length is None
                         else file_source(path, max_line_length))
             continue

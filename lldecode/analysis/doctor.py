@@ -62,6 +62,18 @@ class Unavailable(Exception):
     """A probe this user or host cannot make: the message says why."""
 
 
+def _output(argv: Sequence[str]) -> Optional[str]:
+    """A command's standard output, whatever its exit status (``systemctl
+    is-active`` says "inactive" with status 3); None if it cannot run."""
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        done = subprocess.run(list(argv), capture_output=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode("utf-8", "replace") or None
+
+
 def _run(argv: Sequence[str]) -> Optional[str]:
     """A command's standard output (None if it cannot run or fails)."""
     if shutil.which(argv[0]) is None:
@@ -85,8 +97,11 @@ class Host:
                  landlock_abi: Optional[Callable[[], int]] = None,
                  release: Optional[str] = None, euid: Optional[int] = None,
                  probe: Optional[Callable[[bool], Optional[bool]]] = None,
-                 readable: Optional[Callable[[str], bool]] = None):
+                 readable: Optional[Callable[[str], bool]] = None,
+                 run: Optional[Callable[[Sequence[str]], Optional[str]]] = None):
         self.root = root
+        # a command's output (None: it cannot run or failed): systemctl here
+        self.run = run or _output
         self.readable = readable or (lambda path: os.access(path, os.R_OK))
         self._audit_status = audit_status
         self._audit_rules = audit_rules
@@ -299,10 +314,21 @@ def check_collector(host: Host) -> Check:
                      f"auditd runs (pid {procs['auditd']}) but is not registered with the "
                      "kernel: it writes nothing", "systemctl restart auditd")
     if "systemd-journal" in procs:
-        return Check("collector", title, WARNING,
-                     "no audit daemon: journald gets the records only if its audit socket "
-                     "is on (then: journalctl _TRANSPORT=audit | lldecode ...), else they "
-                     "go to the kernel console (dmesg), rate limited",
+        state = host.run(["systemctl", "is-active", "systemd-journald-audit.socket"])
+        if state is not None and state.strip() == "active":
+            return Check("collector", title, OK,
+                         "no audit daemon; journald's audit socket receives them (read them "
+                         "with journalctl _TRANSPORT=audit -o json | lldecode ...)")
+        if state is None:
+            return Check("collector", title, WARNING,
+                         "no audit daemon: journald gets the records only if its audit socket "
+                         "is on (systemctl cannot tell here), else they go to the kernel "
+                         "console (dmesg), rate limited",
+                         "systemctl enable --now systemd-journald-audit.socket, or install "
+                         "and start auditd")
+        return Check("collector", title, PROBLEM,
+                     "no audit daemon, and journald's audit socket is off: records go only "
+                     "to the kernel console (dmesg), rate limited and soon overwritten",
                      "systemctl enable --now systemd-journald-audit.socket, or install and "
                      "start auditd")
     return Check("collector", title, PROBLEM,

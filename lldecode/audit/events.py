@@ -287,11 +287,17 @@ class EventGrouper:
         """The events of a stream of records and notices, as they complete
         (and :data:`IDLE_EVENT` after an idle notice, with :attr:`ticks`)."""
         feed = self.feed
+        if not self.ticks:  # (an idle notice is fed as any notice: see _notice)
+            for item in items:
+                done = feed(item)
+                if done:
+                    yield from done
+            yield from self.finish()
+            return
         for item in items:
             if type(item) is Notice and item.kind == Notice.IDLE:
                 yield from self.idle()
-                if self.ticks:
-                    yield IDLE_EVENT
+                yield IDLE_EVENT
                 continue
             done = feed(item)
             if done:

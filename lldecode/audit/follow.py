@@ -320,7 +320,8 @@ class FileSource(Source):
                     return
                 fd = self._open()
             read_at = self.position
-            quiet, last_data = True, time.monotonic()
+            # (not quiet: a tick soon completes what earlier inputs left open)
+            quiet, last_data = False, time.monotonic()
             heartbeat = live.settings.heartbeat
             waited = False  # the end was reached: look for a rotation before reading on
             while True:

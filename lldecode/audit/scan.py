@@ -38,7 +38,7 @@ from lldecode.audit.sources import split_lines
 # Bytes read at a time: large enough that the per-block work (a search per
 # marker, a newline count) is small beside the bytes, small enough for the
 # memory bound (a block and its copy as text at most).
-BLOCK = 4 << 20
+BLOCK = 1 << 20
 
 # A block with a candidate every DENSE bytes or less (a log of Landlock
 # records) is split whole: cheaper than finding each line.
@@ -60,12 +60,10 @@ OTHER_LINE_RE = re.compile(rb"\n(?!" + PLAIN_RECORD + rb")")
 # The header of a plain record: node, seconds, fraction, serial.
 _HEADER_RE = re.compile(rb"(?:node=([^ \t\n]++) )?type=[^ \n]++ "
                         rb"msg=audit\(([0-9]++)\.([0-9]++):([0-9]++)\):")
-# The plain records' stamps and serials, for a stretch of them at once.
-# (Bodies may hold more of them: the bulk test only looks at the extremes,
-# and more values only make it read more lines one by one.)
-_STAMPS_RE = re.compile(rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):")
-# A stretch this short (bytes) is read line by line.
-SMALL_STRETCH = 4096
+# The node, stamp and serial of each plain record after a newline: one
+# item a line for a stretch of them, read at once.
+_ROWS_RE = re.compile(rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ "
+                      rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):")
 # Seconds of margin for the bulk test of times (float rounding of stamps).
 _MARGIN = 1e-3
 
@@ -82,6 +80,8 @@ class Want(Protocol):
 
     def held(self) -> Held:
         """The open events (at least one is open when asked)."""
+# Plain records tested at once by the extremes of their serials and stamps.
+ROWS = 64
 # Colour codes are removed before a line is read: such a line is a candidate.
 _ESC = b"\x1b"
 _ESC_RE = re.compile(re.escape(_ESC))
@@ -117,6 +117,8 @@ class Scan:
         self.hold = hold
         self.want = want
         self._lineno = 0   # the number of the last line of the block scanned
+        self._walked = 0   # lines walked by _walk, and whether it left an event open
+        self._holding = False
 
     def close(self) -> None:
         """Close the file (when it was opened)."""
@@ -243,7 +245,6 @@ class Scan:
         count = block.count
         find = block.find
         hold, want = self.hold, self.want
-        header = _HEADER_RE.match
         previous = 0   # the offset of the next line; lineno: the number of the line before
         i, n = 0, len(starts)
         holding = hold()  # an event left open by the block (or the file) before
@@ -264,26 +265,17 @@ class Scan:
                 elif want is None:
                     emit = True
                 else:
+                    # The plain records up to the next candidate, walked at once.
                     stop = starts[i] if i < n else size
-                    if stop - start > SMALL_STRETCH:
-                        # The first plain record before the next candidate
-                        # that matters, found in bulk (or the candidate).
-                        found = self._first_wanted(block, start, stop, want)
-                        lineno += count(b"\n", start, found)
-                        previous = start = found
-                        if start >= size:
-                            break
-                        if i < n and starts[i] == start:
-                            i += 1
-                        emit = True
-                    else:
-                        m = header(block, start)
-                        if m is None:  # pragma: no cover - a plain record has this header
-                            emit = True
-                        else:
-                            node, sec, ms, serial = m.groups()
-                            emit = want(node.decode("latin-1") if node else None,
-                                        int(serial), int(sec) + int(ms) / 10 ** len(ms))
+                    yield from self._walk(block, start, stop, want, lineno)
+                    lineno += self._walked
+                    previous = stop
+                    holding = self._holding
+                    if stop >= size:
+                        if self._walked and block[size - 1:size] != b"\n":
+                            previous = size + 1  # (as below: a last line without terminator)
+                        break
+                    continue
             end = find(b"\n", start, size)
             if end < 0:
                 end = size
@@ -301,71 +293,71 @@ class Scan:
             self._lineno = lineno - 1 if previous > size else lineno
 
 
-    def _first_wanted(self, block: bytes, lo: int, hi: int, want: Want) -> int:
-        """The line start of the first plain record of block[lo:hi] (lines
-        of plain records) that ``want`` says matters; ``hi`` if none."""
+    def _walk(self, block: bytes, lo: int, hi: int, want: Want,
+              lineno: int) -> Iterator[Numbered]:
+        """The plain records of block[lo:hi] (lines after ``lineno``) that
+        ``want`` says matter, while an event is open; then :attr:`_walked`
+        is the number of lines walked and :attr:`_holding` whether an event
+        is still open."""
+        self._holding = True
+        lines = block.count(b"\n", lo, hi)
+        if hi > lo and block[hi - 1:hi] != b"\n":
+            lines += 1  # the last line, without terminator
+        self._walked = lines
+        if lo:
+            rows = _ROWS_RE.findall(block, lo - 1, hi)
+        else:
+            first = _HEADER_RE.match(block, 0)
+            rows = ([(first.group(1) or b"", first.group(2) + b"." + first.group(3),
+                      first.group(4))] if first else []) + _ROWS_RE.findall(block, 0, hi)
+        exact = len(rows) == lines
         keys, oldest, stamp, window, timeout = want.held()
-        # A record of an open event: its serial as its header writes it.
-        first = hi
-        for node, serial in keys:
-            needle = b":%d):" % serial
-            at = block.find(needle, lo, first)
-            while at >= 0:
-                start = block.rfind(b"\n", lo, at) + 1 if at > lo else lo
-                if start < lo:
-                    start = lo
-                m = _HEADER_RE.match(block, start)
-                if (m is not None and int(m.group(4)) == serial
-                        and (m.group(1).decode("latin-1") if m.group(1) else None) == node):
-                    first = start
-                    break
-                at = block.find(needle, at + 1, first)
-        # Before it, the first record past the oldest open event.
-        past = self._first_past(block, lo, first, want, oldest, stamp, window, timeout)
-        return first if past is None else past
-
-    def _first_past(self, block: bytes, lo: int, hi: int, want: Want, oldest: int,
-                    stamp: Optional[float], window: int, timeout: float) -> Optional[int]:
-        """The line start of the first record of block[lo:hi] that ``want``
-        says matters, looked for only where a record may be past the oldest
-        open event (by the extremes of the stretch's serials and seconds)."""
-        while lo < hi:
-            found = _STAMPS_RE.findall(block, lo, hi)
-            if found:
-                stamps, serials = zip(*found)
-                numbers = list(map(int, serials))
-                if (max(numbers) - oldest <= window and oldest - min(numbers) <= window
-                        and (stamp is None
-                             or max(map(float, stamps)) - stamp <= timeout - _MARGIN)):
-                    return None  # nothing here is past the oldest event
-            if hi - lo <= SMALL_STRETCH:
-                return self._first_by_line(block, lo, hi, want)
-            mid = block.find(b"\n", (lo + hi) // 2, hi) + 1
-            if mid <= lo or mid >= hi:
-                return self._first_by_line(block, lo, hi, want)
-            past = self._first_past(block, lo, mid, want, oldest, stamp, window, timeout)
-            if past is not None:
-                return past
-            lo = mid
-        return None
-
-    def _first_by_line(self, block: bytes, lo: int, hi: int, want: Want) -> Optional[int]:
-        """The line start of the first record of block[lo:hi] that ``want``
-        says matters, line by line."""
-        start = lo
-        while start < hi:
-            m = _HEADER_RE.match(block, start)
-            if m is None:
-                return start
-            node, sec, ms, serial = m.groups()
-            if want(node.decode("latin-1") if node else None, int(serial),
-                    int(sec) + int(ms) / 10 ** len(ms)):
-                return start
-            end = block.find(b"\n", start, hi)
-            if end < 0:
-                return None
-            start = end + 1
-        return None
+        serials = {serial for _, serial in keys}
+        late = None if stamp is None else stamp + timeout - _MARGIN
+        find = block.find
+        position, at = lo, 0   # the start of line ``at`` of the stretch
+        index = 0
+        while index < lines:
+            upto = min(lines, index + ROWS) if exact else lines
+            if exact:
+                # A run of records none of which can matter is passed at once.
+                _, run_stamps, run_serials = zip(*rows[index:upto])
+                numbers = list(map(int, run_serials))
+                if (serials.isdisjoint(numbers) and max(numbers) - oldest <= window
+                        and oldest - min(numbers) <= window
+                        and (late is None or max(map(float, run_stamps)) <= late)):
+                    index = upto
+                    continue
+            while index < upto:
+                row = index
+                index += 1
+                if exact:
+                    node, time, digits = rows[row]
+                    serial = int(digits)
+                    if not (serial in serials or serial - oldest > window
+                            or oldest - serial > window
+                            or (late is not None and float(time) > late)):
+                        continue  # (a test that says "may matter" more often, never less)
+                while at < row:
+                    position = find(b"\n", position, hi) + 1
+                    at += 1
+                m = _HEADER_RE.match(block, position)
+                if m is not None:
+                    node, sec, ms, digits = m.groups()
+                    if not want(node.decode("latin-1") if node else None, int(digits),
+                                int(sec) + int(ms) / 10 ** len(ms)):
+                        continue
+                end = find(b"\n", position, hi)
+                if end < 0:
+                    end = hi
+                line = block[position:end].decode("latin-1")
+                yield lineno + row + 1, line[:-1] if line.endswith("\r") else line
+                if not self.hold():
+                    self._holding = False
+                    return
+                keys, oldest, stamp, window, timeout = want.held()
+                serials = {serial for _, serial in keys}
+                late = None if stamp is None else stamp + timeout - _MARGIN
 
 
 def scannable(path: Optional[str]) -> bool:

@@ -9,15 +9,23 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, NoReturn, Optional
 
 import click
 
-from lldecode.cli.common import fail, stderr_sink
+from lldecode.cli.common import fail as _fail
+from lldecode.cli.common import stderr_sink
 
 
 def _note(message: str) -> None:
     stderr_sink(f"lldecode: {message}")
+
+
+def fail(message: str) -> NoReturn:
+    """A usage error (its file names escaped for the terminal), exit status 2."""
+    from lldecode.output.escape import escape_text
+
+    _fail(escape_text(message))
 
 
 class LiveInputs:
@@ -96,8 +104,10 @@ class LiveInputs:
         self.sources = sources_for(pairs, follow_last=follow, max_line_length=max_line_length)
         last = self.sources[-1] if self.sources else None
         self._last_file = last if isinstance(last, FileSource) else None
-        if checkpoint and self._last_file is None:
-            fail("--checkpoint: the last input is compressed: its position cannot be kept")
+        if self._last_file is None:
+            what = "--follow: the last input is compressed: it cannot grow" if follow else (
+                "--checkpoint: the last input is compressed: its position cannot be kept")
+            fail(what)
 
     def save_checkpoint(self) -> None:
         """Write the checkpoint (after a successful run)."""

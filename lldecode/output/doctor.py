@@ -15,8 +15,9 @@ def render_text(checks: Sequence[Any], healthy: bool, style: Style) -> str:
     """The report (checks: lldecode.analysis.doctor.Check)."""
     lines: List[str] = []
     for check in checks:
-        status = style(f"{safe(check.status):<8}", "bold", _COLOURS.get(check.status, "dim"))
-        lines.append(Safe(f"{status} {safe(check.title)}: {safe(check.detail)}"))
+        colour = _COLOURS.get(check.status, "dim")
+        lines.append(Safe(f"{style(f'{safe(check.status):<8}', 'bold', colour)} "
+                          f"{safe(check.title)}: {safe(check.detail)}"))
         if check.fix and check.status != "ok":
             lines.append(Safe(f"         fix: {safe(check.fix)}"))
     problems = sum(1 for c in checks if c.status == "problem")

@@ -104,8 +104,7 @@ def documents_text(result: Suggestion, fmt: str) -> str:
     (TOML) or as one JSON object keyed by file name."""
     if not result.documents:
         if fmt == "json":
-            return json.dumps({f"domain {d}": s for d, s in result.snippets.items()},
-                              indent=2) + "\n"
+            return json_document({f"domain {d}": s for d, s in result.snippets.items()})
         return "\n".join(f"# domain {escape_text(d)}\n" + snippet_text(s)
                          for d, s in result.snippets.items())
     if fmt == "json":
@@ -113,7 +112,7 @@ def documents_text(result: Suggestion, fmt: str) -> str:
         for doc in result.documents:
             name, text = doc.as_format("json")
             out[name] = json.loads(text)
-        return json.dumps(out, indent=2) + "\n"
+        return json_document(out)
     texts = []
     for doc in result.documents:
         try:

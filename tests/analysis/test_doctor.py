@@ -47,7 +47,7 @@ def fake_root(tmp_path: Path, processes=("auditd",), log_mode=0o600, libaudit=b"
 
 
 def host(tmp_path, status=GOOD_STATUS, rules=(), abi=7, release="6.18.0", euid=0,
-         probe=(True, False), **root_options) -> Host:
+         probe=(True, False), journald_socket=None, **root_options) -> Host:
     def audit_status():
         if isinstance(status, Exception):
             raise status
@@ -58,7 +58,8 @@ def host(tmp_path, status=GOOD_STATUS, rules=(), abi=7, release="6.18.0", euid=0
             raise abi
         return abi
 
-    return Host(root=str(fake_root(tmp_path, **root_options)), audit_status=audit_status,
+    return Host(run=lambda argv: journald_socket,
+                root=str(fake_root(tmp_path, **root_options)), audit_status=audit_status,
                 audit_rules=(lambda: None) if rules is None else (lambda: list(rules)),
                 landlock_abi=landlock_abi, release=release, euid=euid,
                 probe=None if probe is None else (lambda after_exec: probe[after_exec]))
@@ -94,6 +95,10 @@ def test_a_healthy_host(tmp_path):
      "start auditd"),
     ({"status": {**GOOD_STATUS, "pid": 0}, "processes": ("systemd-journal",)}, "collector",
      WARNING, "systemd-journald-audit.socket"),
+    ({"status": {**GOOD_STATUS, "pid": 0}, "processes": ("systemd-journal",),
+      "journald_socket": "inactive\n"}, "collector", PROBLEM, "systemd-journald-audit.socket"),
+    ({"status": {**GOOD_STATUS, "pid": 0}, "processes": ("systemd-journal",),
+      "journald_socket": "active\n"}, "collector", OK, None),
     ({"status": {**GOOD_STATUS, "pid": 0}}, "collector", PROBLEM, "systemctl restart auditd"),
     ({"status": {**GOOD_STATUS, "pid": 0}, "processes": ()}, "printk_ratelimit", WARNING,
      "kernel.printk_ratelimit=0"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from pathlib import Path
 from typing import Any, List, Tuple
 
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from bench.loggen import generate
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit import records, scan, sources
+from lldecode.audit.events import EVENT_TIMEOUT, SERIAL_WINDOW
 from lldecode.audit.records import Diagnostics, Notice, read_records
 from lldecode.cli.app import cli
 from tests.conftest import FIXTURES
@@ -163,6 +165,8 @@ HOSTILE = [
     b"type=CWD msg=audit(1800000099.000:1003): cwd=\"/\"",
     b"type=CWD msg=audit(1799999000.000:1004): cwd=\"/\"",
     b"node=h1 type=SYSCALL msg=audit(1800000000.040:1002): a=1",
+    b"type=SYSCALL msg=audit(1800000000.500:2500): a=1",
+    b"type=SYSCALL msg=audit(1800000003.100:1050): a=1",
 ]
 # The generated logs' serials start at 1001: plain records that join (or
 # come late to) one of their events.
@@ -187,8 +191,8 @@ def hostile_logs(draw):
     ending = draw(st.sampled_from([b"\n", b"\r\n"]))
     data = ending.join(lines) + (ending if draw(st.booleans()) else b"")
     return data, draw(st.sampled_from([256, 1024, 4096, 1 << 16])), draw(
-        st.sampled_from([600, 1 << 20])), draw(st.sampled_from([64, 1 << 12])), draw(
-        st.sampled_from([1, 1024, 1 << 30]))
+        st.sampled_from([600, 1 << 20])), draw(st.sampled_from([1, 1024, 1 << 30])), draw(
+        st.sampled_from([1, 3, 64]))
 
 
 @settings(max_examples=120, deadline=None,
@@ -196,13 +200,13 @@ def hostile_logs(draw):
                                  HealthCheck.function_scoped_fixture])
 @given(hostile_logs())
 def test_generated_and_hostile_logs_agree(tmp_path_factory, monkeypatch, log):
-    data, block, limit, stretch, dense = log
+    data, block, limit, dense, rows = log
     path = tmp_path_factory.mktemp("scan") / "audit.log"
     path.write_bytes(data)
     monkeypatch.setattr(scan, "BLOCK", block)
     monkeypatch.setattr(scan, "PROBE", block // 4 or 1)
-    monkeypatch.setattr(scan, "SMALL_STRETCH", stretch)
     monkeypatch.setattr(scan, "DENSE", dense)  # 1: never split whole; 1 << 30: always
+    monkeypatch.setattr(scan, "ROWS", rows)
     monkeypatch.setattr(sources, "DEFAULT_MAX_LINE_LENGTH", limit)
     inputs = [str(path)]
     for landlock_only in (True, False):
@@ -234,3 +238,54 @@ def test_ranges_agree(tmp_path_factory, monkeypatch, which, a, b):
             finally:
                 records.SCAN = True
         assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("which", sorted(GENERATED), ids=lambda w: f"{w[0]}-{w[1]:g}")
+def test_cli_outputs_identical_on_generated_logs(tmp_path, which):
+    path = tmp_path / "audit.log"
+    path.write_bytes(b"\n".join(GENERATED[which]) + b"\n")
+    for command in COMMANDS:
+        args = [*command, "-j", "1", str(path)]
+        assert _cli(args, True) == _cli(args, False), command
+
+
+_STAMP = re.compile(rb"msg=audit\((\d+)\.(\d+):(\d+)\)")
+
+
+@st.composite
+def boundary_logs(draw):
+    """A generated log where, after a Landlock record, plain records of its
+    event, and records just inside or just past the grouper's serial window
+    and timeout, are placed at random: where the open event is completed,
+    and what joins it, must be the reference's."""
+    lines = list(draw(st.sampled_from(sorted(GENERATED.items())))[1])
+    landlock = [i for i, line in enumerate(lines) if b"UNKNOWN[142" in line]
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.sampled_from(landlock))
+        m = _STAMP.search(lines[at])
+        assert m is not None
+        seconds, serial = int(m.group(1)), int(m.group(3))
+        millis = int(m.group(2))
+        for _ in range(draw(st.integers(1, 3))):
+            d_serial = draw(st.sampled_from([0, 0, 1, SERIAL_WINDOW, SERIAL_WINDOW + 1,
+                                             -SERIAL_WINDOW - 1, 2 * SERIAL_WINDOW - 1]))
+            d_millis = draw(st.sampled_from([0, 1000, int(EVENT_TIMEOUT * 1000),
+                                             int(EVENT_TIMEOUT * 1000) + 1, 5000, -3000]))
+            total = seconds * 1000 + millis + d_millis
+            line = (b"type=PATH msg=audit(%d.%03d:%d): item=5 name=\"/b\""
+                    % (total // 1000, total % 1000, max(1, serial + d_serial)))
+            lines.insert(draw(st.integers(at + 1, min(len(lines), at + 200))), line)
+    return b"\n".join(lines) + b"\n", draw(st.sampled_from([1, 3, 64]))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(boundary_logs())
+def test_window_and_timeout_boundaries_agree(tmp_path_factory, monkeypatch, log):
+    data, rows = log
+    path = tmp_path_factory.mktemp("bounds") / "audit.log"
+    path.write_bytes(data)
+    monkeypatch.setattr(scan, "BLOCK", 4096)
+    monkeypatch.setattr(scan, "DENSE", 1)
+    monkeypatch.setattr(scan, "ROWS", rows)
+    assert _events([str(path)], True, True) == _events([str(path)], True, False)

@@ -356,6 +356,20 @@ def test_a_shell_expanded_rotated_set_reads_as_the_directory(tmp_path):
     assert b"reading the rotated files oldest first" in expanded.stderr
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def test_interrupting_parallel_workers_merges_what_each_read(tmp_path):
     """-j 2: the signal is passed on to the worker, each part ends where it
     was, and the parts read so far are merged and printed."""
@@ -369,7 +383,11 @@ def test_interrupting_parallel_workers_merges_what_each_read(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", script, "summarize", "--by", "blocker",
                               "-j", "2", str(big)], cwd=ROOT, env=ENV,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 20
+    while not _has_open(child.pid, big):     # reading (its handler is in place)
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
@@ -420,3 +438,15 @@ def test_follow_and_checkpoint_keep_the_position_at_the_end(tmp_path, terminal):
     append(log, landlock_events()[0])
     again = lldecode("filter", "-c", "--checkpoint", str(checkpoint), str(log))
     assert again.stdout == b"1\n"
+
+
+def test_event_timeout_sets_the_quiet_time_that_completes_an_event(tmp_path, terminal):
+    first, second = landlock_events()[:2]
+    log = tmp_path / "audit.log"
+    log.write_text("".join(first), "latin-1")
+    term = terminal("filter", "--follow", "--event-timeout", "1.5", str(log))
+    term.read_until(domain_of(first).encode())
+    append(log, second)
+    assert 1.2 < term.read_until(domain_of(second).encode()) < 3
+    os.kill(term.pid, signal.SIGINT)
+    assert term.finish() == 130
