@@ -61,6 +61,7 @@ class TallyOptions(TypedDict):
     per_domain: bool
     keep_domains: bool
     max_line_length: Optional[int]
+    serial_gaps: Optional[bool]    # count missing serials (None: with context)
 
 
 # A worker's diagnostics: (messages, Diagnostics.counts()).
@@ -172,6 +173,7 @@ def _read_part(job: Tuple[Part, TallyOptions, str]
     tally = _new_tally(options)
     reading = Reading([], diagnostics, context=options["context"], given_sources=[source],
                       max_line_length=options["max_line_length"],
+                      serial_gaps=options.get("serial_gaps"),
                       registry=tally.registry)
     tally.consume(reading, selection)
     part = tally.partial(scratch)

@@ -79,20 +79,23 @@ class LogReader:
         return made
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
-              on_tick: Optional[Callable[[Tally], None]] = None) -> Tally:
+              on_tick: Optional[Callable[[Tally], None]] = None,
+              serial_gaps: Optional[bool] = None) -> Tally:
         """Aggregate the selected denials (lldecode.analysis.tally), on several
         processes when the input is large enough (lldecode.analysis.parallel).
-        ``on_tick(tally)``: called where a live input went quiet."""
+        ``on_tick(tally)``: called where a live input went quiet.
+        ``serial_gaps``: count the missing serials (default: with context;
+        only the domain report shows them)."""
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         parts = None if self.given_sources is not None else parallel.plan(self.inputs, jobs)
         if parts is not None:
             options: parallel.TallyOptions = {
                 "selection": self.selection_options, "context": self.context, "by": by,
                 "per_domain": per_domain, "keep_domains": self.keep_domains,
-                "max_line_length": self.max_line_length}
+                "max_line_length": self.max_line_length, "serial_gaps": serial_gaps}
             return parallel.tally(parts, options, jobs, self.diagnostics, self.selection)
         result = Tally(by, per_domain, self.keep_domains)
-        result.consume(self.reading(result.registry), self.selection,
+        result.consume(self.reading(result.registry, serial_gaps), self.selection,
                        None if on_tick is None else (lambda: on_tick(result)))
         return result
 

@@ -301,7 +301,10 @@ class Run:
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
               on_tick: Optional[Callable[[Any], None]] = None) -> Any:
-        result = self.reader.tally(by, per_domain, on_tick)
+        # Missing serials are counted only for the gap causes (read line by
+        # line); other tallies scan files (lldecode.audit.scan).
+        result = self.reader.tally(by, per_domain, on_tick,
+                                   serial_gaps=None if self.shows_gap_causes else False)
         self.tallies.append(result)
         return result
 
