@@ -19,8 +19,9 @@ from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequ
 import click
 
 from lldecode.cli.completion import complete_blockers, complete_files
+from lldecode.cli.messages import EXIT_ERROR, fail, stderr_sink  # noqa: F401 (used by commands)
 
-EXIT_MATCH, EXIT_NO_MATCH, EXIT_ERROR = 0, 1, 2
+EXIT_MATCH, EXIT_NO_MATCH = 0, 1
 
 
 def _options(*decorators: Callable) -> Callable:
@@ -223,19 +224,6 @@ def _silence_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass
-
-
-def fail(message: str, pointer: Optional[str] = None) -> NoReturn:
-    """A usage error: one line on stderr (and a caret pointer), exit status 2."""
-    click.echo(f"lldecode: {message}" + (f"\n{pointer}" if pointer else ""), err=True)
-    sys.exit(EXIT_ERROR)
-
-
-def stderr_sink(message: str) -> None:
-    """Where the reading commands' diagnostics go: stderr, terminal-safe."""
-    from lldecode.output.escape import escape_text
-
-    sys.stderr.write(escape_text(message) + "\n")
 
 
 class Run:

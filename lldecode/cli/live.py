@@ -13,8 +13,8 @@ from typing import Any, Callable, List, NoReturn, Optional
 
 import click
 
-from lldecode.cli.common import fail as _fail
-from lldecode.cli.common import stderr_sink
+from lldecode.cli.messages import fail as _fail
+from lldecode.cli.messages import stderr_sink
 
 
 def _note(message: str) -> None:
