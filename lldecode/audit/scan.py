@@ -35,9 +35,9 @@ from typing import BinaryIO, Callable, Iterator, List, Optional, Protocol, Tuple
 from lldecode.audit import live
 from lldecode.audit.sources import split_lines
 
-# Bytes read at a time: large enough that the per-block work (a search per
-# marker, a newline count) is small beside the bytes, small enough for the
-# memory bound (a block and its copy as text at most).
+# Bytes read at a time: large enough that the per-block work (a search, a
+# newline count) is small beside the bytes, small enough for the memory
+# bound (a block, and its copy as text when it is split whole).
 BLOCK = 1 << 20
 
 # A block with a candidate every DENSE bytes or less (a log of Landlock
@@ -66,6 +66,8 @@ _ROWS_RE = re.compile(rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ "
                       rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):")
 # Seconds of margin for the bulk test of times (float rounding of stamps).
 _MARGIN = 1e-3
+# Plain records tested at once by the extremes of their serials and stamps.
+ROWS = 64
 
 # The open events, for the bulk test: their (node, serial) keys, the oldest
 # one's serial and stamp, the serial window and the timeout (EventGrouper's).
@@ -80,8 +82,8 @@ class Want(Protocol):
 
     def held(self) -> Held:
         """The open events (at least one is open when asked)."""
-# Plain records tested at once by the extremes of their serials and stamps.
-ROWS = 64
+
+
 # Colour codes are removed before a line is read: such a line is a candidate.
 _ESC = b"\x1b"
 _ESC_RE = re.compile(re.escape(_ESC))
