@@ -1,9 +1,10 @@
-"""Live sources: a pipe or terminal read as it comes, and files followed
-like ``tail -F``.
+"""Files followed like ``tail -F`` (a pipe or terminal read as it comes is
+:class:`lldecode.audit.sources.PipeSource`).
 
 Both yield :data:`lldecode.audit.live.IDLE` when their input has been quiet
 for ``event_timeout`` seconds after some lines came, so that the event
-grouper completes the last event at once (:func:`read_live` turns it into an
+grouper completes the last event at once (:func:`lldecode.audit.records.read_live`
+turns it into an
 idle notice), and both end their input when :data:`lldecode.audit.live.stop`
 is set (an interrupted command).
 
@@ -23,18 +24,15 @@ it waits for the file to grow, and survives rotation:
 
 from __future__ import annotations
 
-import io
 import os
-import select
 import stat
 import time
-from typing import Iterator, List, Optional, Union
+from typing import Iterator, List, Optional
 
 from lldecode.audit import live
-from lldecode.audit.records import Diagnostics, Notice, ReadState, Record, read_lines
 from lldecode.audit.sources import (
     DEFAULT_MAX_LINE_LENGTH,
-    TOO_LONG,
+    LineSplitter,
     Source,
     SourceError,
     is_compressed,
@@ -48,171 +46,6 @@ FOLLOW_POLL = 0.05
 # Bytes before the offset remembered, to recognize the file (or its copy)
 # at the next look: a file rewritten from its start differs there.
 FINGERPRINT = 64
-
-
-class LineSplitter:
-    """Bytes in, whole lines out (Latin-1 text, without terminators), as
-    :func:`lldecode.audit.sources.split_lines` reads them, but fed a piece
-    at a time: :attr:`pending` is the start of a line not ended yet."""
-
-    __slots__ = ("limit", "carry", "skipping")
-
-    def __init__(self, limit: int = DEFAULT_MAX_LINE_LENGTH) -> None:
-        self.limit = limit
-        self.carry = ""
-        self.skipping = False
-
-    @property
-    def pending(self) -> int:
-        """Bytes of a line not ended yet (held, or skipped as too long)."""
-        return len(self.carry) + (1 if self.skipping else 0)
-
-    def feed(self, data: bytes) -> List[str]:
-        """The lines that ``data`` ends (TOO_LONG for one over the limit)."""
-        text = data.decode("latin-1")
-        out: List[str] = []
-        if self.skipping:
-            end = text.find("\n")
-            if end < 0:
-                return out
-            text = text[end + 1:]
-            self.skipping = False
-        parts = text.split("\n")
-        rest = parts.pop()
-        if parts:
-            parts[0] = self.carry + parts[0]
-            self.carry = ""
-            for part in parts:
-                if part.endswith("\r"):
-                    part = part[:-1]
-                out.append(TOO_LONG if len(part) > self.limit else part)
-        self.carry += rest
-        if len(self.carry) > self.limit:
-            out.append(TOO_LONG)
-            self.carry = ""
-            self.skipping = True
-        return out
-
-    def end(self) -> Optional[str]:
-        """The last line, not ended (None when there is none)."""
-        carry, self.carry, self.skipping = self.carry, "", False
-        return carry or None
-
-
-class _Segment:
-    """The lines of a live source up to its next IDLE, as a source
-    :func:`lldecode.audit.records.read_lines` reads (line numbers go on
-    from one segment to the next)."""
-
-    # not a file to scan whole (lldecode.audit.scan): lines as they come
-    path: Optional[str] = None
-    watcher = None
-    start = 0
-    end: Optional[int] = None
-
-    def __init__(self, source: Source, lines: Iterator[str], first_lineno: int) -> None:
-        self.source = source
-        self._lines = lines
-        self.name = source.name
-        self.max_line_length = source.max_line_length
-        self.first_lineno = first_lineno
-        self.next_lineno = first_lineno
-        self.ended = False
-
-    @property
-    def truncated_last_line(self) -> bool:
-        return self.ended and self.source.truncated_last_line
-
-    def lines(self) -> Iterator[str]:
-        for line in self._lines:
-            if line is live.IDLE:
-                return
-            self.next_lineno += 1
-            yield line
-        self.ended = True
-
-
-def read_live(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
-              state: Optional[ReadState] = None) -> Iterator[Union[Record, Notice]]:
-    """The records and notices of a live source, with an idle notice where
-    its input went quiet (see lldecode.audit.live)."""
-    lines = source.lines()
-    lineno = source.first_lineno
-    while True:
-        segment = _Segment(source, lines, lineno)
-        yield from read_lines(segment, diagnostics, landlock_only, state)  # type: ignore[arg-type]
-        if segment.ended:
-            return
-        lineno = segment.next_lineno
-        yield Notice(Notice.IDLE, None, source.name, lineno, "")
-
-
-def _readable(fd: int, timeout: Optional[float]) -> bool:
-    """Wait until ``fd`` has bytes (or its end), at most ``timeout`` seconds
-    (None: for ever); False on timeout or a stop request."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while not live.stop:
-        wait = live.POLL if deadline is None else min(live.POLL, deadline - time.monotonic())
-        if wait < 0:
-            return False
-        ready, _, _ = select.select([fd], [], [], wait)
-        if ready:
-            return True
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-    return False
-
-
-class PipeSource(Source):
-    """A pipe, FIFO or terminal (standard input), read as bytes come, with
-    an idle tick when it goes quiet (see the module's doc)."""
-
-    live = True
-
-    def __init__(self, name: str, fd: int, event_timeout: Optional[float] = None,
-                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
-        super().__init__(name, lambda: os.fdopen(fd, "rb", closefd=False), max_line_length)
-        self.fd = fd
-        self.event_timeout = (live.settings.event_timeout if event_timeout is None
-                              else event_timeout)
-
-    def lines(self) -> Iterator[str]:
-        splitter = LineSplitter(self.max_line_length)
-        fd, first, quiet = self.fd, True, True
-        heartbeat = live.settings.heartbeat
-        try:
-            while not live.stop:
-                if not _readable(fd, heartbeat if quiet else self.event_timeout):
-                    if live.stop:
-                        break
-                    if not splitter.pending:
-                        quiet = True
-                        yield live.IDLE
-                    continue
-                data = os.read(fd, _CHUNK)
-                if not data:
-                    break
-                if first:
-                    first = False
-                    if is_compressed(data):  # read as a whole, decompressed
-                        yield from self._decompressed(data)
-                        return
-                quiet = False
-                yield from splitter.feed(data)
-        except OSError as exc:
-            raise SourceError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
-        rest = splitter.end()
-        if rest is not None:
-            self.truncated_last_line = True
-            yield rest
-
-
-    def _decompressed(self, head: bytes) -> Iterator[str]:
-        from lldecode.audit.sources import _chunks, _decompressing, _Prefixed, split_lines
-
-        rest = os.fdopen(self.fd, "rb", buffering=0, closefd=False)
-        stream = _decompressing(io.BufferedReader(_Prefixed(head, rest)))
-        yield from split_lines(_chunks(stream), self.max_line_length, self._unterminated)
 
 
 def _fingerprint(fd: int, offset: int) -> bytes:

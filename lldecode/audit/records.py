@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
+from lldecode.audit import live
 from lldecode.audit import syntax as fastpath
 from lldecode.audit.scan import Scan, Want, scannable
 from lldecode.audit.sources import TOO_LONG, Source, SourceError
@@ -508,6 +509,54 @@ def _notice(line: str, source: str, lineno: int) -> Optional[Notice]:
     return None
 
 
+class _Segment:
+    """The lines of a live source up to its next IDLE, as a source
+    :func:`lldecode.audit.records.read_lines` reads (line numbers go on
+    from one segment to the next)."""
+
+    # not a file to scan whole (lldecode.audit.scan): lines as they come
+    path: Optional[str] = None
+    watcher = None
+    start = 0
+    end: Optional[int] = None
+
+    def __init__(self, source: Source, lines: Iterator[str], first_lineno: int) -> None:
+        self.source = source
+        self._lines = lines
+        self.name = source.name
+        self.max_line_length = source.max_line_length
+        self.first_lineno = first_lineno
+        self.next_lineno = first_lineno
+        self.ended = False
+
+    @property
+    def truncated_last_line(self) -> bool:
+        return self.ended and self.source.truncated_last_line
+
+    def lines(self) -> Iterator[str]:
+        for line in self._lines:
+            if line is live.IDLE:
+                return
+            self.next_lineno += 1
+            yield line
+        self.ended = True
+
+
+def read_live(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
+              state: Optional[ReadState] = None) -> Iterator[Union[Record, Notice]]:
+    """The records and notices of a live source, with an idle notice where
+    its input went quiet (see lldecode.audit.live)."""
+    lines = source.lines()
+    lineno = source.first_lineno
+    while True:
+        segment = _Segment(source, lines, lineno)
+        yield from read_lines(segment, diagnostics, landlock_only, state)  # type: ignore[arg-type]
+        if segment.ended:
+            return
+        lineno = segment.next_lineno
+        yield Notice(Notice.IDLE, None, source.name, lineno, "")
+
+
 def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
                  landlock_only: bool = False,
                  max_line_length: Optional[int] = None,
@@ -523,8 +572,6 @@ def read_records(sources: Iterable[Source], diagnostics: Diagnostics,
             source.max_line_length = max_line_length
         try:
             if getattr(source, "live", False):
-                from lldecode.audit.follow import read_live
-
                 yield from read_live(source, diagnostics, landlock_only, state)
             else:
                 yield from read_lines(source, diagnostics, landlock_only, state, hold, want)

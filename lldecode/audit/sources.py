@@ -28,8 +28,10 @@ import io
 import lzma
 import os
 import re
+import select
 import stat
 import sys
+import time
 import zlib
 from typing import (
     TYPE_CHECKING,
@@ -506,17 +508,136 @@ def expand(arguments: List[str], netlink_idle: Optional[float] = None,
             yield file_source(arg, limit)
 
 
+# -- live input: a pipe or terminal read as bytes come (lldecode.audit.live) ----
+
+# Bytes read at a time from a live input.
+_LIVE_CHUNK = 1 << 16
+
+
+class LineSplitter:
+    """Bytes in, whole lines out (Latin-1 text, without terminators), as
+    :func:`lldecode.audit.sources.split_lines` reads them, but fed a piece
+    at a time: :attr:`pending` is the start of a line not ended yet."""
+
+    __slots__ = ("limit", "carry", "skipping")
+
+    def __init__(self, limit: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+        self.limit = limit
+        self.carry = ""
+        self.skipping = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a line not ended yet (held, or skipped as too long)."""
+        return len(self.carry) + (1 if self.skipping else 0)
+
+    def feed(self, data: bytes) -> List[str]:
+        """The lines that ``data`` ends (TOO_LONG for one over the limit)."""
+        text = data.decode("latin-1")
+        out: List[str] = []
+        if self.skipping:
+            end = text.find("\n")
+            if end < 0:
+                return out
+            text = text[end + 1:]
+            self.skipping = False
+        parts = text.split("\n")
+        rest = parts.pop()
+        if parts:
+            parts[0] = self.carry + parts[0]
+            self.carry = ""
+            for part in parts:
+                if part.endswith("\r"):
+                    part = part[:-1]
+                out.append(TOO_LONG if len(part) > self.limit else part)
+        self.carry += rest
+        if len(self.carry) > self.limit:
+            out.append(TOO_LONG)
+            self.carry = ""
+            self.skipping = True
+        return out
+
+    def end(self) -> Optional[str]:
+        """The last line, not ended (None when there is none)."""
+        carry, self.carry, self.skipping = self.carry, "", False
+        return carry or None
+
+
+def _readable(fd: int, timeout: Optional[float]) -> bool:
+    """Wait until ``fd`` has bytes (or its end), at most ``timeout`` seconds
+    (None: for ever); False on timeout or a stop request."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not live.stop:
+        wait = live.POLL if deadline is None else min(live.POLL, deadline - time.monotonic())
+        if wait < 0:
+            return False
+        ready, _, _ = select.select([fd], [], [], wait)
+        if ready:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+    return False
+
+
+class PipeSource(Source):
+    """A pipe, FIFO or terminal (standard input), read as bytes come, with
+    an idle tick when it goes quiet (see the module's doc)."""
+
+    live = True
+
+    def __init__(self, name: str, fd: int, event_timeout: Optional[float] = None,
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+        super().__init__(name, lambda: os.fdopen(fd, "rb", closefd=False), max_line_length)
+        self.fd = fd
+        self.event_timeout = (live.settings.event_timeout if event_timeout is None
+                              else event_timeout)
+
+    def lines(self) -> Iterator[str]:
+        splitter = LineSplitter(self.max_line_length)
+        fd, first, quiet = self.fd, True, True
+        heartbeat = live.settings.heartbeat
+        try:
+            while not live.stop:
+                if not _readable(fd, heartbeat if quiet else self.event_timeout):
+                    if live.stop:
+                        break
+                    if not splitter.pending:
+                        quiet = True
+                        yield live.IDLE
+                    continue
+                data = os.read(fd, _LIVE_CHUNK)
+                if not data:
+                    break
+                if first:
+                    first = False
+                    if is_compressed(data):  # read as a whole, decompressed
+                        yield from self._decompressed(data)
+                        return
+                quiet = False
+                yield from splitter.feed(data)
+        except OSError as exc:
+            raise SourceError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+        rest = splitter.end()
+        if rest is not None:
+            self.truncated_last_line = True
+            yield rest
+
+
+    def _decompressed(self, head: bytes) -> Iterator[str]:
+        rest = os.fdopen(self.fd, "rb", buffering=0, closefd=False)
+        stream = _decompressing(io.BufferedReader(_Prefixed(head, rest)))
+        yield from split_lines(_chunks(stream), self.max_line_length, self._unterminated)
+
+
 def stdin_source(max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> Source:
     """Standard input: a pipe, FIFO, socket or terminal is a live input, read
-    as it comes (lldecode.audit.follow.PipeSource); a file is read as one."""
+    as it comes (:class:`PipeSource`); a file is read as one."""
     try:
         fd = sys.stdin.fileno()
         mode = os.fstat(fd).st_mode
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         mode = 0
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
-        from lldecode.audit.follow import PipeSource
-
         return PipeSource("<stdin>", fd, max_line_length=max_line_length)
     return Source("<stdin>", lambda: sys.stdin.buffer, max_line_length)
 

@@ -15,10 +15,11 @@ import pytest
 
 from lldecode.audit import live
 from lldecode.audit.events import IDLE_EVENT, EventGrouper
-from lldecode.audit.follow import FileSource, LineSplitter, read_live
-from lldecode.audit.records import Diagnostics, Notice, read_lines, read_records
+from lldecode.audit.follow import FileSource
+from lldecode.audit.records import Diagnostics, Notice, read_lines, read_live, read_records
 from lldecode.audit.sources import (
     TOO_LONG,
+    LineSplitter,
     LinesSource,
     Source,
     expand,
