@@ -17,6 +17,7 @@ rights by moving, EXDEV against EACCES, and the narrowest fix.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, TypedDict
 
 from lldecode.analysis.denials import (
@@ -218,15 +219,20 @@ def rights(blockers: List[str]) -> List[RightInfo]:
     """Each blocker described (see :class:`RightInfo`)."""
     described: List[RightInfo] = []
     for name in blockers:
-        r = right(name)
-        if r is not None:
-            described.append({"name": name, "guards": r.description,
-                              "syscalls": list(r.syscalls), "abi": r.abi,
-                              "applies_to": r.applies_to})
-        else:
-            described.append({"name": name, "guards": NON_RIGHT_BLOCKERS.get(name),
-                              "syscalls": [], "abi": None, "applies_to": None})
+        guards, syscalls, abi, applies_to = _right_facts(name)
+        described.append({"name": name, "guards": guards, "syscalls": list(syscalls),
+                          "abi": abi, "applies_to": applies_to})
     return described
+
+
+@functools.lru_cache(maxsize=1024)
+def _right_facts(name: str) -> Tuple[Optional[str], Tuple[str, ...], Optional[int],
+                                     Optional[str]]:
+    """What :func:`rights` says of one blocker (a log names a handful: bounded)."""
+    r = right(name)
+    if r is not None:
+        return r.description, tuple(r.syscalls), r.abi, r.applies_to
+    return NON_RIGHT_BLOCKERS.get(name), (), None, None
 
 
 def _plain(value: Any) -> str:
@@ -245,7 +251,20 @@ def phrase(*pieces: Any) -> bytes:
     """A sentence of literal text and values from the log, as bytes: every
     byte of the log's values is kept; each renderer escapes the whole for
     its own syntax (the literal text holds nothing to escape)."""
-    return "".join(_plain(p) for p in pieces).encode("utf-8", "surrogateescape")
+    # The bytes of "".join(_plain(p) ...).encode("utf-8", "surrogateescape"),
+    # piece by piece: bytes are kept as they are (surrogateescape gives each
+    # byte back), text is encoded alone (UTF-8 encodes each character alone).
+    return b"".join([_piece(piece) for piece in pieces])
+
+
+def _piece(value: Any) -> bytes:
+    """A piece of :func:`phrase`: ``_plain(value)`` as bytes."""
+    kind = value.__class__
+    if kind is bytes:
+        return value  # type: ignore[no-any-return]
+    if kind is str:
+        return value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+    return _plain(value).encode("utf-8", "surrogateescape")
 
 
 def where(denial: Denial) -> bytes:
@@ -254,17 +273,18 @@ def where(denial: Denial) -> bytes:
     if "path" in obj or "name" in obj:
         path = denial.path
         if ABSTRACT_SOCKET_BLOCKER in denial.blockers:
-            return phrase("the abstract UNIX socket ", path)
+            return b"the abstract UNIX socket " + _piece(path)
+        dev, ino, ioctlcmd = obj.get("dev"), obj.get("ino"), obj.get("ioctlcmd")
+        if not dev and ino is None and not ioctlcmd:
+            return _piece(path)
         details = []
-        if obj.get("dev"):
-            details.append(phrase("on ", obj["dev"]))
-        if obj.get("ino") is not None:
-            details.append(phrase("inode ", obj["ino"]))
-        ioctlcmd = obj.get("ioctlcmd")
+        if dev:
+            details.append(b"on " + _piece(dev))
+        if ino is not None:
+            details.append(b"inode " + _piece(ino))
         if ioctlcmd:
-            details.append(phrase("ioctl command ", _ioctl(ioctlcmd)))
-        suffix = b" (" + b", ".join(details) + b")" if details else b""
-        return phrase(path) + suffix
+            details.append(b"ioctl command " + _piece(_ioctl(ioctlcmd)))
+        return _piece(path) + b" (" + b", ".join(details) + b")"
     if obj.get("src") is not None or obj.get("saddr"):
         address = obj.get("saddr") or "any address"
         return phrase("local TCP port ", _number(obj.get("src")), " on ", address)
@@ -279,6 +299,13 @@ def where(denial: Denial) -> bytes:
 
 
 def _ioctl(cmd: str) -> str:
+    if len(cmd) <= 64:  # the usual case, memoized (a forged log may hold any text)
+        return _ioctl_text(cmd)
+    return _ioctl_text.__wrapped__(cmd)
+
+
+@functools.lru_cache(maxsize=256)
+def _ioctl_text(cmd: str) -> str:
     try:
         from lldecode.syscalls import ioctl_name
 
@@ -305,36 +332,67 @@ def fixes(denials: List[Denial], refer: Optional["Refer"] = None) -> List[bytes]
     the refer rule (``refer``, from :func:`refer_rule`), :func:`refer_fixes`."""
     if refer is None:
         refer = refer_rule(denials)
+    return _fixes(denials, refer)
+
+
+def _fixes(denials: List[Denial], refer: Optional["Refer"]) -> List[bytes]:
+    """:func:`fixes` once :func:`refer_rule` has been asked (``refer``: its answer)."""
     if refer is not None:
         return refer_fixes(refer)
     out: List[bytes] = []
+    add = out.append
+    older = False
     for denial in denials:
-        obj = denial.object
-        path = denial.path
-        fs_rights = [b for b in denial.blockers if b.startswith("fs.")]
-        if fs_rights and path is not None:
-            names = ", ".join(fs_rights)
-            kinds = {r.applies_to for r in map(right, fs_rights) if r is not None}
-            if kinds == {"dir"}:
-                target = phrase("the directory ", path)
-            else:
-                target = phrase(path, " (or a directory above it)")
-            out.append(phrase(f"allow {names} beneath ", target,
-                              " in the ruleset of domain ", denial.domain))
-            hint = _opened_file_hint(denial, fs_rights)
-            if hint:
-                out.append(hint)
-        for blocker in denial.blockers:
-            if blocker == "net.bind_tcp":
-                out.append(phrase("allow net.bind_tcp on port ", _number(obj.get("src"))))
-            elif blocker == "net.connect_tcp":
-                out.append(phrase("allow net.connect_tcp on port ", _number(obj.get("dest"))))
-            elif blocker in BLOCKER_FIXES:
-                out.append(BLOCKER_FIXES[blocker])
-    if any(b.startswith(("fs.", "net.", "scope.")) and b != "fs.change_topology"
-           for d in denials for b in d.blockers):
-        out.append(OLDER_LAYERS)
+        blockers = denial.blockers
+        key = tuple(blockers)
+        if sum(map(len, key)) <= 1024:
+            plan = _blocker_plan(key)
+        else:  # a forged log's long names: not memoized
+            plan = _blocker_plan.__wrapped__(key)
+        fs_rights, names, dir_only, open_file, special, older_too = plan
+        older = older or older_too
+        if fs_rights:
+            path = denial.path
+            if path is not None:
+                if dir_only:
+                    target = b"the directory " + _piece(path)
+                else:
+                    target = _piece(path) + b" (or a directory above it)"
+                add(phrase(f"allow {names} beneath ", target,
+                           " in the ruleset of domain ", denial.domain))
+                hint = _opened_file_hint(denial, list(fs_rights)) if open_file else None
+                if hint:
+                    add(hint)
+        if special:
+            obj = denial.object
+            for blocker in blockers:
+                if blocker == "net.bind_tcp":
+                    add(phrase("allow net.bind_tcp on port ", _number(obj.get("src"))))
+                elif blocker == "net.connect_tcp":
+                    add(phrase("allow net.connect_tcp on port ", _number(obj.get("dest"))))
+                elif blocker in BLOCKER_FIXES:
+                    add(BLOCKER_FIXES[blocker])
+    if older:
+        add(OLDER_LAYERS)
     return _unique(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _blocker_plan(blockers: Tuple[str, ...]) -> Tuple[Tuple[str, ...], str, bool, bool, bool,
+                                                      bool]:
+    """What :func:`fixes` needs of a denial's blockers (a log repeats a
+    handful of lists): its filesystem rights, their names joined, whether
+    they are all granted on directories only, whether one is checked on an
+    open file, whether a blocker has a fix of its own (a port, a scope...),
+    whether the older layers' note applies."""
+    fs_rights = tuple(b for b in blockers if b.startswith("fs."))
+    kinds = {r.applies_to for r in map(right, fs_rights) if r is not None}
+    open_file = any(b in _ON_OPEN_FILE for b in fs_rights)
+    special = any(b in ("net.bind_tcp", "net.connect_tcp") or b in BLOCKER_FIXES
+                  for b in blockers)
+    older = any(b.startswith(("fs.", "net.", "scope.")) and b != "fs.change_topology"
+                for b in blockers)
+    return fs_rights, ", ".join(fs_rights), kinds == {"dir"}, open_file, special, older
 
 
 # Without the policy: the log names only the youngest layer that denied.
@@ -403,14 +461,17 @@ def refer_rule(denials: List[Denial]) -> Optional[Refer]:
     records list rights a rename or link never asks for (the kernel then
     reports every right its layer does not grant at each directory).
     """
-    if not denials or not all(d.object.get("path") is not None or d.object.get("name")
-                              for d in denials):
+    if not denials:
         return None
     process: ProcessInfo = denials[0].process or {}
     syscall = process.get("syscall")
-    errno = process.get("errno")
     moves = syscall in _RENAMES or syscall in _LINKS
     lists_refer = any(REFER in d.blockers for d in denials)
+    if not (moves or lists_refer):  # the usual case: no rename or link, no fs.refer
+        return None
+    if not all(d.object.get("path") is not None or d.object.get("name") for d in denials):
+        return None
+    errno = process.get("errno")
     compared_all = any(b.startswith("fs.") and b not in _MOVE_RIGHTS
                        for d in denials for b in d.blockers)
     if not (lists_refer or (moves and (errno == "EXDEV" or compared_all))):
@@ -590,7 +651,7 @@ def explanation(paragraph: Paragraph, policy: Optional[Policy] = None) -> Explai
                  "rights": rights(blockers)},
         "where": [where(d) for d in paragraph.denials],
         "sandbox": sandbox(first),
-        "fix": fixes(paragraph.denials, refer),
+        "fix": _fixes(paragraph.denials, refer),
         "hide": RESTRICT_FLAGS_HINT,
         "policy": against_policy(paragraph, policy) if policy is not None else None,
     }

@@ -4,15 +4,19 @@ The values come from :mod:`lldecode.analysis.explain` as they are in the log
 (bytes kept); any of them may hold what an attacker wrote in the log (the
 syscall and pid of a SYSCALL record, a blocker name, a creator's pid as much
 as a path).  Everything is escaped here, for the terminal, where it is
-formatted: each ``{...}`` is ``{safe(value)}``, styled words are escaped by
-:class:`~lldecode.output.text.Style` (see :mod:`lldecode.output.text`).
+formatted: each ``{...}`` is ``{safe(value)}``, each value joined to literal
+text is ``safe(value)`` (or a memoized text built so), styled words are
+escaped by :class:`~lldecode.output.text.Style` (see :mod:`lldecode.output.text`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+import functools
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from lldecode.analysis.explain import Paragraph, RightInfo, Who, explanation
+from lldecode.analysis.domains import Creator
+from lldecode.analysis.explain import Paragraph, explanation
+from lldecode.audit.values import LogNumber
 from lldecode.output.escape import escape_text
 from lldecode.output.reports import created_by
 from lldecode.output.text import Safe, Style, format_time, safe
@@ -21,31 +25,113 @@ if TYPE_CHECKING:  # annotations only: policies are loaded when given
     from lldecode.landlock.policy import Policy
 
 
-def _actor(w: Who) -> str:
-    name = safe(w["comm"]) if w["comm"] is not None else Safe("a process")
+# Texts memoized per process, domain creator, blocker and syscall: a log
+# repeats a few of each.  Each cache is bounded (least recently used out),
+# and values longer than _SHORT (a forged log can hold any) are not kept,
+# so that memory stays flat over a long log.
+_KEPT = 1024
+_SHORT = 512
+
+
+def _short(a: Any, b: Any, c: Any = None) -> bool:
+    """Whether values of the log (None, numbers, bytes or text) are short
+    enough to be memoized."""
+    return ((a is None or not isinstance(a, (bytes, str)) or len(a) <= _SHORT)
+            and (b is None or not isinstance(b, (bytes, str)) or len(b) <= _SHORT)
+            and (c is None or not isinstance(c, (bytes, str)) or len(c) <= _SHORT))
+
+
+def _actor(comm: Optional[bytes], pid: LogNumber, exe: Optional[bytes],
+           from_creator: bool) -> str:
+    """Who was denied, in words (memoized unless a value is long)."""
+    if _short(comm, pid, exe):
+        try:
+            return _actor_text(comm, pid, exe, from_creator)
+        except TypeError:  # a value that cannot be a key
+            pass
+    return _actor_text.__wrapped__(comm, pid, exe, from_creator)
+
+
+@functools.lru_cache(maxsize=_KEPT, typed=True)
+def _actor_text(comm: Optional[bytes], pid: LogNumber, exe: Optional[bytes],
+                from_creator: bool) -> str:
+    name = safe(comm) if comm is not None else Safe("a process")
     parts: List[str] = []
-    if w["pid"] is not None:
-        parts.append(Safe(f"pid {safe(w['pid'])}"))
-    if w["exe"] is not None:
-        parts.append(safe(w["exe"]))
+    if pid is not None:
+        parts.append(Safe(f"pid {safe(pid)}"))
+    if exe is not None:
+        parts.append(safe(exe))
     text = f"{safe(name)} ({safe(parts)})" if parts else name
-    if w["from_creator"]:
+    if from_creator:
         text += " [from the domain's creator: the event has no SYSCALL record]"
     return Safe(text)
 
 
-def _right_tail(r: RightInfo) -> str:
-    """What follows a missing right's name on its line: what it guards, the
-    syscalls that need it, its ABI, what it is granted on."""
-    if r["abi"] is None:
-        guard = r["guards"] or "not a right this version of lldecode knows"
+@functools.lru_cache(maxsize=_KEPT, typed=True)
+def _right_tail_text(guards: Optional[str], syscalls: Tuple[str, ...], abi: Optional[int],
+                     applies_to: Optional[str]) -> str:
+    if abi is None:
+        guard = guards or "not a right this version of lldecode knows"
         return Safe(f": {safe(guard)}")
     applies = {"file": "granted on files (or a directory above them)",
-               "dir": "granted on directories", "-": ""}.get(r["applies_to"] or "-", "")
-    syscalls = Safe(f"; needed by {safe(r['syscalls'])}" if r["syscalls"] else "")
+               "dir": "granted on directories", "-": ""}.get(applies_to or "-", "")
+    needed = Safe(f"; needed by {safe(list(syscalls))}" if syscalls else "")
     tail = Safe(f"; {safe(applies)}" if applies else "")
-    return Safe(f": {safe(r['guards'])}{safe(syscalls)} (Landlock ABI {safe(r['abi'])})"
+    return Safe(f": {safe(guards)}{safe(needed)} (Landlock ABI {safe(abi)})"
                 f"{safe(tail)}")
+
+
+def _refused(syscall: Optional[str], errno: Optional[str]) -> str:
+    """What was refused, in words (memoized unless a value is long)."""
+    if _short(syscall, errno):
+        try:
+            return _refused_text(syscall, errno)
+        except TypeError:  # a value that cannot be a key
+            pass
+    return _refused_text.__wrapped__(syscall, errno)
+
+
+@functools.lru_cache(maxsize=_KEPT, typed=True)
+def _refused_text(syscall: Optional[str], errno: Optional[str]) -> str:
+    refused = Safe(f"{safe(syscall)}() was refused" if syscall else "an access was refused")
+    if errno:
+        refused = Safe(f"{safe(refused)} with {safe(errno)}")
+    return refused
+
+
+def _made(comm: Optional[bytes], pid: LogNumber, exe: Optional[bytes]) -> str:
+    """The domain's creator in words (memoized unless a value is long)."""
+    if _short(comm, pid, exe):
+        try:
+            return _made_text(comm, pid, exe)
+        except TypeError:  # a value that cannot be a key
+            pass
+    return _made_text.__wrapped__(comm, pid, exe)
+
+
+@functools.lru_cache(maxsize=_KEPT, typed=True)
+def _made_text(comm: Optional[bytes], pid: LogNumber, exe: Optional[bytes]) -> str:
+    """The creator in words (:func:`created_by` reads only these fields)."""
+    creator: Creator = {}
+    if comm is not None:
+        creator["comm"] = comm
+    if pid is not None:
+        creator["pid"] = pid
+    if exe is not None:
+        creator["exe"] = exe
+    return created_by(creator)
+
+
+_UNKNOWN_CREATOR = Safe("creator unknown (its allocated record is not in this input)")
+
+
+def _safe(value: Any) -> str:
+    """:func:`safe`, with the usual case (plain printable ASCII bytes) first."""
+    if value.__class__ is bytes and value.isascii():
+        text = value.decode("ascii")
+        if text.isprintable() and "\\" not in text:
+            return text
+    return safe(value)
 
 
 def render_text(paragraph: Paragraph, style: Style, utc: bool = False,
@@ -54,40 +140,41 @@ def render_text(paragraph: Paragraph, style: Style, utc: bool = False,
     e = explanation(paragraph, policy)
     first = paragraph.first
     w = e["who"]
-    lines = []
-    count = Safe(f" ({safe(paragraph.count)} times, until "
-                 f"{format_time(paragraph.last_time, utc)})" if paragraph.count > 1 else "")
+    count = paragraph.count
+    header = Safe(format_time(first.time, utc))
+    if count > 1:
+        header = Safe(header + " (" + str(count) + " times, until "
+                      + format_time(paragraph.last_time, utc) + ")")
     what = e["what"]
-    syscall = what["syscall"]
-    refused = Safe(f"{safe(syscall)}() was refused" if syscall else "an access was refused")
-    if what["errno"]:
-        refused = Safe(f"{safe(refused)} with {safe(what['errno'])}")
-    header = Safe(f"{format_time(first.time, utc)}{safe(count)}")
-    lines.append(style(header, "bold") + f"  {safe(_actor(w))}: {safe(refused)}.")
+    actor = _actor(w["comm"], w["pid"], w["exe"], bool(w["from_creator"]))
+    lines = [style(header, "bold") + "  " + actor + ": "
+             + _refused(what["syscall"], what["errno"]) + "."]
     if w["proctitle"] is not None:
-        lines.append(f"  command: {safe(w['proctitle'])}")
-    if len(e["where"]) == 2 and first.operation_size == 2:
-        lines.append(f"  on: {safe(e['where'][0])} (source) and {safe(e['where'][1])} "
-                     "(destination)")
+        lines.append("  command: " + _safe(w["proctitle"]))
+    places = e["where"]
+    if len(places) == 2 and first.operation_size == 2:
+        lines.append("  on: " + _safe(places[0]) + " (source) and " + _safe(places[1])
+                     + " (destination)")
     else:
-        places = Safe("; ".join(safe(w) for w in e["where"]))
-        lines.append(f"  on: {safe(places)}")
+        lines.append("  on: " + "; ".join([_safe(place) for place in places]))
     lines.append("  missing rights:")
     for r in what["rights"]:
-        lines.append("    " + style(r["name"], "red") + _right_tail(r))
+        lines.append("    " + style(r["name"], "red")
+                     + _right_tail_text(r["guards"], tuple(r["syscalls"]), r["abi"],
+                                        r["applies_to"]))
     box = e["sandbox"]
     creator = box["creator"]
     if creator:
-        made = created_by(creator)
+        made = _made(creator.get("comm"), creator.get("pid"), creator.get("exe"))
     else:
-        made = Safe("creator unknown (its allocated record is not in this input)")
-    lines.append(f"  sandbox: Landlock domain {style(box['domain'], 'cyan')}, {safe(made)}")
+        made = _UNKNOWN_CREATOR
+    lines.append("  sandbox: Landlock domain " + style(box["domain"], "cyan") + ", " + made)
     verdict = e["policy"]
     if verdict is not None:
         lines.extend(_policy_lines(verdict, style))
     else:
         for fix in e["fix"]:
-            lines.append(f"  fix: {safe(fix)}")
+            lines.append("  fix: " + _safe(fix))
     return Safe("\n".join(lines))
 
 

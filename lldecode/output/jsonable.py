@@ -281,8 +281,29 @@ def _with_hex(out: Dict[str, Any], key: str, value: Any) -> None:
         out[key] = value.decode("ascii") if kind is bytes else value
         out[key + HEX_SUFFIX] = None
         return
+    if kind is list:
+        texts = _ascii_texts(value)
+        if texts is not None:  # a list of ASCII (its own bytes): no sibling
+            out[key] = texts
+            out[key + HEX_SUFFIX] = None
+            return
     out[key] = convert(value)
     out[key + HEX_SUFFIX] = _stable_hex(value)
+
+
+def _ascii_texts(values: List[Any]) -> Optional[List[str]]:
+    """The texts of a list of ASCII strings or bytes, None when one is not."""
+    texts: List[str] = []
+    add = texts.append
+    for value in values:
+        kind = value.__class__
+        if kind is bytes and value.isascii():
+            add(value.decode("ascii"))
+        elif kind is str and value.isascii():
+            add(value)
+        else:
+            return None
+    return texts
 
 
 def _text(value: Any) -> Any:
@@ -386,16 +407,28 @@ def object_record(obj: Mapping[str, Any]) -> Dict[str, Any]:
     """A denied object: every known field (null when the record has none),
     and ``other``: the fields this version does not know, as text."""
     out: Dict[str, Any] = Converted()
-    for key in OBJECT_KEYS:
-        value = obj.get(key)
-        if key in _OBJECT_BYTES:
+    get = obj.get
+    for key, kind in _OBJECT_PLAN:
+        value = get(key)
+        if kind == 0:
             _with_hex(out, key, value)
-        elif key in ("ino", "src", "dest", "opid"):
-            out[key] = _int(value)
+        elif kind == 1:
+            out[key] = value if value is None or value.__class__ is int else _int(value)
+        elif value is None or (value.__class__ is str and value.isascii()):
+            out[key] = value  # as _plain does
         else:
             _plain(out, key, value)
-    out["other"] = convert_mapping({k: v for k, v in obj.items() if k not in OBJECT_KEYS})
+    others = [k for k in obj if k not in _OBJECT_KEY_SET]
+    out["other"] = convert_mapping({k: obj[k] for k in others}) if others else Converted()
     return out
+
+
+# How object_record writes each key: 0 bytes from the log (with its sibling),
+# 1 a number, 2 text the kernel writes.
+_OBJECT_PLAN = tuple((key, 0 if key in _OBJECT_BYTES else
+                      1 if key in ("ino", "src", "dest", "opid") else 2)
+                     for key in OBJECT_KEYS)
+_OBJECT_KEY_SET = frozenset(OBJECT_KEYS)
 
 
 _PATH_ITEM_NUMBERS = ("item", "inode")
@@ -505,8 +538,12 @@ def explanation_record(item: Mapping[str, Any], denials: Iterable[Denial] = ()) 
     """One explained paragraph (lldecode.analysis.explain.explanation) as a
     record of schema v1, with the objects of its ``denials`` as fields."""
     out = _versioned()
-    _timed(out, "time", item.get("time"))
-    _timed(out, "last_time", item.get("last_time"))
+    stamp, last = item.get("time"), item.get("last_time")
+    _timed(out, "time", stamp)
+    if last is not None and last.__class__ is stamp.__class__ and last == stamp:
+        out["last_time"], out["last_time_iso"] = out["time"], out["time_iso"]  # as _timed
+    else:
+        _timed(out, "last_time", last)
     out["count"] = item.get("count")
     out["serial"] = item.get("serial")
     who = item.get("who") or {}
@@ -522,7 +559,7 @@ def explanation_record(item: Mapping[str, Any], denials: Iterable[Denial] = ()) 
     what_out: Dict[str, Any] = Converted()
     _plain(what_out, "syscall", what.get("syscall"))
     _plain(what_out, "errno", what.get("errno"))
-    what_out["rights"] = convert(what.get("rights") or [])
+    what_out["rights"] = [_right_record(r) for r in what.get("rights") or []]
     out["what"] = what_out
     _with_hex(out, "where", list(item.get("where") or []))
     out["objects"] = [object_record(d.object) for d in denials]
@@ -539,11 +576,47 @@ def explanation_record(item: Mapping[str, Any], denials: Iterable[Denial] = ()) 
     return out
 
 
+# Rights converted (lldecode.analysis.explain.RightInfo), by their fields:
+# a log names a handful; bounded (emptied when full), short names only.
+_RIGHTS_KEPT = 1024
+_RIGHT_RECORDS: Dict[Any, Dict[str, Any]] = {}
+
+
+def _right_record(r: Any) -> Any:
+    """``convert(r)`` for a described right (a fresh copy of a memoized one)."""
+    if r.__class__ is not dict or len(r) != 5:
+        return convert(r)
+    name, syscalls = r.get("name"), r.get("syscalls")
+    if name.__class__ is not str or len(name) > 256 or syscalls.__class__ is not list:
+        return convert(r)
+    try:
+        abi = r.get("abi")
+        key = (tuple(r), name, r.get("guards"), tuple(syscalls), abi.__class__, abi,
+               r.get("applies_to"))
+        done = _RIGHT_RECORDS.get(key)
+    except TypeError:  # a value that cannot be a key
+        return convert(r)
+    if done is None:
+        done = convert(r)
+        if len(_RIGHT_RECORDS) >= _RIGHTS_KEPT:
+            _RIGHT_RECORDS.clear()
+        _RIGHT_RECORDS[key] = done
+    copy = Converted(done)
+    for k, v in copy.items():
+        if v.__class__ is list:
+            copy[k] = list(v)
+    return copy
+
+
 def refer_record(refer: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """The refer rule's part in an explained operation
     (lldecode.analysis.explain.Refer): ``refused`` false, and every other
     field null or empty, when it had none."""
-    r = refer or {}
+    if refer is None:  # the usual case: what the code below gives for no refer
+        return Converted(refused=False, operation=None, errno=None, directories=[],
+                         refer_missing=[], refer_missing_hex=None, compared_all=None,
+                         gained=[], needed=[])
+    r = refer
     out: Dict[str, Any] = Converted()
     out["refused"] = refer is not None
     _plain(out, "operation", r.get("operation"))
@@ -638,8 +711,17 @@ def domain_record(row: Mapping[str, Any]) -> Dict[str, Any]:
 def dumps(value: Any, indent: Optional[int] = None) -> str:
     """``value`` as JSON text, by the rules of the module docstring: the one
     way lldecode writes JSON."""
-    text = json.dumps(convert(value), ensure_ascii=False, indent=indent)
-    return escape_json(text)
+    encoder = _ENCODER if indent is None else _indented_encoder(indent)
+    return escape_json(encoder.encode(convert(value)))
+
+
+# json.dumps(value, ensure_ascii=False, indent=...) makes an encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _indented_encoder(indent: int) -> json.JSONEncoder:
+    return json.JSONEncoder(ensure_ascii=False, indent=indent)
 
 
 def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
