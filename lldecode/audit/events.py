@@ -263,13 +263,10 @@ class EventGrouper:
         return done
 
     def finish(self) -> List[Event]:
-        """Flush every open event (end of input)."""
-        done = [self._emit(event) for event in self.open.values()]
-        self.open.clear()
+        """Flush every open event (end of input), and forget the held-back
+        records that wait for one."""
+        done = self.idle()
         self.recent.clear()
-        if self._unnumbered is not None:
-            done.append(self._emit(self._unnumbered))
-            self._unnumbered = None
         return done
 
     def idle(self) -> List[Event]:

@@ -57,6 +57,14 @@ class _counting:
         return item
 
 
+# The exit statuses every reading command shares, after its own.
+_READING_EXITS = """\
+  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
+     log no longer holds its position
+  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
+"""
+
+
 # -- filter -------------------------------------------------------------------------
 
 FILTER_EPILOG = """\
@@ -75,10 +83,7 @@ Exit status:
   1  none was
   2  an error: an unreadable input, a bad option, a Landlock record that
      does not parse with --strict
-  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
-     log no longer holds its position
-  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
-"""
+""" + _READING_EXITS
 
 
 @click.command("filter", epilog=FILTER_EPILOG)
@@ -218,10 +223,7 @@ Exit status:
   1  none was selected
   2  an error: an unreadable input or policy, a bad option, a Landlock
      record that does not parse with --strict
-  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
-     log no longer holds its position
-  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
-"""
+""" + _READING_EXITS
 
 
 @click.command("explain", epilog=EXPLAIN_EPILOG)
@@ -321,10 +323,7 @@ Exit status:
   1  with --fail-if-any: the report holds a denial
   2  an error: an unreadable input, a bad option, a Landlock record that
      does not parse with --strict
-  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
-     log no longer holds its position
-  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
-"""
+""" + _READING_EXITS
 
 
 @click.command("summarize", epilog=SUMMARIZE_EPILOG)
@@ -428,10 +427,7 @@ Exit status:
   1  with --fail-if-any: a listed domain has a denial
   2  an error: an unreadable input, a bad option, a Landlock record that
      does not parse with --strict
-  10 11 12  with --checkpoint: it is no checkpoint, no input is its log, its
-     log no longer holds its position
-  130 143  interrupted (SIGINT, SIGTERM): what was read is printed
-"""
+""" + _READING_EXITS
 
 
 @click.command("domains", epilog=DOMAINS_EPILOG)

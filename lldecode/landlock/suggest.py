@@ -671,6 +671,34 @@ def _toml_table_text(key: str, entries: List[Dict[str, Any]]) -> str:
     return toml_safe(toml_document({key: entries}))
 
 
+def snippet_document(additions: _Additions, abi: Optional[int]) -> Dict[str, Any]:
+    """The added rules as a landlockconfig document holding only them
+    (``path_beneath`` and ``net_port`` entries, each key only when it has
+    one)."""
+    paths, ports = rule_entries(additions, abi, False)
+    document: Dict[str, Any] = {}
+    if paths:
+        document["path_beneath"] = paths
+    if ports:
+        document["net_port"] = ports
+    return document
+
+
+def additions_of(rules: Sequence[Rule]) -> _Additions:
+    """The rules given, gathered again by target (path or port)."""
+    additions = _Additions()
+    for rule in rules:
+        mask = 0
+        for name in rule.rights:
+            mask |= known_right(name).mask
+        for target in rule.targets:
+            if rule.table == "path_beneath" and isinstance(target, str):
+                additions.paths[target] = additions.paths.get(target, 0) | mask
+            elif isinstance(target, int):
+                additions.ports[target] = additions.ports.get(target, 0) | mask
+    return additions
+
+
 def _updated_text(source: _Source, document: Dict[str, Any], additions: _Additions,
                   rewrite: bool) -> Tuple[str, str, Dict[str, Any], Optional[str]]:
     """(format, text, document, note) of a layer file with the rules added."""
@@ -1173,12 +1201,7 @@ def _without_policy(requests: Sequence[Request], scope: Scope, merge_depth: int,
         policies[domain] = Policy((_with_rules(model, additions),))
         rules.extend(domain_rules)
         domains[domain] = domain_rules
-        paths, ports = rule_entries(additions, None, False)
-        snippet: Dict[str, Any] = {}
-        if paths:
-            snippet["path_beneath"] = paths
-        if ports:
-            snippet["net_port"] = ports
+        snippet = snippet_document(additions, None)
         if snippet:
             snippets[domain] = snippet
     _scope_notes(requests, allow_scopes, notes)

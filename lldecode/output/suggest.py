@@ -14,7 +14,13 @@ import json
 from typing import Any, Dict, List
 
 from lldecode.landlock.policy_writer import NotRepresentable, json_document, toml_document
-from lldecode.landlock.suggest import LayerDocument, Rule, Suggestion, rule_entries, toml_safe
+from lldecode.landlock.suggest import (
+    LayerDocument,
+    Suggestion,
+    additions_of,
+    snippet_document,
+    toml_safe,
+)
 from lldecode.output.escape import escape_text
 
 
@@ -32,33 +38,9 @@ def snippet_text(document: Dict[str, Any], fmt: str = "toml") -> str:
 
 def layer_snippet(doc: LayerDocument) -> str:
     """The rules added to one layer, as the text to add to its file."""
-    from lldecode.landlock.suggest import _Additions
-
-    additions = _Additions()
-    for rule in doc.rules:
-        for target in rule.targets:
-            mask = _mask(rule)
-            if rule.table == "path_beneath" and isinstance(target, str):
-                additions.paths[target] = additions.paths.get(target, 0) | mask
-            elif isinstance(target, int):
-                additions.ports[target] = additions.ports.get(target, 0) | mask
     abi = doc.document.get("abi") if isinstance(doc.document.get("abi"), int) else None
-    paths, ports = rule_entries(additions, abi, False)
-    body: Dict[str, Any] = {}
-    if paths:
-        body["path_beneath"] = paths
-    if ports:
-        body["net_port"] = ports
+    body = snippet_document(additions_of(doc.rules), abi)
     return snippet_text(body, "json" if doc.format == "json" else "toml") if body else ""
-
-
-def _mask(rule: Rule) -> int:
-    from lldecode.landlock.access import known_right
-
-    mask = 0
-    for name in rule.rights:
-        mask |= known_right(name).mask
-    return mask
 
 
 def render_text(result: Suggestion) -> str:
