@@ -127,8 +127,25 @@ def _event_boundary(f: BinaryIO, offset: int, limit: int = EVENT_SCAN_LIMIT) -> 
     return position
 
 
-def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
-    """The parts to read, or None when one pass in this process is better."""
+def shares(pieces: int, replay: float) -> List[float]:
+    """How to cut a file into ``pieces`` (fractions, in order) when the
+    reader of each piece first reads the pieces before it again at
+    ``replay`` times the cost (0: equal pieces): every reader then has the
+    same work.  Fewer pieces when a later one would get nothing."""
+    weights: List[float] = []
+    for _ in range(pieces):
+        weight = 1.0 - replay * sum(weights)
+        if weight <= 0.05:
+            break
+        weights.append(weight)
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def plan(arguments: Sequence[str], jobs: int, replay: float = 0.0) -> Optional[List[Part]]:
+    """The parts to read, or None when one pass in this process is better.
+    ``replay``: the reader of each part reads the parts before it too, at
+    that fraction of the cost (see :func:`shares`)."""
     if jobs < 2 or not arguments or any(a in ("-", sources.NETLINK) for a in arguments):
         return None
     paths: List[str] = []
@@ -145,11 +162,67 @@ def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
         if pieces < 2:
             parts.append((path, None, None))
             continue
+        fractions = shares(pieces, replay)
+        starts = [0]
+        for fraction in fractions[:-1]:
+            starts.append(starts[-1] + int(size * fraction))
         with open(path, "rb") as f:
-            cuts = sorted({_event_boundary(f, size * i // pieces) for i in range(pieces)} | {size})
+            cuts = sorted({_event_boundary(f, start) for start in starts} | {size})
         cuts[0] = 0
         parts.extend((path, start, end) for start, end in zip(cuts, cuts[1:]) if start < end)
     return parts if len(parts) > 1 else None
+
+
+# Parts whose pieces are read one after the other as one input.
+Span = List[Part]
+
+
+def plan_spans(arguments: Sequence[str], jobs: int, replay: float = 0.0
+               ) -> Optional[List[Span]]:
+    """The parts to read for an output in the log's order (explain), or None
+    when one pass in this process is better.  The inputs are taken as one
+    stream, cut only inside uncompressed files at event boundaries (an
+    event may go on in the next file, after a rotation): each part is the
+    run of pieces of files between two cuts, sized by :func:`shares`."""
+    if jobs < 2 or not arguments or any(a in ("-", sources.NETLINK) for a in arguments):
+        return None
+    paths: List[str] = []
+    for source in sources.expand(list(arguments)):
+        if source.__class__ is not sources.Source or not os.path.isfile(source.name):
+            return None
+        paths.append(source.name)
+    sizes = [os.path.getsize(p) for p in paths]
+    total = sum(sizes)
+    if total < 2 * MIN_PART:
+        return None
+    fractions = shares(min(jobs, total // MIN_PART), replay)
+    cuts: Dict[int, List[int]] = {}   # file index: offsets of the cuts in it
+    target, begin, index = 0, 0, 0
+    for fraction in fractions[:-1]:
+        target += int(total * fraction)
+        while begin + sizes[index] <= target:
+            begin += sizes[index]
+            index += 1
+        if not _splittable(paths[index]):
+            continue  # a compressed file is read whole: no cut in it
+        with open(paths[index], "rb") as f:
+            # (past the first line: the file's start may be no event's start)
+            cut = _event_boundary(f, max(1, target - begin))
+        if cut < sizes[index] and cut not in cuts.get(index, []):
+            cuts.setdefault(index, []).append(cut)
+    if not cuts:
+        return None
+    spans: List[Span] = [[]]
+    for index, (path, size) in enumerate(zip(paths, sizes)):
+        offsets = sorted(cuts.get(index, []))
+        if not offsets:
+            spans[-1].append((path, None, None))
+            continue
+        for start, end in zip([0] + offsets, offsets + [size]):
+            if start:
+                spans.append([])
+            spans[-1].append((path, start, end))
+    return spans
 
 
 def _new_tally(options: TallyOptions) -> Tally:

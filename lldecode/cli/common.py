@@ -85,10 +85,10 @@ input_options = _options(
                  help="Skip longer lines, with a diagnostic (audit records are at most a few "
                       "KiB; the limit keeps memory bounded on a damaged or hostile input)."),
     click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
-                 help="Processes reading large inputs in parallel, for summarize, domains "
-                      "and filter --count (default: the number of CPUs; 1: one pass here). "
-                      "filter's other outputs and explain keep the log's order and read in "
-                      "one process, whatever N."),
+                 help="Processes reading large inputs in parallel, for summarize, domains, "
+                      "filter --count and explain's text (written in the log's order) "
+                      "(default: the number of CPUs; 1: one pass here). filter's other "
+                      "outputs and explain's other formats read in one process, whatever N."),
 )
 
 # Live reading (lldecode.cli.live): following, the idle time that completes

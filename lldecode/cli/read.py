@@ -256,16 +256,23 @@ def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
     run = _run(kwargs)
     out = utf8_stdout()
     style = Style(color)
+    if fmt == "text" and not run.live:
+        from lldecode.cli.pager import paged, wanted
+
+        # (a large input is read on several processes, see LogReader.paragraphs)
+        rendered = run.reader.paragraphs(
+            lambda p: render_text(p, style, utc, policy) + "\n", "\n")
+        with paged(out, wanted(no_pager)) as page:
+            for piece in rendered:
+                page.write(piece)
+        run.exit(rendered.count > 0)
     # a live input: the paragraph held for folding is shown when it goes quiet
     denials = run.reader.live_denials() if run.live else run.denials()
     paragraphs = _counting(explain.paragraphs(explain.operations(denials)))
-    if fmt == "text":
-        from lldecode.cli.pager import paged, wanted
-
-        with paged(out, wanted(no_pager) and not run.live) as page:
-            for paragraph in paragraphs:
-                page.write(("\n" if paragraphs.n > 1 else "")
-                           + render_text(paragraph, style, utc, policy) + "\n")
+    if fmt == "text":  # live: each paragraph as it comes, no pager
+        for paragraph in paragraphs:
+            out.write(("\n" if paragraphs.n > 1 else "")
+                      + render_text(paragraph, style, utc, policy) + "\n")
     elif fmt in ("github", "junit", "sarif"):
         from lldecode.output import ci
 

@@ -1,0 +1,272 @@
+"""Both cores for ``explain``: the paragraphs of a large input, read in parts
+on several processes and written in input order.
+
+The input is cut as for the aggregates (:func:`lldecode.analysis.parallel.plan`:
+byte ranges of large uncompressed files, at event boundaries).  This
+process reads and renders the first part while worker processes read the
+others; each worker writes the text of its part to a scratch file, which
+this process copies out in turn.  The output is the one a single pass
+gives, byte for byte, because each worker starts where the single pass
+would be:
+
+- *the domains*: a paragraph names its domain's creator, whose allocated
+  record may be in an earlier part.  A worker first reads the Landlock
+  records of the parts before its own (without their process records, the
+  cheap reading of ``summarize``) into its domain registry, so domains,
+  creators and boots are those of the single pass.
+- *folding*: identical consecutive operations fold into one paragraph, also
+  across a cut.  A worker keeps its first and last paragraphs as objects
+  (pickled: as they are when the single pass would render them); this
+  process folds each part's first paragraph into the paragraph it holds
+  when they are alike, as :func:`lldecode.analysis.explain.paragraphs` does.
+- diagnostics, what the selection noted and the grouping statistics (for
+  the closing notes) are merged in input order, as for the aggregates.
+
+One difference is left: the text of the last paragraph of a part is the
+one of the end of the part, where the single pass renders it when the next
+operation comes, a few events into the next part; the two differ only when
+one of those events holds the allocated record of that paragraph's domain,
+which the kernel writes before the domain's first denial, not after.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import tempfile
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+)
+
+from lldecode.analysis import explain
+from lldecode.analysis.denials import Denial
+from lldecode.analysis.domains import DomainRegistry
+from lldecode.analysis.parallel import Part, Span
+from lldecode.analysis.pipeline import Reading
+from lldecode.analysis.selection import Selection
+from lldecode.audit import sources
+from lldecode.audit.events import KEEP_NOTICES, GroupingStats
+from lldecode.audit.records import Diagnostics, Notice
+
+# A paragraph's text, without the separator that goes between two paragraphs.
+Render = Callable[[explain.Paragraph], str]
+
+# Characters copied at a time from a worker's scratch file.
+COPY_PIECE = 1 << 20
+
+_SUMMED_STATS = tuple(name for name in GroupingStats.__slots__ if name != "notices")
+
+
+class ExplainOptions(TypedDict):
+    """What a worker needs to read its part as this process would."""
+
+    selection: Dict[str, Any]    # the options Selection.from_options takes
+    context: bool
+    max_line_length: Optional[int]
+
+
+class _Explained(NamedTuple):
+    """A worker's part: its first and last paragraphs (pickled; ``last`` is
+    None when the part has one), the file of the text of the paragraphs
+    between them, their number, and what the reading noted."""
+
+    first: Optional[bytes]
+    middle: str
+    last: Optional[bytes]
+    paragraphs: int
+    messages: List[str]
+    counts: Tuple[int, int, int, int, int]
+    observed: Tuple[int, FrozenSet[int], bool]
+    stats: Dict[str, int]
+    notices: List[Tuple[Any, ...]]
+
+
+# The job of the workers, set before they are forked (the renderer and the
+# style it holds are not sent through a pipe): parts, options, renderer,
+# separator, scratch prefix.
+_job: Optional[Tuple[List[Span], ExplainOptions, Render, str, str]] = None
+
+
+def _plain(notice: Notice) -> Tuple[Any, ...]:
+    """A notice as the arguments that make it again."""
+    return (notice.kind, notice.count, notice.source, notice.lineno, notice.line)
+
+
+def _source(part: Part, max_line_length: Optional[int]) -> sources.Source:
+    path, start, end = part
+    kwargs = {} if max_line_length is None else {"max_line_length": max_line_length}
+    if start is None or end is None:
+        return sources.file_source(path, **kwargs)
+    return sources.RangeSource(path, start, end, **kwargs)
+
+
+def _reading(spans: List[Span], options: ExplainOptions, diagnostics: Diagnostics,
+             registry: DomainRegistry, context: bool) -> Reading:
+    return Reading([], diagnostics, context=context, registry=registry,
+                   given_sources=[_source(piece, options["max_line_length"])
+                                  for span in spans for piece in span],
+                   max_line_length=options["max_line_length"], serial_gaps=False)
+
+
+def _paragraphs(reading: Reading, selection: Selection) -> Iterator[explain.Paragraph]:
+    denials: Iterator[Denial] = reading.denials()
+    if not selection.empty:
+        denials = (d for d in denials if selection(d))
+    return explain.paragraphs(explain.operations(denials))
+
+
+def _explain_part(index: int) -> _Explained:
+    """Worker: read part ``index`` (after the Landlock records of the parts
+    before it) and render its paragraphs but the first and the last."""
+    assert _job is not None
+    parts, options, render, separator, scratch = _job
+    registry = DomainRegistry()
+    for _ in _reading(parts[:index], options, Diagnostics(quiet=True), registry,
+                      context=False).events():
+        pass  # the domains of the earlier parts, as the single pass knows them here
+    messages: List[str] = []
+    diagnostics = Diagnostics(sink=messages.append)
+    selection = Selection.from_options(**options["selection"])
+    reading = _reading([parts[index]], options, diagnostics, registry, options["context"])
+    first: Optional[bytes] = None
+    held: Optional[explain.Paragraph] = None
+    count = 0
+    middle = f"{scratch}-{index}.txt"
+    with open(middle, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
+        for paragraph in _paragraphs(reading, selection):
+            count += 1
+            if first is None:
+                first = pickle.dumps(paragraph, pickle.HIGHEST_PROTOCOL)
+                continue
+            if held is not None:
+                out.write(separator + render(held))
+            held = paragraph
+    registry.close()
+    stats = reading.grouper.stats
+    return _Explained(first, middle, None if held is None else
+                      pickle.dumps(held, pickle.HIGHEST_PROTOCOL), count, messages,
+                      diagnostics.counts(), selection.observed(),
+                      {name: getattr(stats, name) for name in _SUMMED_STATS},
+                      [_plain(n) for n in stats.notices])
+
+
+class ParallelParagraphs:
+    """The rendered paragraphs of ``parts``, in input order, read on ``jobs``
+    processes: iterate for the text (pieces of it); then :attr:`count` is the
+    number of paragraphs and :attr:`stats` the grouping statistics of the
+    whole input.  ``render`` gives a paragraph's text, ``separator`` goes
+    between two paragraphs."""
+
+    def __init__(self, parts: List[Span], options: ExplainOptions, jobs: int,
+                 diagnostics: Diagnostics, selection: Selection, render: Render,
+                 separator: str = ""):
+        self.parts = parts
+        self.options = options
+        self.jobs = jobs
+        self.diagnostics = diagnostics
+        self.selection = selection
+        self.render = render
+        self.separator = separator
+        self.count = 0
+        self.stats = GroupingStats()
+        self._held: Optional[explain.Paragraph] = None
+
+    def _text(self, paragraph: explain.Paragraph) -> str:
+        text = (self.separator if self.count else "") + self.render(paragraph)
+        self.count += 1
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        global _job
+        parts, options = self.parts, self.options
+        scratch = tempfile.TemporaryDirectory(prefix="lldecode-")
+        _job = (parts, options, self.render, self.separator,
+                os.path.join(scratch.name, "part"))
+        context = multiprocessing.get_context("fork")
+        with scratch:
+            pool = context.Pool(processes=max(1, min(self.jobs - 1, len(parts) - 1)))
+            try:
+                others = pool.imap(_explain_part, range(1, len(parts)))
+                yield from self._own_part()
+                for part in others:
+                    yield from self._merge(part)
+                if self._held is not None:
+                    yield self._text(self._held)
+                # (idle workers end when told there is no more work; a
+                # terminated one may miss its signal while it starts)
+                pool.close()
+                pool.join()
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                _job = None
+
+    def _own_part(self) -> Iterator[str]:
+        """The first part, read and rendered here as it comes; the last
+        paragraph is held (the next part may fold into it)."""
+        reading = _reading(self.parts[:1], self.options, self.diagnostics,
+                           DomainRegistry(), self.options["context"])
+        for paragraph in _paragraphs(reading, self.selection):
+            if self._held is not None:
+                yield self._text(self._held)
+            self._held = paragraph
+        reading.registry.close()
+        stats = reading.grouper.stats
+        self._add_stats({name: getattr(stats, name) for name in _SUMMED_STATS},
+                        [_plain(n) for n in stats.notices])
+
+    def _add_stats(self, counts: Dict[str, int], notices: Sequence[Tuple[Any, ...]]) -> None:
+        """Add the grouping statistics of a part (in input order)."""
+        stats = self.stats
+        for name, value in counts.items():
+            setattr(stats, name, getattr(stats, name) + value)
+        room = KEEP_NOTICES - len(stats.notices)
+        if room > 0:
+            stats.notices.extend(Notice(*n) for n in notices[:room])
+
+    def _merge(self, part: _Explained) -> Iterator[str]:
+        """A worker's part after what came before it."""
+        diagnostics = self.diagnostics
+        for message in part.messages:
+            diagnostics.emit(message)
+        diagnostics.add_counts(*part.counts)
+        self.selection.absorb_observed(part.observed)
+        self._add_stats(part.stats, part.notices)
+        try:
+            if part.first is None:
+                return
+            first: explain.Paragraph = pickle.loads(part.first)
+            held = self._held
+            if held is not None and (explain._signature(held.denials)
+                                     == explain._signature(first.denials)):
+                held.count += first.count   # the fold of explain.paragraphs, across the cut
+                held.last_time = first.last_time
+            else:
+                if held is not None:
+                    yield self._text(held)
+                self._held = held = first
+            if part.last is None:
+                return
+            yield self._text(held)
+            self.count += part.paragraphs - 2
+            with open(part.middle, encoding="utf-8", newline="") as text:
+                while True:
+                    piece = text.read(COPY_PIECE)
+                    if not piece:
+                        break
+                    yield piece
+            self._held = pickle.loads(part.last)
+        finally:
+            os.unlink(part.middle)
