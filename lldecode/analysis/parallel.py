@@ -177,13 +177,20 @@ def plan(arguments: Sequence[str], jobs: int, replay: float = 0.0) -> Optional[L
 Span = List[Part]
 
 
-def plan_spans(arguments: Sequence[str], jobs: int, replay: float = 0.0
-               ) -> Optional[List[Span]]:
+# Bytes: the smallest part for explain, whose reading costs several times
+# an aggregate's (a worker's start and its reading of the earlier parts' Landlock
+# records are small beside it).
+EXPLAIN_MIN_PART = 16 << 20
+
+
+def plan_spans(arguments: Sequence[str], jobs: int, replay: float = 0.0,
+               min_part: Optional[int] = None) -> Optional[List[Span]]:
     """The parts to read for an output in the log's order (explain), or None
     when one pass in this process is better.  The inputs are taken as one
     stream, cut only inside uncompressed files at event boundaries (an
     event may go on in the next file, after a rotation): each part is the
-    run of pieces of files between two cuts, sized by :func:`shares`."""
+    run of pieces of files between two cuts, sized by :func:`shares`.
+    ``min_part``: the smallest part in bytes (default :data:`MIN_PART`)."""
     if jobs < 2 or not arguments or any(a in ("-", sources.NETLINK) for a in arguments):
         return None
     paths: List[str] = []
@@ -193,9 +200,10 @@ def plan_spans(arguments: Sequence[str], jobs: int, replay: float = 0.0
         paths.append(source.name)
     sizes = [os.path.getsize(p) for p in paths]
     total = sum(sizes)
-    if total < 2 * MIN_PART:
+    smallest = MIN_PART if min_part is None else min_part
+    if total < 2 * smallest:
         return None
-    fractions = shares(min(jobs, total // MIN_PART), replay)
+    fractions = shares(min(jobs, total // smallest), replay)
     cuts: Dict[int, List[int]] = {}   # file index: offsets of the cuts in it
     target, begin, index = 0, 0, 0
     for fraction in fractions[:-1]:

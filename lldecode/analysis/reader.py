@@ -135,7 +135,8 @@ class LogReader:
         # (each worker reads the Landlock records of the parts before its
         # own first, at about 0.3 to 0.5 of the cost of explaining them)
         parts = (None if self.given_sources is not None
-                 else parallel.plan_spans(self.inputs, jobs, replay=0.4))
+                 else parallel.plan_spans(self.inputs, jobs, replay=0.4,
+                                          min_part=parallel.EXPLAIN_MIN_PART))
         if parts is None:
             return _SequentialParagraphs(self, render, separator)
         from lldecode.analysis.parallel_explain import ParallelParagraphs

@@ -29,7 +29,7 @@ def run(*args):
 @pytest.fixture
 def tiny_parts(monkeypatch):
     """Parts of a few hundred bytes: many cuts, at every kind of boundary."""
-    monkeypatch.setattr(parallel, "MIN_PART", 300)
+    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 300)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def dense_log(tmp_path_factory):
 
 
 def test_the_input_is_cut(tiny_parts, mixed_log):
-    parts = parallel.plan_spans([str(mixed_log)], 4, replay=0.4)
+    parts = parallel.plan_spans([str(mixed_log)], 4, replay=0.4, min_part=300)
     assert parts is not None and len(parts) == 4
     sizes = [end - start for [(_, start, end)] in parts]
     assert sizes == sorted(sizes, reverse=True)  # later readers read the earlier parts too
@@ -65,7 +65,7 @@ def test_every_fixture(tiny_parts, log, jobs):
                                      ["--since", "2025-01-01"], ["--utc"],
                                      ["--color", "always"]])
 def test_generated_logs(tiny_parts, mixed_log, dense_log, options, monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PART", 100 << 10)
+    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 100 << 10)
     for log in (mixed_log, dense_log):
         one = run("explain", *options, "--jobs", "1", log)
         assert one[1].count("\n\n") > (10 if not options else 0)
@@ -74,7 +74,7 @@ def test_generated_logs(tiny_parts, mixed_log, dense_log, options, monkeypatch):
 
 
 def test_several_files(tiny_parts, mixed_log, monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PART", 200 << 10)
+    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 200 << 10)
     rotated = sorted((FIXTURES / "rotated").iterdir(), reverse=True)
     files = [*rotated, mixed_log, RAW]
     assert run("explain", "--jobs", "2", *files) == run("explain", "--jobs", "1", *files)
@@ -106,7 +106,7 @@ def test_a_fold_and_a_creator_across_the_cut(tiny_parts, tmp_path):
         out.extend(re.sub(r":\d+\):", f":{serial}):", line) for line in repeated)
     log = tmp_path / "repeated.log"
     log.write_text("\n".join(out) + "\n", "latin-1")
-    spans = parallel.plan_spans([str(log)], 2, replay=0.4)
+    spans = parallel.plan_spans([str(log)], 2, replay=0.4, min_part=300)
     assert spans is not None and len(spans) == 2
     one = run("explain", "--jobs", "1", log)
     assert run("explain", "--jobs", "2", log) == one
@@ -116,7 +116,7 @@ def test_a_fold_and_a_creator_across_the_cut(tiny_parts, tmp_path):
 
 
 def test_diagnostics_and_warnings(tiny_parts, mixed_log, tmp_path, monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PART", 200 << 10)
+    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 200 << 10)
     lines = mixed_log.read_text("latin-1").splitlines()
     where = len(lines) * 3 // 4
     lines.insert(where, "type=UNKNOWN[1423] msg=audit(1800000000.000:1): domain=xyz blockers=a")
@@ -128,8 +128,12 @@ def test_diagnostics_and_warnings(tiny_parts, mixed_log, tmp_path, monkeypatch):
     assert two[0] == 0
 
 
+def test_small_inputs_are_read_in_one_pass(mixed_log):
+    assert parallel.plan_spans([str(mixed_log)], 2, min_part=parallel.EXPLAIN_MIN_PART) is None
+
+
 def test_nothing_selected(tiny_parts, mixed_log, monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PART", 200 << 10)
+    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 200 << 10)
     code, output = run("explain", "--jobs", "2", "--blocker", "net.connect_tcp", mixed_log)
     assert (code, output) == run("explain", "--jobs", "1", "--blocker", "net.connect_tcp",
                                  mixed_log)
