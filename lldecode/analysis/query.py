@@ -29,9 +29,10 @@ from __future__ import annotations
 import fnmatch
 import operator
 import re
-from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Set, Union
+from typing import TYPE_CHECKING, Any, Callable, FrozenSet, List, Mapping, Optional, Set, Union
 
-import pyparsing as pp
+if TYPE_CHECKING:  # imported when a query is compiled (about 25 ms every reading otherwise)
+    import pyparsing as pp
 
 from lldecode.analysis.denials import log_text
 
@@ -124,6 +125,8 @@ def _located(text: str, loc: int, tokens: pp.ParseResults) -> _Value:
 
 
 def _grammar(fields: List[str]) -> pp.ParserElement:
+    import pyparsing as pp
+
     field = pp.one_of(sorted(fields, key=len, reverse=True),
                       as_keyword=True).set_name("a field name")
     op = pp.one_of("!= !~ ^= $= *= <= >= = ~ < >").set_name("an operator")
@@ -267,6 +270,8 @@ def compile_query(expression: str, fields: Fields,
     value) and may return the field's own test of one value (None: the
     ordinary comparison).
     """
+    import pyparsing as pp
+
     check_bounds(expression)
     grammar = _grammar(list(fields))
     try:
@@ -282,13 +287,15 @@ def _build(node: Any, expression: str, fields: Fields, ordered: Ordered,
            matcher: Optional[Matcher], used: Set[str]) -> Predicate:
     """The predicate of a parsed (sub)expression; the fields it reads go to
     ``used`` (the recursion is bounded by :data:`MAX_DEPTH`)."""
-    if isinstance(node, pp.ParseResults) and len(node) == 3 and node[0] in fields:
+    from pyparsing import ParseResults
+
+    if isinstance(node, ParseResults) and len(node) == 3 and node[0] in fields:
         name: str = node[0]
         op: str = node[1]
         wanted: str = node[2]
         used.add(name)
         return _comparison(name, op, wanted, expression, fields, ordered, matcher)
-    if isinstance(node, pp.ParseResults) and node[0] == "not":
+    if isinstance(node, ParseResults) and node[0] == "not":
         inner = _build(node[1], expression, fields, ordered, matcher, used)
         return lambda denial: not inner(denial)
     parts = [_build(node[i], expression, fields, ordered, matcher, used)

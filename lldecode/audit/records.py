@@ -21,12 +21,13 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Un
 
 from lldecode.audit import live
 from lldecode.audit import syntax as fastpath
-from lldecode.audit.scan import Scan, Want, scannable
+from lldecode.audit.scan import PLAIN_RECORD, Bulk, Scan, Want, scannable
 from lldecode.audit.sources import TOO_LONG, Source, SourceError
 from lldecode.audit.syntax import (
     ACCESS,
     DOMAIN,
     INTERPRETED,
+    JOINED_TYPES,
     LANDLOCK_TYPES,
     OTHER,
     RAW,
@@ -324,7 +325,8 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     whether the records read so far leave an event open
     (lldecode.audit.events.EventGrouper): while it does, the plain records
     that ``want`` (node, serial, time) says matter are read (every one
-    without ``want``).
+    without ``want``).  The blocks of mostly Landlock records are read
+    whole (_bulk_reader), with the same results.
     """
     if state is None:
         state = ReadState()
@@ -338,12 +340,18 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     detailed = DETAILED_DIAGNOSES
     item: Union[Record, Notice, None]
     problem: Optional[str]
-    scan = (_scanner(source, hold or _never, want) if landlock_only or hold is not None
-            else None)
-    numbered = (enumerate(source.lines(), source.first_lineno) if scan is None
-                else _scanned(source, scan))
+    scan = (_scanner(source, hold or _never, want, landlock_only)
+            if landlock_only or hold is not None else None)
+    numbered: Iterator[Tuple[int, Union[str, Record]]] = (
+        enumerate(source.lines(), source.first_lineno) if scan is None
+        else _scanned(source, scan))
     landlock = 0  # Landlock records read
     for lineno, line in numbered:
+        if isinstance(line, Record):  # read by the scan's bulk reading (_bulk_reader)
+            if line.kind is not OTHER:
+                landlock += 1
+            yield line
+            continue
         if not line:
             if line is TOO_LONG:
                 diagnostics.report_malformed(
@@ -439,17 +447,123 @@ def _never() -> bool:
     return False
 
 
-def _scanner(source: Source, hold: Callable[[], bool], want: Optional[Want]) -> Optional[Scan]:
+def _scanner(source: Source, hold: Callable[[], bool], want: Optional[Want],
+             landlock_only: bool = False) -> "Optional[Scan[Record]]":
     """A scan of the source's candidate lines (lldecode.audit.scan), when it
     is an uncompressed regular file read without a progress display."""
     if (not SCAN or source.path is None or source.watcher is not None
             or not scannable(source.path)):
         return None
     return Scan(source.path, source.start, source.end, source.first_lineno,
-                source.max_line_length, hold, want)
+                source.max_line_length, hold, want,
+                _bulk_reader(source.name, landlock_only) if BULK else None)
 
 
-def _scanned(source: Source, scan: Scan) -> Iterator[Tuple[int, str]]:
+# Read the dense blocks of a scan whole (False: line by line, as the other
+# blocks; tests compare both).
+BULK = True
+
+
+# The Landlock records and the candidate lines (see lldecode.audit.scan) of
+# a block of text after a newline ("\n" + text): each match is a line after
+# a newline, either a Landlock record that BLOCK_LINES_RE reads (the same
+# groups: line, node, type, sec, ms, serial, rest, "") or a line that is no
+# plain record (("", ..., line)); plain records are not matched at all.
+_LANDLOCK_LINES_RE = re.compile(
+    r"\n(?:((?:node=([^ \t\n]+) )?type=("
+    + "|".join(re.escape(t) for t in sorted(LANDLOCK_TYPES, key=len, reverse=True))
+    + r") msg=audit\(([0-9]{1,10})\.([0-9]{1,9}):([0-9]{1,20})\): ?(.*))"
+    + r"|(?!" + PLAIN_RECORD.decode("latin-1") + r")(.*))")
+
+
+def _bulk_reader(name: str, landlock_only: bool) -> Bulk[Record]:
+    """The bulk reading of a dense block (lldecode.audit.scan): one search
+    (syntax.BLOCK_LINES_RE; _LANDLOCK_LINES_RE for ``landlock_only``) reads
+    the header of every auditd record of the block, and the records are
+    made of its findings as read_lines() makes them, Landlock records with
+    the usual shape of body (syntax.plain_landlock_body) included; every
+    other line (another carrier's, a Landlock record of another shape,
+    numbers out of range, anything malformed) is left to read_lines(), which
+    reads it (and reports it) as it reads any line.  ``landlock_only``: as
+    read_lines()'s (the records of other types are not made at all: such a
+    plain record gives read_lines() nothing)."""
+    new = Record.__new__
+    kinds = LANDLOCK_TYPES
+    joined = JOINED_TYPES
+    shapes = fastpath.LANDLOCK_BODY_RES  # (plain_landlock_body's tests, inline)
+
+    def make(lineno: int, line: str, node: str, type_token: str, sec: str, ms: str,
+             serial: str, rest: str, kind: str) -> Union[str, Record]:
+        """The record of a line BLOCK_LINES_RE read: what Header.parse(RAW, ...)
+        and read_lines() give it (a carriage return before the line end is
+        stripped either way); the line itself when read_lines() is to read it."""
+        record = new(Record)
+        if line[-1] == "\r":
+            line = line[:-1]
+        cut = rest.find("\x1d")
+        if cut < 0:
+            record.body = body = rest.rstrip(" \t\r")
+            record.enrichment = None
+            record.carrier = RAW
+        else:
+            record.body = body = rest[:cut].rstrip(" \t\r")
+            record.enrichment = rest[cut + 1:].rstrip(" \t\r")
+            record.carrier = "enriched"
+        record.node = node or None
+        record.type = type_token
+        record.time = int(sec) + int(ms) / 10 ** len(ms)
+        record.serial = int(serial)
+        record.pid = None
+        record.kind = kind
+        record.joined_type = joined.get(type_token)
+        record.source = name
+        record.lineno = lineno
+        record.line = line
+        record._fields = None
+        if kind is OTHER:
+            record.domain = record.blockers = None
+            return record
+        m = shapes[kind].fullmatch(body)
+        if m is None:  # another shape: checked, and reported, by read_lines
+            return line
+        if kind is ACCESS:
+            record.domain, blockers = m.group(1, 2)
+            if blockers[0] == "," or blockers[-1] == "," or ",," in blockers:
+                return line
+            record.blockers = blockers
+        else:
+            record.domain = m.group(1)
+            record.blockers = None
+        return record
+
+    def read_all(text: str, first: int) -> Iterator[Tuple[int, Union[str, Record]]]:
+        for lineno, (line, node, type_token, sec, ms, serial, rest, other) in enumerate(
+                fastpath.BLOCK_LINES_RE.findall(text), first):
+            if line:
+                yield lineno, make(lineno, line, node, type_token, sec, ms, serial, rest,
+                                   kinds.get(type_token, OTHER))
+            elif other:  # (an empty line gives nothing)
+                yield lineno, other[:-1] if other[-1] == "\r" else other
+
+    def read_landlock(text: str, first: int) -> Iterator[Tuple[int, Union[str, Record]]]:
+        text = "\n" + text
+        count = text.count
+        lineno, previous = first - 1, 0  # the number of the line ending at previous
+        for m in _LANDLOCK_LINES_RE.finditer(text):
+            start = m.start() + 1  # (the line's start)
+            lineno += count("\n", previous, start)
+            previous = start
+            line, node, type_token, sec, ms, serial, rest, other = m.groups("")
+            if line:
+                yield lineno, make(lineno, line, node, type_token, sec, ms, serial, rest,
+                                   kinds[type_token])
+            elif other:  # (an empty line gives nothing)
+                yield lineno, other[:-1] if other[-1] == "\r" else other
+
+    return read_landlock if landlock_only else read_all
+
+
+def _scanned(source: Source, scan: "Scan[Record]") -> Iterator[Tuple[int, Union[str, Record]]]:
     """The candidate lines of a scan (SourceError if the file cannot be read)."""
     try:
         yield from scan.lines()

@@ -6,7 +6,8 @@ and most lines of a log are auditd records of other types than Landlock's
 auditd header, a type that is no Landlock type in any spelling, numbers in
 range) gives nothing when only Landlock records are read, and matters to
 the events only while one is open.  :class:`Scan` reads a file in blocks of
-a few MiB and finds, with one compiled search per block (C speed), the lines
+a MiB and finds, with one compiled search per block (C speed; SEARCH_RE, a
+cheaper pattern whose few extra finds PLAIN_RE takes back), the lines
 that are *not* plain records: Landlock records, notices, other carriers,
 anything malformed.  Only those are read, with their exact line numbers
 (newlines counted per block); while an event is open, the plain records
@@ -20,7 +21,11 @@ line; tests/audit/test_scan.py compares both on every fixture, and on
 generated and hostile logs, byte for byte on every command).  A block that
 may hold a line over the length limit is split line by line from there on
 (the reference's handling of long lines); a block of mostly Landlock
-records is split whole.  Compressed files, standard input, pipes, netlink
+records is read whole, by the caller's bulk reading when it has one
+(records._bulk_reader: one search over the block's text reads the header
+of every record, and gives back to the per-line reading each line it does
+not take exactly as that reading would; tests/audit/test_scan_bulk.py), or
+split whole.  Compressed files, standard input, pipes, netlink
 and progress displays are read line by line; so are readings that count
 serial gaps (every serial matters).
 """
@@ -30,7 +35,20 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from typing import BinaryIO, Callable, Iterator, List, Optional, Protocol, Tuple
+import sys
+from typing import (
+    BinaryIO,
+    Callable,
+    Generic,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from lldecode.audit import live
 from lldecode.audit.sources import split_lines
@@ -46,6 +64,20 @@ DENSE = 1024
 # Bytes at the start of a block that tell whether it is dense.
 PROBE = 1 << 16
 
+# (The patterns of this module are written with possessive quantifiers,
+# which spare the searches backtracking that cannot succeed; before Python
+# 3.11, which reads none, they are read without: the same lines match,
+# each quantified class being followed by a byte it does not hold.)
+POSSESSIVE = sys.version_info >= (3, 11)
+
+
+def portable(pattern: bytes, possessive: bool = POSSESSIVE) -> bytes:
+    """The pattern, without its possessive quantifiers unless ``possessive``."""
+    if possessive:
+        return pattern
+    return pattern.replace(b"]*+", b"]*").replace(b"]++", b"]+").replace(b"}+", b"}")
+
+
 # A line the reader makes nothing of when only Landlock records are read,
 # and a record that cannot join an event that is not open: an auditd record
 # (records.py reads it with syntax.RAW_RE, anchored) whose type is no
@@ -53,17 +85,29 @@ PROBE = 1 << 16
 # serial are within syntax.Header's ranges (no HeaderError).  Every other
 # line is a candidate, found by one search: a newline not followed by this.
 _TYPE = rb"(?:[A-Z][A-Z0-9_]*+(?:\[[0-9]++\])?|[0-9]++)"
-PLAIN_RECORD = (rb"(?:node=[^ \t\n]++ )?type=(?!LANDLOCK_|LL_|UNKNOWN\[142|AUDIT142|142)"
-                + _TYPE + rb" msg=audit\([0-9]{1,10}+\.[0-9]{1,9}+:[0-9]{1,20}+\):")
+PLAIN_RECORD = portable(
+    rb"(?:node=[^ \t\n]++ )?type=(?!LANDLOCK_|LL_|UNKNOWN\[142|AUDIT142|142)"
+    + _TYPE + rb" msg=audit\([0-9]{1,10}+\.[0-9]{1,9}+:[0-9]{1,20}+\):")
 PLAIN_RE = re.compile(PLAIN_RECORD)
 OTHER_LINE_RE = re.compile(rb"\n(?!" + PLAIN_RECORD + rb")")
+# The search made for them: cheaper (some 40% less time on a log of few
+# Landlock records), it finds every line OTHER_LINE_RE finds, and a few
+# more (node= records, types like UNKNOWN[1300] or 1300) that PLAIN_RE then
+# takes back.  Each matches a newline not followed by the usual plain
+# record: a type in capitals, of no Landlock spelling, numbers in range (a
+# pattern PLAIN_RECORD takes whole).  A block whose first line starts with
+# node= is searched with the node= spelling.
+_USUAL = (rb"type=(?!LANDLOCK_|LL_|AUDIT142)[A-Z][A-Z0-9_]*+"
+          rb" msg=audit\([0-9]{1,10}+\.[0-9]{1,9}+:[0-9]{1,20}+\):")
+SEARCH_RE = re.compile(portable(rb"\n(?!" + _USUAL + rb")"))
+SEARCH_NODE_RE = re.compile(portable(rb"\n(?!node=[^ \t\n]++ " + _USUAL + rb")"))
 # The header of a plain record: node, seconds, fraction, serial.
-_HEADER_RE = re.compile(rb"(?:node=([^ \t\n]++) )?type=[^ \n]++ "
-                        rb"msg=audit\(([0-9]++)\.([0-9]++):([0-9]++)\):")
+_HEADER_RE = re.compile(portable(rb"(?:node=([^ \t\n]++) )?type=[^ \n]++ "
+                                 rb"msg=audit\(([0-9]++)\.([0-9]++):([0-9]++)\):"))
 # The node, stamp and serial of each plain record after a newline: one
 # item a line for a stretch of them, read at once.
-_ROWS_RE = re.compile(rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ "
-                      rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):")
+_ROWS_RE = re.compile(portable(rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ "
+                               rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):"))
 # Seconds of margin for the bulk test of times (float rounding of stamps).
 _MARGIN = 1e-3
 # Plain records tested at once by the extremes of their serials and stamps.
@@ -87,12 +131,18 @@ class Want(Protocol):
 # Colour codes are removed before a line is read: such a line is a candidate.
 _ESC = b"\x1b"
 _ESC_RE = re.compile(re.escape(_ESC))
+_ESC_TEXT = "\x1b"
 
 # A line (in place of the lines a block skips) and its number.
 Numbered = Tuple[int, str]
 
+# What a bulk reading of a dense block gives for each line it reads: a line
+# (to read as any other) or an item it made of the line itself.
+_Item = TypeVar("_Item")
+Bulk = Callable[[str, int], Iterable[Tuple[int, Union[str, _Item]]]]
 
-class Scan:
+
+class Scan(Generic[_Item]):
     """The candidate lines of one uncompressed regular file, or of the byte
     range [start, end) of one (the lines that start in it).
 
@@ -103,11 +153,18 @@ class Scan:
     it matters (every one without ``want``).  After the iteration,
     :attr:`last_lineno` is the number of the last line and
     :attr:`unterminated` says whether it had no terminator.
+
+    ``bulk``, when given, reads a dense block whole: given its text (without
+    the last line's terminator; no ESC byte in it) and the number of its
+    first line, it gives (line number, line or item) for its lines in
+    order, an item for each line it read itself, a line for each line left
+    to the caller, none for a line that gives nothing.
     """
 
     def __init__(self, path: str, start: int, end: Optional[int], first_lineno: int,
                  max_line_length: int, hold: Callable[[], bool] = lambda: False,
-                 want: Optional[Want] = None):
+                 want: Optional[Want] = None,
+                 bulk: "Optional[Bulk[_Item]]" = None):
         self.path = path
         self.start = start
         self.end = end
@@ -118,6 +175,7 @@ class Scan:
         self.binary: Optional[BinaryIO] = None
         self.hold = hold
         self.want = want
+        self.bulk = bulk
         self._lineno = 0   # the number of the last line of the block scanned
         self._walked = 0   # lines walked by _walk, and whether it left an event open
         self._holding = False
@@ -186,7 +244,7 @@ class Scan:
                 return True
         return block.rfind(b"\n", 0, size) < size - 1 - self.limit
 
-    def lines(self) -> Iterator[Numbered]:
+    def lines(self) -> Iterator[Tuple[int, Union[str, _Item]]]:
         """(line number, line) of the lines that may concern Landlock, in
         order; from a block that may hold a line over the limit on, every
         line (read as Source.lines reads them)."""
@@ -213,8 +271,11 @@ class Scan:
 
     def _positions(self, block: bytes, size: int) -> List[int]:
         """The line starts (sorted, unique) of the candidate lines of block[:size]."""
-        starts = [m.end() for m in OTHER_LINE_RE.finditer(block, 0, size)]
-        if size and PLAIN_RE.match(block, 0, size) is None:
+        plain = PLAIN_RE.match
+        # (OTHER_LINE_RE's finds: those of the cheaper search that are no plain record)
+        starts = [start for start in (m.end() for m in _search(block).finditer(block, 0, size))
+                  if plain(block, start, size) is None]
+        if size and plain(block, 0, size) is None:
             starts.insert(0, 0)
         if starts and starts[-1] == size:
             starts.pop()  # after the last newline: no line
@@ -224,24 +285,34 @@ class Scan:
                                               for m in _ESC_RE.finditer(block, 0, size)))
         return starts
 
-    def _scan_block(self, block: bytes, size: int, lineno: int) -> Iterator[Numbered]:
+    def _scan_block(self, block: bytes, size: int,
+                    lineno: int) -> Iterator[Tuple[int, Union[str, _Item]]]:
         """The candidate lines of a block whose lines are all within the
         limit; ``lineno``: the number of the line before the block.  While
         ``hold()`` says True (an event is open), every line."""
         probe = min(size, PROBE)
-        dense = len(OTHER_LINE_RE.findall(block, 0, probe)) * DENSE > probe
+        dense = len(_search(block).findall(block, 0, probe)) * DENSE > probe
         starts = [] if dense else self._positions(block, size)
         if dense or len(starts) * DENSE > size:
             # Most lines are candidates (a log of Landlock records): every
-            # line, split at once, is cheaper than finding each.
+            # line, split at once, is cheaper than finding each; cheaper
+            # still, the bulk reading of the whole block.
             text = block[:size].decode("latin-1")
             if text.endswith("\n"):
                 text = text[:-1]
-            if "\r" in text:
-                parts = [p[:-1] if p.endswith("\r") else p for p in text.split("\n")]
+            # (A last line without terminator keeps a CR at its end, as
+            # Source.lines reads it: the bulk reading strips every line's.)
+            kept = block[size - 1:size] == b"\r"
+            if self.bulk is not None and _ESC_TEXT not in text and not kept:
+                yield from self.bulk(text, lineno + 1)
             else:
-                parts = text.split("\n")
-            yield from enumerate(parts, lineno + 1)
+                if "\r" in text:
+                    parts = [p[:-1] if p.endswith("\r") else p for p in text.split("\n")]
+                    if kept:
+                        parts[-1] += "\r"
+                else:
+                    parts = text.split("\n")
+                yield from enumerate(parts, lineno + 1)
             self._lineno = lineno + block.count(b"\n", 0, size)
             return
         count = block.count
@@ -280,12 +351,12 @@ class Scan:
                     continue
             end = find(b"\n", start, size)
             if end < 0:
-                end = size
+                end = size  # (the last line, without terminator: a CR at its end is kept)
             lineno += 1
             previous = end + 1
             if emit:
                 line = block[start:end].decode("latin-1")
-                yield lineno, line[:-1] if line.endswith("\r") else line
+                yield lineno, line[:-1] if line.endswith("\r") and end < size else line
                 holding = hold()
             if previous >= size:
                 break
@@ -350,16 +421,23 @@ class Scan:
                                 int(sec) + int(ms) / 10 ** len(ms)):
                         continue
                 end = find(b"\n", position, hi)
-                if end < 0:
+                terminated = end >= 0  # (else the last line: a CR at its end is kept)
+                if not terminated:
                     end = hi
                 line = block[position:end].decode("latin-1")
-                yield lineno + row + 1, line[:-1] if line.endswith("\r") else line
+                yield lineno + row + 1, (line[:-1] if line.endswith("\r") and terminated
+                                         else line)
                 if not self.hold():
                     self._holding = False
                     return
                 keys, oldest, stamp, window, timeout = want.held()
                 serials = {serial for _, serial in keys}
                 late = None if stamp is None else stamp + timeout - _MARGIN
+
+
+def _search(block: bytes) -> "re.Pattern[bytes]":
+    """The cheaper search for the candidates of a block (see SEARCH_RE)."""
+    return SEARCH_NODE_RE if block.startswith(b"node=") else SEARCH_RE
 
 
 def scannable(path: Optional[str]) -> bool:

@@ -29,6 +29,15 @@ RAW_RE = re.compile(
     r"(?:node=(?P<node>[^ \t]+) )?type=(?P<type>" + _TYPE + r") "
     r"msg=audit\((?P<sec>\d+)\.(?P<ms>\d+):(?P<serial>\d+)\): ?")
 
+# The lines of a block of text (lldecode.audit.scan's dense blocks), one
+# match a line (findall): a line RAW_RE reads whose numbers are within the
+# ranges Header.parse checks (its reading cannot fail) gives (line, node,
+# type, sec, ms, serial, rest after the header, ""); any other line gives
+# ("", ..., line).
+BLOCK_LINES_RE = re.compile(
+    r"^(?:((?:node=([^ \t\n]+) )?type=(" + _TYPE + r") "
+    r"msg=audit\(([0-9]{1,10})\.([0-9]{1,9}):([0-9]{1,20})\): ?(.*))|(.*))$", re.M)
+
 # ausearch -i: local time in the locale's %x format, " : " after the header.
 INTERPRETED_RE = re.compile(
     r"(?:node=(?P<node>[^ \t]+) )?type=(?P<type>" + _TYPE + r") "
@@ -634,6 +643,10 @@ _LANDLOCK_BODY_RES = {
                        rf"|{_fields('denials')}))?[ \t]*"),
     DOMAIN_DROP: re.compile(rf"{_HEX_ID}[ \t]*"),
 }
+
+
+# (records.py's bulk reading makes the same tests inline)
+LANDLOCK_BODY_RES = _LANDLOCK_BODY_RES
 
 
 def plain_landlock_body(kind: str, body: str) -> Optional[Tuple[str, Optional[str]]]:
