@@ -103,6 +103,42 @@ ActorField = Literal["pid", "uid", "exe", "comm"]
 _BLOCKER_LISTS_KEPT = 4096
 
 
+# The SYSCALL fields that hold ids.
+_SYSCALL_IDS: Tuple[Literal["pid", "ppid", "uid", "auid", "gid", "euid", "ses"], ...] = (
+    "pid", "ppid", "uid", "auid", "gid", "euid", "ses")
+
+
+# Values decoded once and kept (a log repeats a few arch/syscall/exit
+# combinations, executables, command names and command lines): each memo is a
+# dict emptied when it reaches _MEMO_KEPT entries, and values longer than
+# _MEMO_LENGTH (a forged log can hold any) are decoded every time.
+_MEMO_KEPT = 1024
+_MEMO_LENGTH = 1024
+
+# (arch, syscall, success, exit, interpreted) as written -> the fields they
+# give, in the order _syscall_fields sets them.
+_SYSCALL_HEADS: Dict[Tuple[Optional[str], Optional[str], Optional[str], Optional[str], bool],
+                     Tuple[Tuple[str, Any], ...]] = {}
+# (comm or exe value as written, interpreted) -> its bytes (None: a placeholder).
+_NAMES: Dict[Tuple[str, bool], Optional[bytes]] = {}
+# The SYSCALL fields _syscall_fields reads; (interpreted, their values as
+# written) -> what it makes of them.
+_SYSCALL_READ = ("arch", "syscall", "success", "exit") + _SYSCALL_IDS + ("comm", "exe", "key")
+_SYSCALLS: Dict[Tuple[bool, Tuple[Optional[str], ...]], ProcessInfo] = {}
+# proctitle value as written (raw spelling) -> (argv, the command line).
+_PROCTITLES: Dict[str, Tuple[Tuple[bytes, ...], bytes]] = {}
+# (an access record's fields after domain= and blockers=, interpreted,
+# abstract socket) -> the object they decode to (DeniedObject).
+_OBJECTS: Dict[Tuple[Tuple[Tuple[str, str], ...], bool, bool], DeniedObject] = {}
+
+
+def _remember(memo: Dict[Any, Any], key: Any, value: Any) -> None:
+    """Keep ``value`` in ``memo`` (emptied first when full: bounded)."""
+    if len(memo) >= _MEMO_KEPT:
+        memo.clear()
+    memo[key] = value
+
+
 class Denial:
     """One access the kernel denied, and everything the log says about it."""
 
@@ -207,10 +243,29 @@ def _blockers(text: str) -> List[str]:
 
 
 def decode_object(record: Record, blockers: List[str]) -> DeniedObject:
-    """The object fields of an access record, decoded (unknown ones as text)."""
+    """The object fields of an access record, decoded (unknown ones as text).
+
+    Memoized by the object's fields as written (a log denies the same few
+    objects again and again), when they follow domain= and blockers=, as the
+    kernel writes them; each call gets a dict of its own."""
     interpreted = record.interpreted
+    fields = record.fields
+    items = tuple(fields.items())
+    if len(items) < 2 or items[0][0] != "domain" or items[1][0] != "blockers":
+        return _decode_object(fields, interpreted, blockers)
+    key = (items[2:], interpreted, ABSTRACT_SOCKET_BLOCKER in blockers)
+    known = _OBJECTS.get(key)
+    if known is None:
+        known = _decode_object(fields, interpreted, blockers)
+        if sum(len(k) + len(v) for k, v in key[0]) <= _MEMO_LENGTH:
+            _remember(_OBJECTS, key, known)
+    return cast(DeniedObject, dict(known))
+
+
+def _decode_object(fields: Dict[str, str], interpreted: bool,
+                   blockers: List[str]) -> DeniedObject:
     decoded: Dict[str, Any] = {}
-    for key, value in record.fields.items():
+    for key, value in fields.items():
         if key in ("domain", "blockers"):
             continue
         kind = OBJECT_FIELDS.get(key, _TEXT)
@@ -267,82 +322,168 @@ def denials_of(event: Event) -> List[Denial]:
 _PATH_NUMBERS: Tuple[Literal["item", "inode"], ...] = ("item", "inode")
 _PATH_TEXTS: Tuple[Literal["nametype", "dev", "mode"], ...] = ("nametype", "dev", "mode")
 
-# The SYSCALL fields that hold ids, and the ones that hold untrusted names.
-_SYSCALL_IDS: Tuple[Literal["pid", "ppid", "uid", "auid", "gid", "euid", "ses"], ...] = (
-    "pid", "ppid", "uid", "auid", "gid", "euid", "ses")
-_SYSCALL_NAMES: Tuple[Literal["comm", "exe"], ...] = ("comm", "exe")
 
 
-def _syscall_fields(record: Record) -> ProcessInfo:
+def _syscall_head(arch_value: Optional[str], syscall: Optional[str], success: Optional[str],
+                  exit_value: Optional[str], interpreted: bool) -> Tuple[Tuple[str, Any], ...]:
+    """The fields a SYSCALL record's arch=, syscall=, success= and exit= give
+    (absent ones: None), in order: arch, syscall_nr and syscall, success,
+    exit and errno."""
     from lldecode import syscalls
 
-    f = record.fields
-    interpreted = record.interpreted
-    arch_value = f.get("arch")
     arch = syscalls.arch_name(arch_value) if arch_value else None
-    context: ProcessInfo = {"arch": arch or arch_value}
-    number = decode_int(f.get("syscall", ""))
+    head: List[Tuple[str, Any]] = [("arch", arch or arch_value)]
+    number = decode_int(syscall if syscall is not None else "")
     if number is not None:
-        context["syscall_nr"] = number
-        context["syscall"] = syscalls.syscall_name(arch, number) if arch else None
-    elif "syscall" in f:
-        context["syscall"] = f["syscall"]
-        context["syscall_nr"] = syscalls.syscall_number(arch, f["syscall"]) if arch else None
-    if "success" in f:
-        context["success"] = f["success"] == "yes"
-    exit_value = f.get("exit")
+        head.append(("syscall_nr", number))
+        head.append(("syscall", syscalls.syscall_name(arch, number) if arch else None))
+    elif syscall is not None:
+        head.append(("syscall", syscall))
+        head.append(("syscall_nr", syscalls.syscall_number(arch, syscall) if arch else None))
+    if success is not None:
+        head.append(("success", success == "yes"))
     if exit_value is not None:
         code = decode_int(exit_value)
         if code is None and interpreted:  # EACCES(Permission denied)
             name = exit_value.split("(", 1)[0]
             errno = syscalls.errno_number(name)
             code = -errno if errno is not None else None
-        context["exit"] = code
-        context["errno"] = syscalls.errno_name(code) if code is not None and code < 0 else None
-    for key in _SYSCALL_IDS:
-        if key in f:
-            context[key] = log_number(f[key])
-    for name in _SYSCALL_NAMES:
-        if name in f:
-            raw = decode_untrusted(f[name], interpreted)
-            if name == "exe" and raw is not None:
-                raw, deleted = strip_deleted(raw)
-                if deleted:
-                    context["exe_deleted"] = True
-            context[name] = raw
-    if "key" in f:
-        context["key"] = decode_text(f["key"])
+        head.append(("exit", code))
+        head.append(("errno", syscalls.errno_name(code) if code is not None and code < 0
+                     else None))
+    return tuple(head)
+
+
+def _name(value: str, interpreted: bool) -> Optional[bytes]:
+    """:func:`decode_untrusted` of a comm= or exe= value, memoized."""
+    key = (value, interpreted)
+    try:
+        return _NAMES[key]
+    except KeyError:
+        pass
+    raw = decode_untrusted(value, interpreted)
+    if len(value) <= _MEMO_LENGTH:
+        _remember(_NAMES, key, raw)
+    return raw
+
+
+def _syscall_fields(record: Record) -> ProcessInfo:
+    """What a SYSCALL record says of the process (memoized by the values
+    read: a process logs many denials; each call gets a dict of its own)."""
+    f = record.fields
+    interpreted = record.interpreted
+    values: Tuple[Optional[str], ...] = tuple(map(f.get, _SYSCALL_READ))
+    key = (interpreted, values)
+    known = _SYSCALLS.get(key)
+    if known is None:
+        known = _read_syscall(f, interpreted)
+        if sum(len(v) for v in values if v is not None) <= _MEMO_LENGTH:
+            _remember(_SYSCALLS, key, known)
+    return cast(ProcessInfo, dict(known))
+
+
+def _read_syscall(f: Dict[str, str], interpreted: bool) -> ProcessInfo:
+    get = f.get
+    key = (get("arch"), get("syscall"), get("success"), get("exit"), interpreted)
+    head = _SYSCALL_HEADS.get(key)
+    if head is None:
+        head = _syscall_head(*key)
+        if sum(len(v) for v in key[:4] if v is not None) <= _MEMO_LENGTH:
+            _remember(_SYSCALL_HEADS, key, head)
+    context = cast(ProcessInfo, dict(head))
+    for id_key in _SYSCALL_IDS:
+        value = get(id_key)
+        if value is not None:
+            # log_number, with the usual case (a few ASCII digits) first
+            context[id_key] = (int(value) if value.isdigit() and value.isascii()
+                               and len(value) <= 18 else log_number(value))
+    value = get("comm")
+    if value is not None:
+        context["comm"] = _name(value, interpreted)
+    value = get("exe")
+    if value is not None:
+        raw = _name(value, interpreted)
+        if raw is not None:
+            raw, deleted = strip_deleted(raw)
+            if deleted:
+                context["exe_deleted"] = True
+        context["exe"] = raw
+    value = get("key")
+    if value is not None:
+        context["key"] = decode_text(value)
     return context
 
 
+# What cannot start a bare (unquoted) value.
+_NOT_BARE = frozenset(" \t\"'")
+
+
+def _proctitle(record: Record, context: ProcessInfo) -> None:
+    """Set the command line (and argv, unless ``ausearch -i`` joined it) of
+    a PROCTITLE record in ``context``."""
+    interpreted = record.interpreted
+    body = record.body
+    if (not interpreted and body.startswith("proctitle=") and len(body) > 10
+            and body[10] not in _NOT_BARE and " " not in body and "\t" not in body):
+        # what record.fields would read of the usual body, one bare value
+        value: Optional[str] = body[10:]
+    else:
+        value = record.fields.get("proctitle")
+    if value is None:
+        return
+    if not interpreted:
+        known = _PROCTITLES.get(value)
+        if known is not None:
+            context["argv"] = list(known[0])
+            context["proctitle"] = known[1]
+            return
+    raw = decode_untrusted(value, interpreted)
+    if raw is None:
+        return
+    if interpreted:  # ausearch -i joined argv with spaces
+        context["proctitle"] = raw
+        return
+    argv = raw.split(b"\0")
+    context["argv"] = argv
+    context["proctitle"] = joined = b" ".join(argv)
+    if len(value) <= _MEMO_LENGTH:
+        _remember(_PROCTITLES, value, (tuple(argv), joined))
+
+
 def process_context(event: Event) -> Optional[ProcessInfo]:
-    """Who made the denied request, from the event's other records."""
-    context: ProcessInfo = {}
-    syscall = event.first("SYSCALL")
-    if syscall is not None:
-        context.update(_syscall_fields(syscall))
-    proctitle = event.first("PROCTITLE")
+    """Who made the denied request, from the event's other records (the
+    first SYSCALL, PROCTITLE and CWD, every PATH)."""
+    syscall = proctitle = cwd = None
+    path_records: List[Record] = []
+    for record in event.records:
+        joined = record.joined_type
+        if joined == "SYSCALL":
+            if syscall is None:
+                syscall = record
+        elif joined == "PROCTITLE":
+            if proctitle is None:
+                proctitle = record
+        elif joined == "CWD":
+            if cwd is None:
+                cwd = record
+        elif joined == "PATH":
+            path_records.append(record)
+    context: ProcessInfo = _syscall_fields(syscall) if syscall is not None else {}
     if proctitle is not None:
-        raw = proctitle.untrusted("proctitle")
-        if raw is not None:
-            if proctitle.interpreted:  # ausearch -i joined argv with spaces
-                context["proctitle"] = raw
-            else:
-                context["argv"] = raw.split(b"\0")
-                context["proctitle"] = b" ".join(context["argv"])
-    cwd = event.first("CWD")
+        _proctitle(proctitle, context)
     if cwd is not None:
         context["cwd"] = cwd.untrusted("cwd")
-    paths = []
-    for record in event.all("PATH"):
-        item: PathItem = {"name": record.untrusted("name")}
-        for number_key in _PATH_NUMBERS:
-            if number_key in record.fields:
-                item[number_key] = decode_int(record.fields[number_key])
-        for key in _PATH_TEXTS:
-            if key in record.fields:
-                item[key] = decode_text(record.fields[key])
-        paths.append(item)
-    if paths:
+    if path_records:
+        paths = []
+        for record in path_records:
+            item: PathItem = {"name": record.untrusted("name")}
+            fields = record.fields
+            for number_key in _PATH_NUMBERS:
+                if number_key in fields:
+                    item[number_key] = decode_int(fields[number_key])
+            for key in _PATH_TEXTS:
+                if key in fields:
+                    item[key] = decode_text(fields[key])
+            paths.append(item)
         context["paths"] = paths
     return context or None

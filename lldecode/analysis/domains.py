@@ -22,6 +22,7 @@ names them; finished domains are dropped or kept in a
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections import Counter, OrderedDict
 from typing import (
@@ -147,6 +148,28 @@ def _shared(value: Optional[_V], kept: Dict[_V, _V]) -> Optional[_V]:
     if len(kept) < _SHARED_KEPT and len(value) <= _SHARED_LENGTH:
         kept[value] = value
     return value
+
+
+# A deallocated record's usual body (raw spelling): its denials= value is
+# what Record.fields and decode_int would read.
+_DEALLOCATED_RE = re.compile(r"domain=[0-9a-fA-F]{1,16} status=deallocated denials=([0-9]{1,20})")
+
+# Creator names as written (exe=, comm=; with whether ausearch -i wrote
+# them) -> their bytes, shared: bounded as _SHARED_NAMES.
+_CREATOR_NAMES_READ: Dict[Tuple[str, bool], Optional[bytes]] = {}
+
+
+def _creator_name(value: str, interpreted: bool) -> Optional[bytes]:
+    """``_shared(decode_untrusted(value, interpreted), _SHARED_NAMES)``, memoized."""
+    key = (value, interpreted)
+    try:
+        return _CREATOR_NAMES_READ[key]
+    except KeyError:
+        pass
+    name = _shared(decode_untrusted(value, interpreted), _SHARED_NAMES)
+    if len(_CREATOR_NAMES_READ) < _SHARED_KEPT and len(value) <= 2 * _SHARED_LENGTH + 2:
+        _CREATOR_NAMES_READ[key] = name
+    return name
 
 
 class DomainInfo:
@@ -380,6 +403,10 @@ class DomainRegistry:
         self._gone: OrderedDict[DomainKey, None] = OrderedDict()
         self._remember_gone = remember_gone
         self._clocks: Dict[Optional[str], _NodeClock] = {}
+        # The last record _domain took (domain, node, serial, time, carrier)
+        # and what it gave (the key and the domain): another record of the
+        # same event, just after it, gets the same (see _domain).
+        self._last: Optional[Tuple[Any, ...]] = None
         self.on_finish = on_finish  # told of each domain as it is deallocated
 
     # -- live domains, in memory or on disk ----------------------------------------
@@ -505,9 +532,21 @@ class DomainRegistry:
         (a new boot when the record starts one, see :func:`starts_boot`)."""
         domain = record.domain
         assert domain is not None  # read_records gives every Landlock record one
-        domain_id = domain.lower()
         node = record.node
         serial, stamp = record.serial, record.time
+        last = self._last
+        if (last is not None and last[0] == domain and last[1] == node and last[2] == serial
+                and last[3] == stamp and last[4] == record.carrier):
+            # The record just before named the same domain at the same serial
+            # and time (an event's access and allocated records): everything
+            # below would change nothing, as long as its domain is still the
+            # most recently used live one (nothing was deallocated, spilled
+            # or taken since).
+            known: DomainInfo = last[6]
+            live = self.live
+            if live.get(last[5]) is known and next(reversed(live)) == last[5]:
+                return known
+        domain_id = domain.lower()
         number = int(domain_id, 16)
         clock = self._clocks.get(node)
         if clock is None:
@@ -518,8 +557,14 @@ class DomainRegistry:
             clock.first_id = number
         # A live id is this boot's: only the serials can tell a reboot then
         # (asked only when the id would tell one: a live domain may be on disk).
-        if (starts_boot(serial, stamp, number, clock.serial, clock.time,
-                        clock.max_id, clock.max_id_time)
+        # The first two lines are what starts_boot needs to say yes (the usual
+        # record is spared the calls).
+        last_serial, max_id = clock.serial, clock.max_id
+        if (((serial is not None and last_serial is not None
+              and serial + BOOT_SERIAL_FALL < last_serial)
+             or (max_id is not None and number + BOOT_ID_JUMP < max_id))
+                and starts_boot(serial, stamp, number, clock.serial, clock.time,
+                                clock.max_id, clock.max_id_time)
                 and (not self._is_live((node, clock.boot, domain_id))
                      or starts_boot(serial, stamp, number, clock.serial, clock.time,
                                     None, clock.max_id_time))):
@@ -531,7 +576,12 @@ class DomainRegistry:
         if clock.max_id is None or number > clock.max_id:
             clock.max_id, clock.max_id_time = number, stamp
         key = (node, clock.boot, domain_id)
-        info = self._find(key)
+        live = self.live
+        info = live.get(key)
+        if info is not None:  # (what _find does first)
+            live.move_to_end(key)
+        else:
+            info = self._find(key)
         if info is None and key in self._gone:
             # An id is never reused within a boot: this is a later boot.
             self._new_boot(clock)
@@ -543,16 +593,24 @@ class DomainRegistry:
         carrier = record.carrier
         if carrier not in info.carriers:
             info.carriers = _carriers(info.carriers | {carrier})
-        serial = record.serial
         if serial is not None:
             if info.first_serial is None:
                 info.first_serial = serial
             info.last_serial = serial
+        self._last = (domain, node, serial, stamp, carrier, key, info)
         return info
 
     def _domain_record(self, record: Record) -> None:
+        if not record.interpreted:
+            # The usual deallocated record, read as record.fields would read it.
+            m = _DEALLOCATED_RE.fullmatch(record.body)
+            if m is not None:
+                self._deallocated(self._domain(record), record, int(m.group(1)))
+                return
         fields = record.fields
-        status = decode_text(fields.get("status", "")) or ""
+        status = fields.get("status", "")
+        if status != DEALLOCATED and status != ALLOCATED:  # (as written, the usual case)
+            status = decode_text(status) or ""
         if status == DEALLOCATED:
             info = self._domain(record)
             self._deallocated(info, record, decode_int(fields.get("denials", "")))
@@ -567,9 +625,9 @@ class DomainRegistry:
             if key in fields:
                 creator[key] = log_number(fields[key])
         for name in _CREATOR_NAMES:
-            if name in fields:
-                creator[name] = _shared(decode_untrusted(fields[name], interpreted),
-                                        _SHARED_NAMES)
+            value = fields.get(name)
+            if value is not None:
+                creator[name] = _creator_name(value, interpreted)
         info.creator = creator
         mode = fields.get("mode")
         if mode is not None:
@@ -586,6 +644,7 @@ class DomainRegistry:
         info.allocated_time = record.time
 
     def _deallocated(self, info: DomainInfo, record: Record, denials: Optional[int]) -> None:
+        self._last = None
         info.status = DEALLOCATED
         info.deallocated_time = record.time
         if denials is not None:
@@ -643,6 +702,7 @@ class DomainRegistry:
 
     def absorb(self, info: DomainInfo) -> None:
         """Take a domain from a later part of the input (boot already mapped)."""
+        self._last = None
         key = info.key
         known = self._find(key)
         if known is not None:

@@ -176,26 +176,43 @@ def _signature(denials: List[Denial]) -> Tuple[Any, ...]:
                                        process.get("comm"), process.get("pid")),)
 
 
+def _alike(one: List[Denial], other: List[Denial]) -> bool:
+    """``_signature(one) == _signature(other)``, compared part by part: the
+    domains first, which tell most operations apart before their objects and
+    processes are decoded."""
+    if len(one) != len(other):
+        return False
+    for a, b in zip(one, other):
+        if a.domain != b.domain or a.blockers != b.blockers:
+            return False
+    for a, b in zip(one, other):
+        if a.object != b.object:
+            return False
+    p: ProcessInfo = one[0].process or {}
+    q: ProcessInfo = other[0].process or {}
+    return (p.get("syscall") == q.get("syscall") and p.get("exe") == q.get("exe")
+            and p.get("comm") == q.get("comm") and p.get("pid") == q.get("pid"))
+
+
 def paragraphs(operations: Iterable[Optional[List[Denial]]]) -> Iterator[Paragraph]:
-    """Fold consecutive identical operations (a streaming step).  A None
-    among them (a live input went quiet) gives out the paragraph held: an
-    identical denial that comes later starts a new one."""
+    """Fold consecutive identical operations (a streaming step; alike: same
+    :func:`_signature`).  A None among them (a live input went quiet) gives
+    out the paragraph held: an identical denial that comes later starts a
+    new one."""
     current: Optional[Paragraph] = None
-    signature: Optional[Tuple[Any, ...]] = None
     for denials in operations:
         if denials is None:
             if current is not None:
                 yield current
-            current = signature = None
+            current = None
             continue
-        sig = _signature(denials)
-        if current is not None and sig == signature:
+        if current is not None and _alike(current.denials, denials):
             current.count += 1
             current.last_time = denials[0].time
             continue
         if current is not None:
             yield current
-        current, signature = Paragraph(denials), sig
+        current = Paragraph(denials)
     if current is not None:
         yield current
 
@@ -267,9 +284,35 @@ def _piece(value: Any) -> bytes:
     return _plain(value).encode("utf-8", "surrogateescape")
 
 
+# (the object's items, whether it is an abstract socket) -> where() of it:
+# a log denies a few objects again and again.  Emptied when full; objects
+# with long values are not kept.  (An object's values are those
+# decode_object makes: bytes, text, int or None, which no two equal keys mix.)
+_WHERE: Dict[Tuple[Any, ...], bytes] = {}
+_WHERE_KEPT = 1024
+_WHERE_LENGTH = 1024
+
+
 def where(denial: Denial) -> bytes:
     """The denied object in words (bytes from the log kept as they are)."""
     obj = denial.object
+    key = (tuple(obj.items()), ABSTRACT_SOCKET_BLOCKER in denial.blockers)
+    try:
+        return _WHERE[key]
+    except KeyError:
+        pass
+    except TypeError:  # (a value that cannot be a key: not one of a log)
+        return _where(denial, obj)
+    text = _where(denial, obj)
+    if sum(len(v) for v in obj.values() if isinstance(v, (bytes, str))) <= _WHERE_LENGTH:
+        if len(_WHERE) >= _WHERE_KEPT:
+            _WHERE.clear()
+        _WHERE[key] = text
+    return text
+
+
+def _where(denial: Denial, obj: DeniedObject) -> bytes:
+    """:func:`where`, worked out."""
     if "path" in obj or "name" in obj:
         path = denial.path
         if ABSTRACT_SOCKET_BLOCKER in denial.blockers:
@@ -354,12 +397,14 @@ def _fixes(denials: List[Denial], refer: Optional["Refer"]) -> List[bytes]:
         if fs_rights:
             path = denial.path
             if path is not None:
+                # phrase(f"allow {names} beneath ", target, " in the ruleset of
+                # domain ", denial.domain), piece by piece
                 if dir_only:
                     target = b"the directory " + _piece(path)
                 else:
                     target = _piece(path) + b" (or a directory above it)"
-                add(phrase(f"allow {names} beneath ", target,
-                           " in the ruleset of domain ", denial.domain))
+                add(b"allow " + _piece(names) + b" beneath " + target
+                    + b" in the ruleset of domain " + _piece(denial.domain))
                 hint = _opened_file_hint(denial, list(fs_rights)) if open_file else None
                 if hint:
                     add(hint)

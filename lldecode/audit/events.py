@@ -153,9 +153,11 @@ _COPIED_CARRIERS = frozenset({"journal", "journal-json", "printk"})
 
 def _repeats(event: Event, record: Record) -> bool:
     """Does the event already hold this record (a second copy of it)?"""
-    kind = record.joined_type or record.type
     body = record.body
-    return any(r.body == body and (r.joined_type or r.type) == kind for r in event.records)
+    for r in event.records:
+        if r.body == body and (r.joined_type or r.type) == (record.joined_type or record.type):
+            return True
+    return False
 
 
 def _stands_alone(record: Record) -> bool:

@@ -15,7 +15,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from lldecode.analysis.domains import Creator
-from lldecode.analysis.explain import Paragraph, explanation
+from lldecode.analysis.explain import Paragraph, against_policy, fixes, rights, where
 from lldecode.audit.values import LogNumber
 from lldecode.output.escape import escape_text
 from lldecode.output.reports import created_by
@@ -81,6 +81,31 @@ def _right_tail_text(guards: Optional[str], syscalls: Tuple[str, ...], abi: Opti
                 f"{safe(tail)}")
 
 
+# (comm, pid, exe, from_creator, syscall, errno) -> _asked's text: bounded as
+# the caches (emptied when full), short values only.
+_ASKED: Dict[Tuple[Any, ...], str] = {}
+
+
+def _asked(comm: Optional[bytes], pid: LogNumber, exe: Optional[bytes], from_creator: bool,
+           syscall: Optional[str], errno: Optional[str]) -> str:
+    """The first line after its time: who was denied and what was refused
+    (``_actor(...) + ": " + _refused(...) + "."``), memoized unless a value
+    is long."""
+    key = (comm, pid, exe, from_creator, syscall, errno, pid.__class__)
+    try:
+        return _ASKED[key]
+    except KeyError:
+        pass
+    except TypeError:  # a value that cannot be a key
+        return Safe(_actor(comm, pid, exe, from_creator) + ": " + _refused(syscall, errno) + ".")
+    text = Safe(_actor(comm, pid, exe, from_creator) + ": " + _refused(syscall, errno) + ".")
+    if _short(comm, pid, exe) and _short(syscall, errno):
+        if len(_ASKED) >= _KEPT:
+            _ASKED.clear()
+        _ASKED[key] = text
+    return text
+
+
 def _refused(syscall: Optional[str], errno: Optional[str]) -> str:
     """What was refused, in words (memoized unless a value is long)."""
     if _short(syscall, errno):
@@ -136,45 +161,76 @@ def _safe(value: Any) -> str:
 
 def render_text(paragraph: Paragraph, style: Style, utc: bool = False,
                 policy: Optional[Policy] = None) -> str:
-    """One explained paragraph as text, every value from the log escaped."""
-    e = explanation(paragraph, policy)
-    first = paragraph.first
-    w = e["who"]
+    """One explained paragraph as text, every value from the log escaped.
+
+    The text of :func:`lldecode.analysis.explain.explanation`, built from
+    the same parts without the structure (tests/analysis/test_record_memos.py
+    holds the two to each other)."""
+    denials = paragraph.denials
+    first = denials[0]
+    process = first.process
+    if process:
+        comm, pid, exe = process.get("comm"), process.get("pid"), process.get("exe")
+        proctitle, from_creator = process.get("proctitle"), False
+        syscall, errno = process.get("syscall"), process.get("errno")
+    else:
+        creator: Creator = first.creator or {}
+        comm, pid, exe = creator.get("comm"), creator.get("pid"), creator.get("exe")
+        proctitle, from_creator = None, bool(creator)
+        syscall = errno = None
     count = paragraph.count
-    header = Safe(format_time(first.time, utc))
+    header = format_time(first.time, utc)
     if count > 1:
         header = Safe(header + " (" + str(count) + " times, until "
                       + format_time(paragraph.last_time, utc) + ")")
-    what = e["what"]
-    actor = _actor(w["comm"], w["pid"], w["exe"], bool(w["from_creator"]))
-    lines = [style(header, "bold") + "  " + actor + ": "
-             + _refused(what["syscall"], what["errno"]) + "."]
-    if w["proctitle"] is not None:
-        lines.append("  command: " + _safe(w["proctitle"]))
-    places = e["where"]
-    if len(places) == 2 and first.operation_size == 2:
-        lines.append("  on: " + _safe(places[0]) + " (source) and " + _safe(places[1])
-                     + " (destination)")
+    lines = [style(header, "bold") + "  " + _asked(comm, pid, exe, from_creator, syscall, errno)]
+    if proctitle is not None:
+        lines.append("  command: " + _safe(proctitle))
+    if len(denials) == 2 and first.operation_size == 2:
+        lines.append("  on: " + _safe(where(first)) + " (source) and "
+                     + _safe(where(denials[1])) + " (destination)")
     else:
-        lines.append("  on: " + "; ".join([_safe(place) for place in places]))
-    lines.append("  missing rights:")
-    for r in what["rights"]:
+        lines.append("  on: " + "; ".join([_safe(where(d)) for d in denials]))
+    # every blocker of the paragraph's denials, once, in order
+    if len(denials) == 1:
+        blockers = tuple(dict.fromkeys(first.blockers))
+    else:
+        blockers = tuple(dict.fromkeys([b for d in denials for b in d.blockers]))
+    lines.append(_rights_lines(blockers, style))
+    info = first.domain_info
+    made_by = info.creator if info is not None else None
+    if made_by:
+        made = _made(made_by.get("comm"), made_by.get("pid"), made_by.get("exe"))
+    else:
+        made = _UNKNOWN_CREATOR
+    lines.append("  sandbox: Landlock domain " + style(first.domain, "cyan") + ", " + made)
+    if policy is not None:
+        lines.extend(_policy_lines(against_policy(paragraph, policy), style))
+    else:
+        for fix in fixes(denials):
+            lines.append("  fix: " + _safe(fix))
+    return Safe("\n".join(lines))
+
+
+def _rights_lines(blockers: Tuple[str, ...], style: Style) -> str:
+    """The missing rights' lines (a heading and one line per blocker);
+    memoized for plain and coloured text (a log repeats a handful of
+    blocker lists), unless the names are long."""
+    if style.__class__ is Style and sum(map(len, blockers)) <= _SHORT:
+        return _rights_text(blockers, bool(style.enabled))
+    return _rights_text.__wrapped__(blockers, bool(style.enabled), style)
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def _rights_text(blockers: Tuple[str, ...], colour: bool,
+                 style: Optional[Style] = None) -> str:
+    if style is None:
+        style = Style("always" if colour else "never")
+    lines = ["  missing rights:"]
+    for r in rights(list(blockers)):
         lines.append("    " + style(r["name"], "red")
                      + _right_tail_text(r["guards"], tuple(r["syscalls"]), r["abi"],
                                         r["applies_to"]))
-    box = e["sandbox"]
-    creator = box["creator"]
-    if creator:
-        made = _made(creator.get("comm"), creator.get("pid"), creator.get("exe"))
-    else:
-        made = _UNKNOWN_CREATOR
-    lines.append("  sandbox: Landlock domain " + style(box["domain"], "cyan") + ", " + made)
-    verdict = e["policy"]
-    if verdict is not None:
-        lines.extend(_policy_lines(verdict, style))
-    else:
-        for fix in e["fix"]:
-            lines.append("  fix: " + _safe(fix))
     return Safe("\n".join(lines))
 
 

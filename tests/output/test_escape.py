@@ -205,10 +205,26 @@ POLICIES = [
 @pytest.mark.parametrize("mode", ["always", "never"])
 @pytest.mark.parametrize("size", [1, 2])
 def test_explain_paragraph(monkeypatch, policy, mode, size):
-    monkeypatch.setattr(explain_output, "explanation", lambda p, pol: _explained(policy))
-    paragraph = SimpleNamespace(first=SimpleNamespace(time=1.0, operation_size=size),
-                                count=3, last_time=2.0)
-    text = explain_output.render_text(paragraph, Style(mode), utc=True)  # type: ignore[arg-type]
+    # render_text reads the paragraph's denials (not explanation()): each
+    # field of theirs is hostile; the rights' texts and the policy's verdict
+    # are made hostile too.
+    explained = _explained(policy)
+    monkeypatch.setattr(explain_output, "rights", lambda blockers: explained["what"]["rights"])
+    monkeypatch.setattr(explain_output, "against_policy", lambda p, pol: policy)
+    explain_output._rights_text.cache_clear()
+    process = {"comm": HB, "exe": HB, "pid": H, "uid": H, "proctitle": HB, "syscall": H,
+               "errno": H}
+    denials = [SimpleNamespace(time=1.0, operation_size=size, process=process,
+                               creator=_creator(), domain=H, blockers=[H, "fs.read_file"],
+                               object={"path": HB}, path=HB,
+                               domain_info=SimpleNamespace(creator=_creator()))
+               for _ in range(size)]
+    paragraph = SimpleNamespace(denials=denials, first=denials[0], count=3, last_time=2.0)
+    try:
+        text = explain_output.render_text(paragraph, Style(mode), utc=True,  # type: ignore
+                                          policy=policy and object())
+    finally:
+        explain_output._rights_text.cache_clear()
     _once(text, H_ESCAPED, HB_ESCAPED)
     bare = text.replace("\x1b[31m", "").replace("\x1b[0m", "").replace("\x1b[1m", "")
     bare = bare.replace("\x1b[36m", "").replace("\x1b[33m", "")
