@@ -31,6 +31,7 @@ which the kernel writes before the domain's first denial, not after.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -63,7 +64,7 @@ from lldecode.audit.records import Diagnostics, Notice
 Render = Callable[[explain.Paragraph], str]
 
 # Characters copied at a time from a worker's scratch file.
-COPY_PIECE = 1 << 20
+COPY_PIECE = 1 << 18
 
 _SUMMED_STATS = tuple(name for name in GroupingStats.__slots__ if name != "notices")
 
@@ -135,6 +136,7 @@ def _explain_part(index: int) -> _Explained:
     for _ in _reading(parts[:index], options, Diagnostics(quiet=True), registry,
                       context=False).events():
         pass  # the domains of the earlier parts, as the single pass knows them here
+    gc.collect()  # (what that reading left: the memory of the whole tree is bounded)
     messages: List[str] = []
     diagnostics = Diagnostics(sink=messages.append)
     selection = Selection.from_options(**options["selection"])
