@@ -133,9 +133,9 @@ class LogReader:
         written in input order."""
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         # (each worker reads the Landlock records of the parts before its
-        # own first, at about 0.3 to 0.5 of the cost of explaining them)
+        # own first, at 0.2 to 0.4 of the cost of explaining them)
         parts = (None if self.given_sources is not None
-                 else parallel.plan_spans(self.inputs, jobs, replay=0.4,
+                 else parallel.plan_spans(self.inputs, jobs, replay=None,
                                           min_part=parallel.EXPLAIN_MIN_PART))
         if parts is None:
             return _SequentialParagraphs(self, render, separator)

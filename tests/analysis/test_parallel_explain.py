@@ -137,3 +137,15 @@ def test_nothing_selected(tiny_parts, mixed_log, monkeypatch):
     code, output = run("explain", "--jobs", "2", "--blocker", "net.connect_tcp", mixed_log)
     assert (code, output) == run("explain", "--jobs", "1", "--blocker", "net.connect_tcp",
                                  mixed_log)
+
+
+def test_the_cut_follows_the_share_of_landlock_records(mixed_log, dense_log):
+    """A worker reads the earlier parts' Landlock records again: on a log of
+    Landlock records only that costs more, and the first part is larger."""
+    assert parallel.explain_replay_cost([str(dense_log)]) == parallel.REPLAY_DENSE
+    assert parallel.explain_replay_cost([str(mixed_log)]) == parallel.REPLAY_MIXED
+    dense = parallel.plan_spans([str(dense_log)], 2, replay=None, min_part=300)
+    mixed = parallel.plan_spans([str(mixed_log)], 2, replay=None, min_part=300)
+    assert dense is not None and mixed is not None
+    first = [plan[0][0][2] / plan[1][0][2] for plan in (dense, mixed)]
+    assert first[0] > first[1] > 0.5
