@@ -32,7 +32,9 @@ serial gaps (every serial matters).
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import os
 import re
 import sys
@@ -45,6 +47,7 @@ from typing import (
     List,
     Optional,
     Protocol,
+    Set,
     Tuple,
     TypeVar,
     Union,
@@ -377,39 +380,46 @@ class Scan(Generic[_Item]):
         if hi > lo and block[hi - 1:hi] != b"\n":
             lines += 1  # the last line, without terminator
         self._walked = lines
+        keys, oldest, stamp, window, timeout = want.held()
+        # Rows of 10-digit seconds and serials as wide as the oldest open
+        # one's, which compare as digit strings (else not exact: row by row).
+        width = len(str(oldest)) if oldest >= 0 else 0
+        rows_re = _fixed_rows(width)
         if lo:
-            rows = _ROWS_RE.findall(block, lo - 1, hi)
+            rows = rows_re.findall(block, lo - 1, hi)
         else:
             first = _HEADER_RE.match(block, 0)
-            rows = ([(first.group(1) or b"", first.group(2) + b"." + first.group(3),
-                      first.group(4))] if first else []) + _ROWS_RE.findall(block, 0, hi)
+            rows = ([(first.group(2), first.group(3), first.group(4))]
+                    if first and len(first.group(2)) == 10 and len(first.group(4)) == width
+                    else []) + rows_re.findall(block, 0, hi)
         exact = len(rows) == lines
-        keys, oldest, stamp, window, timeout = want.held()
         serials = {serial for _, serial in keys}
         late = None if stamp is None else stamp + timeout - _MARGIN
+        bounds = _bounds(width, serials, oldest, window, late)
         find = block.find
         position, at = lo, 0   # the start of line ``at`` of the stretch
         index = 0
         while index < lines:
             upto = min(lines, index + ROWS) if exact else lines
             if exact:
-                # A run of records none of which can matter is passed at once.
-                _, run_stamps, run_serials = zip(*rows[index:upto])
-                numbers = list(map(int, run_serials))
-                if (serials.isdisjoint(numbers) and max(numbers) - oldest <= window
-                        and oldest - min(numbers) <= window
-                        and (late is None or max(map(float, run_stamps)) <= late)):
+                # A run of records none of which can matter is passed at once:
+                # no open serial, all within the window, all seconds before the
+                # timeout's (compared as digit strings of one width).
+                run_seconds, _, run_serials = zip(*rows[index:upto])
+                open_serials, least, most, seconds = bounds
+                if (open_serials.isdisjoint(run_serials) and min(run_serials) >= least
+                        and max(run_serials) <= most and max(run_seconds) < seconds):
                     index = upto
                     continue
             while index < upto:
                 row = index
                 index += 1
                 if exact:
-                    node, time, digits = rows[row]
+                    whole, fraction, digits = rows[row]
                     serial = int(digits)
                     if not (serial in serials or serial - oldest > window
                             or oldest - serial > window
-                            or (late is not None and float(time) > late)):
+                            or (late is not None and float(whole + b"." + fraction) > late)):
                         continue  # (a test that says "may matter" more often, never less)
                 while at < row:
                     position = find(b"\n", position, hi) + 1
@@ -433,6 +443,43 @@ class Scan(Generic[_Item]):
                 keys, oldest, stamp, window, timeout = want.held()
                 serials = {serial for _, serial in keys}
                 late = None if stamp is None else stamp + timeout - _MARGIN
+                bounds = _bounds(width, serials, oldest, window, late)
+
+
+@functools.lru_cache(maxsize=32)
+def _fixed_rows(width: int) -> "re.Pattern[bytes]":
+    """The seconds, fraction and serial of each plain record after a newline
+    whose seconds have 10 digits and serial ``width`` digits (one item a
+    line for a stretch of such records)."""
+    return re.compile(portable(
+        rb"\n(?:node=[^ \t\n]++ )?type=[^ \n]++ "
+        rb"msg=audit\(([0-9]{10})\.([0-9]++):([0-9]{%d})\):" % width))
+
+
+# What a run of rows is compared with: the open serials, the least and the
+# most serial of the window, and the seconds no row may reach (digit strings
+# as wide as the rows'; b"" passes nothing, b":" passes every digit string).
+Bounds = Tuple[Set[bytes], bytes, bytes, bytes]
+
+
+def _bounds(width: int, serials: Set[int], oldest: int, window: int,
+            late: Optional[float]) -> Bounds:
+    """The digit strings that tell, for rows of 10-digit seconds and
+    ``width``-digit serials, that none can matter (see Scan._walk): a
+    serial within ``window`` of ``oldest``, none open, and seconds before
+    ``late`` (a row of seconds s has a stamp below s + 1)."""
+    top = 10 ** width
+    least, most = max(oldest - window, 0), min(oldest + window, top - 1)
+    if width == 0 or least >= top or most < 0:
+        return set(), b":", b"", b""  # no row passes
+    open_serials = {b"%0*d" % (width, n) for n in serials if 0 <= n < top}
+    if late is None or late >= 10 ** 10:
+        seconds = b":"
+    elif late < 1:
+        seconds = b""
+    else:
+        seconds = b"%010d" % math.floor(late)
+    return open_serials, b"%0*d" % (width, least), b"%0*d" % (width, most), seconds
 
 
 def _search(block: bytes) -> "re.Pattern[bytes]":

@@ -289,3 +289,42 @@ def test_window_and_timeout_boundaries_agree(tmp_path_factory, monkeypatch, log)
     monkeypatch.setattr(scan, "DENSE", 1)
     monkeypatch.setattr(scan, "ROWS", rows)
     assert _events([str(path)], True, True) == _events([str(path)], True, False)
+
+
+def _walk_log(serials: List[str], seconds: List[str]) -> bytes:
+    """A Landlock event (serial 99998, stamp 1800000000.500), its SYSCALL, then
+    plain records of the given serial and stamp texts."""
+    lines = [b'type=UNKNOWN[1423] msg=audit(1800000000.500:99998): domain=1b6b16519 '
+             b'blockers=fs.read_file path="/tmp/x" dev="vda" ino=12',
+             b'type=SYSCALL msg=audit(1800000000.500:99998): arch=c000003e syscall=257 '
+             b'success=no exit=-13 pid=7 uid=0 comm="cat" exe="/usr/bin/cat"']
+    for serial, stamp in zip(serials, seconds):
+        lines.append(b'type=PATH msg=audit(%s:%s): item=0 name="/b"'
+                     % (stamp.encode(), serial.encode()))
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("serials, seconds", [
+    # serials as wide as the open one's, then wider (the digit strings of one
+    # width compare as numbers; the others are read row by row)
+    (["99999", "100000", "100001", "099998", "99998"], ["1800000000.600"] * 5),
+    # the open serial written with leading zeros: its record joins the event
+    (["0099998", "99999"], ["1800000000.600"] * 2),
+    # stamps around the timeout (2 s), seconds of another width
+    (["99999"] * 5, ["1800000002.499", "1800000002.500", "1800000002.501",
+                     "180000000.9", "18000000003.0"]),
+    (["99999"] * 3, ["1800000001.999", "1800000002.000", "1800000003.000"]),
+    # a record of the open event after the timeout: late, it joins nothing
+    (["99999", "99999", "99998"], ["1800000002.498", "1800000002.999", "1800000003.100"]),
+])
+def test_the_walk_compares_digit_strings_as_numbers(tmp_path, monkeypatch, serials, seconds):
+    path = tmp_path / "walk.log"
+    data = _walk_log(serials, seconds)
+    # (many copies: blocks of several rows and runs of several rows)
+    path.write_bytes(data + b"".join(
+        data.replace(b":99998)", b":%d)" % (99998 + 50 * i)) for i in range(1, 40)))
+    monkeypatch.setattr(scan, "BLOCK", 4096)
+    monkeypatch.setattr(scan, "DENSE", 1)   # (walked, not split whole)
+    for rows in (1, 3, 64):
+        monkeypatch.setattr(scan, "ROWS", rows)
+        assert _events([str(path)], True, True) == _events([str(path)], True, False)
