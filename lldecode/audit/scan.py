@@ -389,7 +389,7 @@ class Scan(Generic[_Item]):
             rows = rows_re.findall(block, lo - 1, hi)
         else:
             first = _HEADER_RE.match(block, 0)
-            rows = ([(first.group(2), first.group(3), first.group(4))]
+            rows = ([(first.group(2), first.group(4))]
                     if first and len(first.group(2)) == 10 and len(first.group(4)) == width
                     else []) + rows_re.findall(block, 0, hi)
         exact = len(rows) == lines
@@ -405,7 +405,7 @@ class Scan(Generic[_Item]):
                 # A run of records none of which can matter is passed at once:
                 # no open serial, all within the window, all seconds before the
                 # timeout's (compared as digit strings of one width).
-                run_seconds, _, run_serials = zip(*rows[index:upto])
+                run_seconds, run_serials = zip(*rows[index:upto])
                 open_serials, least, most, seconds = bounds
                 if (open_serials.isdisjoint(run_serials) and min(run_serials) >= least
                         and max(run_serials) <= most and max(run_seconds) < seconds):
@@ -415,11 +415,12 @@ class Scan(Generic[_Item]):
                 row = index
                 index += 1
                 if exact:
-                    whole, fraction, digits = rows[row]
+                    whole, digits = rows[row]
                     serial = int(digits)
+                    # (a stamp of ``whole`` seconds is below whole + 1)
                     if not (serial in serials or serial - oldest > window
                             or oldest - serial > window
-                            or (late is not None and float(whole + b"." + fraction) > late)):
+                            or (late is not None and int(whole) + 1 > late)):
                         continue  # (a test that says "may matter" more often, never less)
                 while at < row:
                     position = find(b"\n", position, hi) + 1
@@ -448,12 +449,12 @@ class Scan(Generic[_Item]):
 
 @functools.lru_cache(maxsize=32)
 def _fixed_rows(width: int) -> "re.Pattern[bytes]":
-    """The seconds, fraction and serial of each plain record after a newline
+    """The seconds and serial of each plain record after a newline
     whose seconds have 10 digits and serial ``width`` digits (one item a
     line for a stretch of such records)."""
     return re.compile(portable(
         rb"\n(?:node=[^ \t\n]++ )?type=[^ \n]++ "
-        rb"msg=audit\(([0-9]{10})\.([0-9]++):([0-9]{%d})\):" % width))
+        rb"msg=audit\(([0-9]{10})\.[0-9]++:([0-9]{%d})\):" % width))
 
 
 # What a run of rows is compared with: the open serials, the least and the
