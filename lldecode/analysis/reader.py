@@ -34,9 +34,8 @@ from lldecode.audit.events import Event, GroupingStats
 from lldecode.audit.records import Diagnostics
 
 if TYPE_CHECKING:
-    from lldecode.analysis.explain import Paragraph
-
-    Render = Callable[[Paragraph], str]
+    # An item's text (a paragraph of lldecode.analysis.explain, a denial).
+    Render = Callable[[Any], str]
 
 
 class LogReader:
@@ -124,27 +123,36 @@ class LogReader:
             return denials
         return (d for d in denials if select(d))
 
-    def paragraphs(self, render: "Render", separator: str = "") -> "RenderedParagraphs":
+    def paragraphs(self, render: "Render", separator: str = "") -> "Rendered":
         """The explained paragraphs of the selected denials, rendered by
         ``render`` with ``separator`` between two (see
         :func:`lldecode.analysis.explain.paragraphs`): iterate for the text;
         then ``count`` is the number of paragraphs.  A large input is read on
-        several processes (lldecode.analysis.parallel_explain), the text
+        several processes (lldecode.analysis.parallel_text), the text
         written in input order."""
+        return self._rendered(render, separator, fold=True)
+
+    def rendered_denials(self, render: "Render") -> "Rendered":
+        """The selected denials, each rendered by ``render``, in log order:
+        iterate for the text; then ``count`` is the number of denials (read
+        on several processes as :meth:`paragraphs`)."""
+        return self._rendered(render, "", fold=False)
+
+    def _rendered(self, render: "Render", separator: str, fold: bool) -> "Rendered":
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         # (each worker reads the Landlock records of the parts before its
-        # own first, at 0.2 to 0.4 of the cost of explaining them)
+        # own first, at 0.2 to 0.45 of the cost of explaining them)
         parts = (None if self.given_sources is not None
                  else parallel.plan_spans(self.inputs, jobs, replay=None,
                                           min_part=parallel.EXPLAIN_MIN_PART))
         if parts is None:
-            return _SequentialParagraphs(self, render, separator)
-        from lldecode.analysis.parallel_explain import ParallelParagraphs
+            return _SequentialText(self, render, separator, fold)
+        from lldecode.analysis.parallel_text import ParallelText
 
-        made = ParallelParagraphs(parts, {"selection": self.selection_options,
-                                          "context": self.context,
-                                          "max_line_length": self.max_line_length},
-                                  jobs, self.diagnostics, self.selection, render, separator)
+        made = ParallelText(parts, {"selection": self.selection_options,
+                                    "context": self.context,
+                                    "max_line_length": self.max_line_length, "fold": fold},
+                            jobs, self.diagnostics, self.selection, render, separator)
         self.passes.append(made.stats)
         return made
 
@@ -167,7 +175,7 @@ class LogReader:
                 yield event, chosen
 
 
-class RenderedParagraphs(Protocol):
+class Rendered(Protocol):
     """What :meth:`LogReader.paragraphs` gives: text pieces, then ``count``."""
 
     count: int
@@ -175,17 +183,20 @@ class RenderedParagraphs(Protocol):
     def __iter__(self) -> Iterator[str]: ...
 
 
-class _SequentialParagraphs:
-    """The paragraphs read in this process, rendered as they come."""
+class _SequentialText:
+    """The items read in this process, rendered as they come."""
 
-    def __init__(self, reader: LogReader, render: "Render", separator: str):
-        self.reader, self.render, self.separator = reader, render, separator
+    def __init__(self, reader: LogReader, render: "Render", separator: str, fold: bool):
+        self.reader, self.render, self.separator, self.fold = reader, render, separator, fold
         self.count = 0
 
     def __iter__(self) -> Iterator[str]:
         from lldecode.analysis import explain
 
         render, separator = self.render, self.separator
-        for paragraph in explain.paragraphs(explain.operations(self.reader.denials())):
-            yield (separator if self.count else "") + render(paragraph)
+        items: Iterator[Any] = self.reader.denials()
+        if self.fold:
+            items = explain.paragraphs(explain.operations(items))
+        for item in items:
+            yield (separator if self.count else "") + render(item)
             self.count += 1

@@ -86,9 +86,9 @@ input_options = _options(
                       "KiB; the limit keeps memory bounded on a damaged or hostile input)."),
     click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
                  help="Processes reading large inputs in parallel, for summarize, domains, "
-                      "filter --count and explain's text (written in the log's order) "
-                      "(default: the number of CPUs; 1: one pass here). filter's other "
-                      "outputs and explain's other formats read in one process, whatever N."),
+                      "filter --count, filter's text and NDJSON and explain's text (these "
+                      "written in the log's order) (default: the number of CPUs; 1: one pass "
+                      "here). The other formats read in one process, whatever N."),
 )
 
 # Live reading (lldecode.cli.live): following, the idle time that completes

@@ -122,7 +122,7 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
     --format sarif   SARIF 2.1.0: a rule per blocker, a result per group
     """
     from lldecode.output import reports, tables, text
-    from lldecode.output.jsonable import denial_dict, write_json_list, write_ndjson_line
+    from lldecode.output.jsonable import denial_dict, ndjson_line, write_json_list
 
     located = (with_filename or line_number) and not quiet
     if located and (count or fmt not in ("text", "raw")):
@@ -152,9 +152,11 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
             if run.live:  # (written to the bytes under out: flushed here)
                 getattr(out, "buffer", out).flush()
     elif fmt == "ndjson":
-        for denial in run.denials():
-            n += 1
-            write_ndjson_line(out, denial_dict(denial))
+        # (a large input is read on several processes, see LogReader.rendered_denials)
+        rendered = run.reader.rendered_denials(lambda d: ndjson_line(denial_dict(d)))
+        for piece in rendered:
+            out.write(piece)
+        n = rendered.count
     elif fmt == "json":
         counted = _counting(run.denials())
         write_json_list(out, (denial_dict(d) for d in counted))
@@ -181,10 +183,11 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
     else:
         style = text.Style(color)
         where = _locator(with_filename, line_number, style)
-        for denial in run.denials():
-            n += 1
-            out.write(where(denial.record) + reports.filter_line(reports.filter_row(denial, utc),
-                                                                 style))
+        rendered = run.reader.rendered_denials(
+            lambda d: where(d.record) + reports.filter_line(reports.filter_row(d, utc), style))
+        for piece in rendered:
+            out.write(piece)
+        n = rendered.count
     run.exit(n > 0)
 
 

@@ -747,7 +747,12 @@ def write_json_document(out: TextIO, head: Mapping[str, Any], key: str,
 
 def write_ndjson_line(out: TextIO, value: Any) -> None:
     """One JSON value on one line."""
-    out.write(dumps(value) + "\n")
+    out.write(ndjson_line(value))
+
+
+def ndjson_line(value: Any) -> str:
+    """One JSON value on one line, as text (with its newline)."""
+    return dumps(value) + "\n"
 
 
 def load_schema() -> Dict[str, Any]:

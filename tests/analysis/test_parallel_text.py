@@ -1,4 +1,4 @@
-"""explain on several processes writes exactly what one pass writes."""
+"""explain and filter on several processes write exactly what one pass writes."""
 
 from __future__ import annotations
 
@@ -55,10 +55,14 @@ def test_the_input_is_cut(tiny_parts, mixed_log):
     assert sizes == sorted(sizes, reverse=True)  # later readers read the earlier parts too
 
 
+LISTINGS = [["explain"], ["filter"], ["filter", "-f", "ndjson"], ["filter", "-Hn"]]
+
+
 @pytest.mark.parametrize("log", LOGS, ids=lambda p: str(p.relative_to(FIXTURES)))
 @pytest.mark.parametrize("jobs", [2, 3])
-def test_every_fixture(tiny_parts, log, jobs):
-    assert run("explain", "--jobs", str(jobs), log) == run("explain", "--jobs", "1", log)
+@pytest.mark.parametrize("command", LISTINGS, ids=" ".join)
+def test_every_fixture(tiny_parts, log, jobs, command):
+    assert run(*command, "--jobs", str(jobs), log) == run(*command, "--jobs", "1", log)
 
 
 @pytest.mark.parametrize("options", [[], ["--blocker", "fs.*"], ["--exe", "*/python3*"],
@@ -71,13 +75,18 @@ def test_generated_logs(tiny_parts, mixed_log, dense_log, options, monkeypatch):
         assert one[1].count("\n\n") > (10 if not options else 0)
         for jobs in ("2", "4"):
             assert run("explain", *options, "--jobs", jobs, log) == one
+        for listing in (["filter"], ["filter", "-f", "ndjson"]):
+            one = run(*listing, *options, "--jobs", "1", log)
+            assert one[1]
+            assert run(*listing, *options, "--jobs", "3", log) == one
 
 
 def test_several_files(tiny_parts, mixed_log, monkeypatch):
     monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 200 << 10)
     rotated = sorted((FIXTURES / "rotated").iterdir(), reverse=True)
     files = [*rotated, mixed_log, RAW]
-    assert run("explain", "--jobs", "2", *files) == run("explain", "--jobs", "1", *files)
+    for command in LISTINGS:
+        assert run(*command, "--jobs", "2", *files) == run(*command, "--jobs", "1", *files)
 
 
 def _events(lines):

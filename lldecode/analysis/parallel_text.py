@@ -1,7 +1,8 @@
-"""Both cores for ``explain``: the paragraphs of a large input, read in parts
-on several processes and written in input order.
+"""Both cores for the texts written in the log's order: ``explain``'s
+paragraphs and ``filter``'s lines of a large input, read in parts on several
+processes and written in input order.
 
-The input is cut as for the aggregates (:func:`lldecode.analysis.parallel.plan`:
+The input is cut as for the aggregates (:func:`lldecode.analysis.parallel.plan_spans`:
 byte ranges of large uncompressed files, at event boundaries).  This
 process reads and renders the first part while worker processes read the
 others; each worker writes the text of its part to a scratch file, which
@@ -9,24 +10,27 @@ this process copies out in turn.  The output is the one a single pass
 gives, byte for byte, because each worker starts where the single pass
 would be:
 
-- *the domains*: a paragraph names its domain's creator, whose allocated
-  record may be in an earlier part.  A worker first reads the Landlock
-  records of the parts before its own (without their process records, the
-  cheap reading of ``summarize``) into its domain registry, so domains,
-  creators and boots are those of the single pass.
-- *folding*: identical consecutive operations fold into one paragraph, also
-  across a cut.  A worker keeps its first and last paragraphs as objects
-  (pickled: as they are when the single pass would render them); this
-  process folds each part's first paragraph into the paragraph it holds
-  when they are alike, as :func:`lldecode.analysis.explain.paragraphs` does.
+- *the domains*: a denial's text may name its domain's creator, whose
+  allocated record may be in an earlier part.  A worker first reads the
+  Landlock records of the parts before its own (without their process
+  records, the cheap reading of ``summarize``) into its domain registry, so
+  domains, creators and boots are those of the single pass.
+- *folding* (``explain``): identical consecutive operations fold into one
+  paragraph, also across a cut.  A worker keeps its first and last
+  paragraphs as objects (pickled); this process folds each part's first
+  paragraph into the paragraph it holds when they are alike, as
+  :func:`lldecode.analysis.explain.paragraphs` does.  ``filter``'s lines
+  fold nothing: a worker writes them all.
 - diagnostics, what the selection noted and the grouping statistics (for
   the closing notes) are merged in input order, as for the aggregates.
 
-One difference is left: the text of the last paragraph of a part is the
-one of the end of the part, where the single pass renders it when the next
-operation comes, a few events into the next part; the two differ only when
-one of those events holds the allocated record of that paragraph's domain,
-which the kernel writes before the domain's first denial, not after.
+One difference is left for ``explain``: the text of the last paragraph of a
+part is the one of the end of the part, where the single pass renders it
+when the next operation comes, a few events into the next part; the two
+differ only when one of those events holds the allocated record of that
+paragraph's domain, which the kernel writes before the domain's first
+denial, not after.  (So only the text format, which names the creator and
+no domain status, is read in parts.)
 """
 
 from __future__ import annotations
@@ -60,8 +64,9 @@ from lldecode.audit import sources
 from lldecode.audit.events import KEEP_NOTICES, GroupingStats
 from lldecode.audit.records import Diagnostics, Notice
 
-# A paragraph's text, without the separator that goes between two paragraphs.
-Render = Callable[[explain.Paragraph], str]
+# The text of an item (a paragraph, a denial), without the separator that
+# goes between two items.
+Render = Callable[[Any], str]
 
 # Characters copied at a time from a worker's scratch file.
 COPY_PIECE = 1 << 18
@@ -75,6 +80,7 @@ class ExplainOptions(TypedDict):
     selection: Dict[str, Any]    # the options Selection.from_options takes
     context: bool
     max_line_length: Optional[int]
+    fold: bool                   # items are explain's paragraphs (else the denials)
 
 
 class _Explained(NamedTuple):
@@ -120,11 +126,12 @@ def _reading(spans: List[Span], options: ExplainOptions, diagnostics: Diagnostic
                    max_line_length=options["max_line_length"], serial_gaps=False)
 
 
-def _paragraphs(reading: Reading, selection: Selection) -> Iterator[explain.Paragraph]:
+def _items(reading: Reading, selection: Selection, fold: bool) -> Iterator[Any]:
+    """The selected denials, or their paragraphs when ``fold``."""
     denials: Iterator[Denial] = reading.denials()
     if not selection.empty:
         denials = (d for d in denials if selection(d))
-    return explain.paragraphs(explain.operations(denials))
+    return explain.paragraphs(explain.operations(denials)) if fold else denials
 
 
 def _explain_part(index: int) -> _Explained:
@@ -146,7 +153,11 @@ def _explain_part(index: int) -> _Explained:
     count = 0
     middle = f"{scratch}-{index}.txt"
     with open(middle, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
-        for paragraph in _paragraphs(reading, selection):
+        if not options["fold"]:
+            for item in _items(reading, selection, False):
+                count += 1
+                out.write(render(item))
+        for paragraph in _items(reading, selection, True) if options["fold"] else ():
             count += 1
             if first is None:
                 first = pickle.dumps(paragraph, pickle.HIGHEST_PROTOCOL)
@@ -163,16 +174,18 @@ def _explain_part(index: int) -> _Explained:
                       [_plain(n) for n in stats.notices])
 
 
-class ParallelParagraphs:
-    """The rendered paragraphs of ``parts``, in input order, read on ``jobs``
-    processes: iterate for the text (pieces of it); then :attr:`count` is the
-    number of paragraphs and :attr:`stats` the grouping statistics of the
-    whole input.  ``render`` gives a paragraph's text, ``separator`` goes
-    between two paragraphs."""
+class ParallelText:
+    """The rendered items of ``parts`` (explain's paragraphs with
+    ``options["fold"]``, else the selected denials), in input order, read on
+    ``jobs`` processes: iterate for the text (pieces of it); then
+    :attr:`count` is the number of items and :attr:`stats` the grouping
+    statistics of the whole input.  ``render`` gives an item's text,
+    ``separator`` goes between two paragraphs (none between denials)."""
 
     def __init__(self, parts: List[Span], options: ExplainOptions, jobs: int,
                  diagnostics: Diagnostics, selection: Selection, render: Render,
                  separator: str = ""):
+        assert options["fold"] or not separator
         self.parts = parts
         self.options = options
         self.jobs = jobs
@@ -220,7 +233,10 @@ class ParallelParagraphs:
         paragraph is held (the next part may fold into it)."""
         reading = _reading(self.parts[:1], self.options, self.diagnostics,
                            DomainRegistry(), self.options["context"])
-        for paragraph in _paragraphs(reading, self.selection):
+        if not self.options["fold"]:
+            for item in _items(reading, self.selection, False):
+                yield self._text(item)
+        for paragraph in _items(reading, self.selection, True) if self.options["fold"] else ():
             if self._held is not None:
                 yield self._text(self._held)
             self._held = paragraph
@@ -247,6 +263,10 @@ class ParallelParagraphs:
         self.selection.absorb_observed(part.observed)
         self._add_stats(part.stats, part.notices)
         try:
+            if not self.options["fold"]:  # (no separator between lines)
+                self.count += part.paragraphs
+                yield from self._copy(part.middle)
+                return
             if part.first is None:
                 return
             first: explain.Paragraph = pickle.loads(part.first)
@@ -263,12 +283,17 @@ class ParallelParagraphs:
                 return
             yield self._text(held)
             self.count += part.paragraphs - 2
-            with open(part.middle, encoding="utf-8", newline="") as text:
-                while True:
-                    piece = text.read(COPY_PIECE)
-                    if not piece:
-                        break
-                    yield piece
+            yield from self._copy(part.middle)
             self._held = pickle.loads(part.last)
         finally:
             os.unlink(part.middle)
+
+    @staticmethod
+    def _copy(path: str) -> Iterator[str]:
+        """The text of a worker's scratch file, in pieces."""
+        with open(path, encoding="utf-8", newline="") as text:
+            while True:
+                piece = text.read(COPY_PIECE)
+                if not piece:
+                    break
+                yield piece
