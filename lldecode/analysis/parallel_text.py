@@ -74,7 +74,7 @@ COPY_PIECE = 1 << 18
 _SUMMED_STATS = tuple(name for name in GroupingStats.__slots__ if name != "notices")
 
 
-class ExplainOptions(TypedDict):
+class TextOptions(TypedDict):
     """What a worker needs to read its part as this process would."""
 
     selection: Dict[str, Any]    # the options Selection.from_options takes
@@ -83,7 +83,7 @@ class ExplainOptions(TypedDict):
     fold: bool                   # items are explain's paragraphs (else the denials)
 
 
-class _Explained(NamedTuple):
+class _TextPart(NamedTuple):
     """A worker's part: its first and last paragraphs (pickled; ``last`` is
     None when the part has one), the file of the text of the paragraphs
     between them, their number, and what the reading noted."""
@@ -102,7 +102,7 @@ class _Explained(NamedTuple):
 # The job of the workers, set before they are forked (the renderer and the
 # style it holds are not sent through a pipe): parts, options, renderer,
 # separator, scratch prefix.
-_job: Optional[Tuple[List[Span], ExplainOptions, Render, str, str]] = None
+_job: Optional[Tuple[List[Span], TextOptions, Render, str, str]] = None
 
 
 def _plain(notice: Notice) -> Tuple[Any, ...]:
@@ -118,7 +118,7 @@ def _source(part: Part, max_line_length: Optional[int]) -> sources.Source:
     return sources.RangeSource(path, start, end, **kwargs)
 
 
-def _reading(spans: List[Span], options: ExplainOptions, diagnostics: Diagnostics,
+def _reading(spans: List[Span], options: TextOptions, diagnostics: Diagnostics,
              registry: DomainRegistry, context: bool) -> Reading:
     return Reading([], diagnostics, context=context, registry=registry,
                    given_sources=[_source(piece, options["max_line_length"])
@@ -134,9 +134,10 @@ def _items(reading: Reading, selection: Selection, fold: bool) -> Iterator[Any]:
     return explain.paragraphs(explain.operations(denials)) if fold else denials
 
 
-def _explain_part(index: int) -> _Explained:
+def _read_part(index: int) -> _TextPart:
     """Worker: read part ``index`` (after the Landlock records of the parts
-    before it) and render its paragraphs but the first and the last."""
+    before it) and render its items (of paragraphs, all but the first and
+    the last)."""
     assert _job is not None
     parts, options, render, separator, scratch = _job
     registry = DomainRegistry()
@@ -153,21 +154,22 @@ def _explain_part(index: int) -> _Explained:
     count = 0
     middle = f"{scratch}-{index}.txt"
     with open(middle, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
-        if not options["fold"]:
+        if not options["fold"]:  # every line here
             for item in _items(reading, selection, False):
                 count += 1
                 out.write(render(item))
-        for paragraph in _items(reading, selection, True) if options["fold"] else ():
-            count += 1
-            if first is None:
-                first = pickle.dumps(paragraph, pickle.HIGHEST_PROTOCOL)
-                continue
-            if held is not None:
-                out.write(separator + render(held))
-            held = paragraph
+        else:  # the paragraphs but the first and the last, kept as objects
+            for paragraph in _items(reading, selection, True):
+                count += 1
+                if first is None:
+                    first = pickle.dumps(paragraph, pickle.HIGHEST_PROTOCOL)
+                    continue
+                if held is not None:
+                    out.write(separator + render(held))
+                held = paragraph
     registry.close()
     stats = reading.grouper.stats
-    return _Explained(first, middle, None if held is None else
+    return _TextPart(first, middle, None if held is None else
                       pickle.dumps(held, pickle.HIGHEST_PROTOCOL), count, messages,
                       diagnostics.counts(), selection.observed(),
                       {name: getattr(stats, name) for name in _SUMMED_STATS},
@@ -182,7 +184,7 @@ class ParallelText:
     statistics of the whole input.  ``render`` gives an item's text,
     ``separator`` goes between two paragraphs (none between denials)."""
 
-    def __init__(self, parts: List[Span], options: ExplainOptions, jobs: int,
+    def __init__(self, parts: List[Span], options: TextOptions, jobs: int,
                  diagnostics: Diagnostics, selection: Selection, render: Render,
                  separator: str = ""):
         assert options["fold"] or not separator
@@ -212,7 +214,7 @@ class ParallelText:
         with scratch:
             pool = context.Pool(processes=max(1, min(self.jobs - 1, len(parts) - 1)))
             try:
-                others = pool.imap(_explain_part, range(1, len(parts)))
+                others = pool.imap(_read_part, range(1, len(parts)))
                 yield from self._own_part()
                 for part in others:
                     yield from self._merge(part)
@@ -229,17 +231,18 @@ class ParallelText:
                 _job = None
 
     def _own_part(self) -> Iterator[str]:
-        """The first part, read and rendered here as it comes; the last
+        """The first part, read and rendered here as it comes; its last
         paragraph is held (the next part may fold into it)."""
         reading = _reading(self.parts[:1], self.options, self.diagnostics,
                            DomainRegistry(), self.options["context"])
         if not self.options["fold"]:
             for item in _items(reading, self.selection, False):
                 yield self._text(item)
-        for paragraph in _items(reading, self.selection, True) if self.options["fold"] else ():
-            if self._held is not None:
-                yield self._text(self._held)
-            self._held = paragraph
+        else:
+            for paragraph in _items(reading, self.selection, True):
+                if self._held is not None:
+                    yield self._text(self._held)
+                self._held = paragraph
         reading.registry.close()
         stats = reading.grouper.stats
         self._add_stats({name: getattr(stats, name) for name in _SUMMED_STATS},
@@ -254,7 +257,7 @@ class ParallelText:
         if room > 0:
             stats.notices.extend(Notice(*n) for n in notices[:room])
 
-    def _merge(self, part: _Explained) -> Iterator[str]:
+    def _merge(self, part: _TextPart) -> Iterator[str]:
         """A worker's part after what came before it."""
         diagnostics = self.diagnostics
         for message in part.messages:
