@@ -167,19 +167,11 @@ class Paragraph:
         return self.denials[0]
 
 
-def _signature(denials: List[Denial]) -> Tuple[Any, ...]:
-    """What makes two operations alike: domains, blockers, objects and the
-    process (syscall, exe, comm, pid)."""
-    process: ProcessInfo = denials[0].process or {}
-    return tuple((d.domain, tuple(d.blockers), tuple(sorted(d.object.items())))
-                 for d in denials) + ((process.get("syscall"), process.get("exe"),
-                                       process.get("comm"), process.get("pid")),)
-
-
-def _alike(one: List[Denial], other: List[Denial]) -> bool:
-    """``_signature(one) == _signature(other)``, compared part by part: the
-    domains first, which tell most operations apart before their objects and
-    processes are decoded."""
+def alike(one: List[Denial], other: List[Denial]) -> bool:
+    """Are two operations alike (they fold into one paragraph): the same
+    domains, blockers and objects, and the same process (syscall, exe,
+    comm, pid)?  Compared part by part: the domains first, which tell most
+    operations apart before their objects and processes are decoded."""
     if len(one) != len(other):
         return False
     for a, b in zip(one, other):
@@ -195,8 +187,8 @@ def _alike(one: List[Denial], other: List[Denial]) -> bool:
 
 
 def paragraphs(operations: Iterable[Optional[List[Denial]]]) -> Iterator[Paragraph]:
-    """Fold consecutive identical operations (a streaming step; alike: same
-    :func:`_signature`).  A None among them (a live input went quiet) gives
+    """Fold consecutive identical operations (a streaming step; see
+    :func:`alike`).  A None among them (a live input went quiet) gives
     out the paragraph held: an identical denial that comes later starts a
     new one."""
     current: Optional[Paragraph] = None
@@ -206,7 +198,7 @@ def paragraphs(operations: Iterable[Optional[List[Denial]]]) -> Iterator[Paragra
                 yield current
             current = None
             continue
-        if current is not None and _alike(current.denials, denials):
+        if current is not None and alike(current.denials, denials):
             current.count += 1
             current.last_time = denials[0].time
             continue

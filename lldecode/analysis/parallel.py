@@ -142,10 +142,9 @@ def shares(pieces: int, replay: float) -> List[float]:
     return [w / total for w in weights]
 
 
-def plan(arguments: Sequence[str], jobs: int, replay: float = 0.0) -> Optional[List[Part]]:
-    """The parts to read, or None when one pass in this process is better.
-    ``replay``: the reader of each part reads the parts before it too, at
-    that fraction of the cost (see :func:`shares`)."""
+def _files(arguments: Sequence[str], jobs: int) -> Optional[Tuple[List[str], List[int]]]:
+    """The files the arguments name and their sizes, or None when they
+    cannot be read in parts (one job, standard input, netlink, odd inputs)."""
     if jobs < 2 or not arguments or any(a in ("-", sources.NETLINK) for a in arguments):
         return None
     paths: List[str] = []
@@ -153,7 +152,23 @@ def plan(arguments: Sequence[str], jobs: int, replay: float = 0.0) -> Optional[L
         if source.__class__ is not sources.Source or not os.path.isfile(source.name):
             return None  # errors and odd inputs: the sequential path reports them
         paths.append(source.name)
-    sizes = [os.path.getsize(p) for p in paths]
+    return paths, [os.path.getsize(p) for p in paths]
+
+
+def part_source(part: Part) -> sources.Source:
+    """The source of a part: a whole file, or a byte range of one."""
+    path, start, end = part
+    if start is None or end is None:
+        return sources.file_source(path)
+    return sources.RangeSource(path, start, end)
+
+
+def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
+    """The parts to read, or None when one pass in this process is better."""
+    files = _files(arguments, jobs)
+    if files is None:
+        return None
+    paths, sizes = files
     if sum(sizes) < MIN_PART or (len(paths) < 2 and sizes[0] < 2 * MIN_PART):
         return None
     parts: List[Part] = []
@@ -162,12 +177,8 @@ def plan(arguments: Sequence[str], jobs: int, replay: float = 0.0) -> Optional[L
         if pieces < 2:
             parts.append((path, None, None))
             continue
-        fractions = shares(pieces, replay)
-        starts = [0]
-        for fraction in fractions[:-1]:
-            starts.append(starts[-1] + int(size * fraction))
         with open(path, "rb") as f:
-            cuts = sorted({_event_boundary(f, start) for start in starts} | {size})
+            cuts = sorted({_event_boundary(f, size * i // pieces) for i in range(pieces)} | {size})
         cuts[0] = 0
         parts.extend((path, start, end) for start, end in zip(cuts, cuts[1:]) if start < end)
     return parts if len(parts) > 1 else None
@@ -214,14 +225,10 @@ def plan_spans(arguments: Sequence[str], jobs: int, replay: Optional[float] = 0.
     run of pieces of files between two cuts, sized by :func:`shares`.
     ``min_part``: the smallest part in bytes (default :data:`MIN_PART`);
     ``replay`` None: :func:`explain_replay_cost`."""
-    if jobs < 2 or not arguments or any(a in ("-", sources.NETLINK) for a in arguments):
+    files = _files(arguments, jobs)
+    if files is None:
         return None
-    paths: List[str] = []
-    for source in sources.expand(list(arguments)):
-        if source.__class__ is not sources.Source or not os.path.isfile(source.name):
-            return None
-        paths.append(source.name)
-    sizes = [os.path.getsize(p) for p in paths]
+    paths, sizes = files
     total = sum(sizes)
     smallest = MIN_PART if min_part is None else min_part
     if total < 2 * smallest:
@@ -270,9 +277,8 @@ def _read_part(job: Tuple[Part, TallyOptions, str]
     from lldecode.analysis.pipeline import Reading
     from lldecode.analysis.selection import Selection
 
-    (path, start, end), options, scratch = job
-    source = (sources.file_source(path) if start is None or end is None
-              else sources.RangeSource(path, start, end))
+    part, options, scratch = job
+    source = part_source(part)
     messages: List[str] = []
     diagnostics = Diagnostics(sink=messages.append)
     selection = Selection.from_options(**options["selection"])
@@ -282,9 +288,9 @@ def _read_part(job: Tuple[Part, TallyOptions, str]
                       serial_gaps=options.get("serial_gaps"),
                       registry=tally.registry)
     tally.consume(reading, selection)
-    part = tally.partial(scratch)
+    partial = tally.partial(scratch)
     tally.registry.close()
-    return (part, (messages, diagnostics.counts()), selection.observed())
+    return (partial, (messages, diagnostics.counts()), selection.observed())
 
 
 def tally(parts: List[Part], options: TallyOptions, jobs: int,

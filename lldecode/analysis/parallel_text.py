@@ -49,7 +49,6 @@ from typing import (
     List,
     NamedTuple,
     Optional,
-    Sequence,
     Tuple,
     TypedDict,
 )
@@ -57,12 +56,12 @@ from typing import (
 from lldecode.analysis import explain
 from lldecode.analysis.denials import Denial
 from lldecode.analysis.domains import DomainRegistry
-from lldecode.analysis.parallel import Part, Span
+from lldecode.analysis.parallel import Span, part_source
 from lldecode.analysis.pipeline import Reading
 from lldecode.analysis.selection import Selection
-from lldecode.audit import sources
-from lldecode.audit.events import KEEP_NOTICES, GroupingStats
-from lldecode.audit.records import Diagnostics, Notice
+from lldecode.analysis.tally import add_stats, plain_notices, stats_counts
+from lldecode.audit.events import GroupingStats
+from lldecode.audit.records import Diagnostics
 
 # The text of an item (a paragraph, a denial), without the separator that
 # goes between two items.
@@ -70,8 +69,6 @@ Render = Callable[[Any], str]
 
 # Characters copied at a time from a worker's scratch file.
 COPY_PIECE = 1 << 18
-
-_SUMMED_STATS = tuple(name for name in GroupingStats.__slots__ if name != "notices")
 
 
 class TextOptions(TypedDict):
@@ -105,24 +102,10 @@ class _TextPart(NamedTuple):
 _job: Optional[Tuple[List[Span], TextOptions, Render, str, str]] = None
 
 
-def _plain(notice: Notice) -> Tuple[Any, ...]:
-    """A notice as the arguments that make it again."""
-    return (notice.kind, notice.count, notice.source, notice.lineno, notice.line)
-
-
-def _source(part: Part, max_line_length: Optional[int]) -> sources.Source:
-    path, start, end = part
-    kwargs = {} if max_line_length is None else {"max_line_length": max_line_length}
-    if start is None or end is None:
-        return sources.file_source(path, **kwargs)
-    return sources.RangeSource(path, start, end, **kwargs)
-
-
 def _reading(spans: List[Span], options: TextOptions, diagnostics: Diagnostics,
              registry: DomainRegistry, context: bool) -> Reading:
     return Reading([], diagnostics, context=context, registry=registry,
-                   given_sources=[_source(piece, options["max_line_length"])
-                                  for span in spans for piece in span],
+                   given_sources=[part_source(piece) for span in spans for piece in span],
                    max_line_length=options["max_line_length"], serial_gaps=False)
 
 
@@ -172,8 +155,7 @@ def _read_part(index: int) -> _TextPart:
     return _TextPart(first, middle, None if held is None else
                       pickle.dumps(held, pickle.HIGHEST_PROTOCOL), count, messages,
                       diagnostics.counts(), selection.observed(),
-                      {name: getattr(stats, name) for name in _SUMMED_STATS},
-                      [_plain(n) for n in stats.notices])
+                      stats_counts(stats), plain_notices(stats))
 
 
 class ParallelText:
@@ -245,17 +227,7 @@ class ParallelText:
                 self._held = paragraph
         reading.registry.close()
         stats = reading.grouper.stats
-        self._add_stats({name: getattr(stats, name) for name in _SUMMED_STATS},
-                        [_plain(n) for n in stats.notices])
-
-    def _add_stats(self, counts: Dict[str, int], notices: Sequence[Tuple[Any, ...]]) -> None:
-        """Add the grouping statistics of a part (in input order)."""
-        stats = self.stats
-        for name, value in counts.items():
-            setattr(stats, name, getattr(stats, name) + value)
-        room = KEEP_NOTICES - len(stats.notices)
-        if room > 0:
-            stats.notices.extend(Notice(*n) for n in notices[:room])
+        add_stats(self.stats, stats_counts(stats), plain_notices(stats))
 
     def _merge(self, part: _TextPart) -> Iterator[str]:
         """A worker's part after what came before it."""
@@ -264,7 +236,7 @@ class ParallelText:
             diagnostics.emit(message)
         diagnostics.add_counts(*part.counts)
         self.selection.absorb_observed(part.observed)
-        self._add_stats(part.stats, part.notices)
+        add_stats(self.stats, part.stats, part.notices)
         try:
             if not self.options["fold"]:  # (no separator between lines)
                 self.count += part.paragraphs
@@ -274,8 +246,7 @@ class ParallelText:
                 return
             first: explain.Paragraph = pickle.loads(part.first)
             held = self._held
-            if held is not None and (explain._signature(held.denials)
-                                     == explain._signature(first.denials)):
+            if held is not None and explain.alike(held.denials, first.denials):
                 held.count += first.count   # the fold of explain.paragraphs, across the cut
                 held.last_time = first.last_time
             else:

@@ -176,7 +176,8 @@ class LogReader:
 
 
 class Rendered(Protocol):
-    """What :meth:`LogReader.paragraphs` gives: text pieces, then ``count``."""
+    """What :meth:`LogReader.paragraphs` and :meth:`LogReader.rendered_denials` give:
+    text pieces, then ``count``."""
 
     count: int
 

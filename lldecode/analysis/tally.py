@@ -60,6 +60,29 @@ class PartTally(TypedDict):
     notices: List[Tuple[str, Optional[int], str, int, str]]
 
 
+def stats_counts(stats: GroupingStats) -> Dict[str, int]:
+    """The counts of grouping statistics, as plain values (see :func:`add_stats`)."""
+    return {name: getattr(stats, name) for name in _SUMMED_STATS}
+
+
+def plain_notices(stats: GroupingStats) -> List[Tuple[Any, ...]]:
+    """The notices kept by grouping statistics, as the arguments that make them again."""
+    return [(n.kind, n.count, n.source, n.lineno, n.line) for n in stats.notices]
+
+
+def add_stats(stats: GroupingStats, counts: Dict[str, int],
+              notices: Sequence[Tuple[Any, ...]]) -> None:
+    """Add the statistics of the next part of the input (:func:`stats_counts`
+    and :func:`plain_notices` of another reading) to ``stats``."""
+    from lldecode.audit.records import Notice
+
+    for name, value in counts.items():
+        setattr(stats, name, getattr(stats, name) + value)
+    room = KEEP_NOTICES - len(stats.notices)
+    if room > 0:
+        stats.notices.extend(Notice(*n) for n in notices[:room])
+
+
 def _stash(items: Iterable[Any], path: Optional[str]) -> Union[List[Any], str]:
     """Items as a list, or written to ``path`` in marshalled batches."""
     if path is None:
@@ -184,9 +207,8 @@ class Tally:
                          if self.selected is not None else None),
             "domains": _stash(domains, scratch and scratch + ".domains"),
             "clocks": self.registry.clock_spans(),
-            "stats": {name: getattr(self.stats, name) for name in _SUMMED_STATS},
-            "notices": [(n.kind, n.count, n.source, n.lineno, n.line)
-                        for n in self.stats.notices],
+            "stats": stats_counts(self.stats),
+            "notices": plain_notices(self.stats),
         }
 
     def absorb(self, part: PartTally) -> None:
@@ -240,12 +262,6 @@ class Tally:
             info = DomainInfo.from_plain(plain)
             info.boot = boot_of(info.node, info.boot)
             self.registry.absorb(info)
-        for name, value in part["stats"].items():
-            setattr(self.stats, name, getattr(self.stats, name) + value)
-        room = KEEP_NOTICES - len(self.stats.notices)
-        if room > 0:
-            from lldecode.audit.records import Notice
-
-            self.stats.notices.extend(Notice(*n) for n in part["notices"][:room])
+        add_stats(self.stats, part["stats"], part["notices"])
 
 

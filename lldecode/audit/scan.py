@@ -107,10 +107,6 @@ SEARCH_NODE_RE = re.compile(portable(rb"\n(?!node=[^ \t\n]++ " + _USUAL + rb")")
 # The header of a plain record: node, seconds, fraction, serial.
 _HEADER_RE = re.compile(portable(rb"(?:node=([^ \t\n]++) )?type=[^ \n]++ "
                                  rb"msg=audit\(([0-9]++)\.([0-9]++):([0-9]++)\):"))
-# The node, stamp and serial of each plain record after a newline: one
-# item a line for a stretch of them, read at once.
-_ROWS_RE = re.compile(portable(rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ "
-                               rb"msg=audit\(([0-9]++\.[0-9]++):([0-9]++)\):"))
 # Seconds of margin for the bulk test of times (float rounding of stamps).
 _MARGIN = 1e-3
 # Plain records tested at once by the extremes of their serials and stamps.

@@ -3,7 +3,7 @@
 
 Denial objects and process contexts are memoized by the values as written
 (decode_object, _syscall_fields, proctitle), explain folds operations by
-comparing them part by part (_alike, not building _signature), and
+comparing them part by part (alike, not building _signature), and
 render_text writes a paragraph without building its explanation.  Each is
 held here to the plain formula it replaced (copied below as it was), on
 every fixture, on hostile logs and on generated values; the memos stay
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from hypothesis import given, settings
@@ -149,6 +149,15 @@ def decode_object_reference(record: Record, blockers: List[str]) -> Dict[str, An
     return decoded
 
 
+def _signature(denials: List[Any]) -> Tuple[Any, ...]:
+    """What made two operations alike: domains, blockers, objects and the
+    process (syscall, exe, comm, pid)."""
+    process = denials[0].process or {}
+    return tuple((d.domain, tuple(d.blockers), tuple(sorted(d.object.items())))
+                 for d in denials) + ((process.get("syscall"), process.get("exe"),
+                                       process.get("comm"), process.get("pid")),)
+
+
 def paragraphs_reference(operations: Any) -> List[explain.Paragraph]:
     out: List[explain.Paragraph] = []
     current: Optional[explain.Paragraph] = None
@@ -159,7 +168,7 @@ def paragraphs_reference(operations: Any) -> List[explain.Paragraph]:
                 out.append(current)
             current = signature = None
             continue
-        sig = explain._signature(denials)
+        sig = _signature(denials)
         if current is not None and sig == signature:
             current.count += 1
             current.last_time = denials[0].time
