@@ -19,9 +19,18 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
-from lldecode.audit import live
+from lldecode.audit import live, sieve
 from lldecode.audit import syntax as fastpath
-from lldecode.audit.scan import PLAIN_RECORD, Bulk, Scan, Want, scannable
+from lldecode.audit.scan import (
+    DENSE,
+    PLAIN_RECORD,
+    PROBE,
+    Bulk,
+    Scan,
+    Want,
+    _search,
+    scannable,
+)
 from lldecode.audit.sources import TOO_LONG, Source, SourceError
 from lldecode.audit.syntax import (
     ACCESS,
@@ -342,9 +351,17 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     problem: Optional[str]
     scan = (_scanner(source, hold or _never, want, landlock_only)
             if landlock_only or hold is not None else None)
-    numbered: Iterator[Tuple[int, Union[str, Record]]] = (
-        enumerate(source.lines(), source.first_lineno) if scan is None
-        else _scanned(source, scan))
+    if scan is not None and landlock_only and SIEVE:
+        scan = _SievedScan.of(scan, lambda: state.unnumbered)
+    numbered: Iterator[Tuple[int, Union[str, Record]]]
+    sifted: Optional[_Numbered] = None
+    if scan is not None:
+        numbered = _scanned(source, scan)
+    elif landlock_only and SIEVE:  # (only the lines the per-line tests below may keep)
+        sifted = _Numbered(source.sifted(lambda: state.unnumbered), source.first_lineno)
+        numbered = iter(sifted)
+    else:
+        numbered = enumerate(source.lines(), source.first_lineno)
     landlock = 0  # Landlock records read
     for lineno, line in numbered:
         if isinstance(line, Record):  # read by the scan's bulk reading (_bulk_reader)
@@ -430,6 +447,8 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     if scan is not None:
         lineno = scan.last_lineno
         source.truncated_last_line = scan.unterminated
+    elif sifted is not None:
+        lineno = sifted.lineno
     if lineno:
         diagnostics.lines += lineno - source.first_lineno + 1
     diagnostics.landlock += landlock
@@ -442,6 +461,69 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
 # reading, line by line; tests compare both).
 SCAN = True
 
+# Read only the lines the sieve keeps (lldecode.audit.sieve) when only
+# Landlock records are read from inputs that are not scanned (False: every
+# line; tests compare both).
+SIEVE = True
+
+
+class _SievedScan(Scan[Record]):
+    """A scan of a file read for its Landlock records only, whose blocks of
+    other lines than auditd's plain records (dmesg, journald, ``ausearch
+    -i``...: Scan reads each of their lines) are sieved
+    (lldecode.audit.sieve): only the lines the sieve keeps are read."""
+
+    wide: Callable[[], bool]
+
+    @classmethod
+    def of(cls, scan: "Scan[Record]", wide: Callable[[], bool]) -> "_SievedScan":
+        """``scan``, sieved; ``wide``: see lldecode.audit.sources.Sifter."""
+        sieved = cls.__new__(cls)
+        sieved.__dict__.update(vars(scan))
+        sieved.wide = wide
+        return sieved
+
+    def _scan_block(self, block: bytes, size: int,
+                    lineno: int) -> Iterator[Tuple[int, Union[str, Record]]]:
+        probe = min(size, PROBE)
+        starts = None
+        if len(_search(block).findall(block, 0, probe)) * DENSE > probe:
+            # (an auditd log's blocks are scanned as before; a block the
+            # sieve keeps most of is read whole, as before)
+            wide = self.wide()
+            if sieve.line_starts(block, 0, probe, wide, probe // sieve.DENSE) is not None:
+                starts = sieve.line_starts(block, 0, size, wide, size // sieve.DENSE)
+        if starts is None:
+            yield from super()._scan_block(block, size, lineno)
+            return
+        last = lineno + block.count(b"\n", 0, size)
+        for skipped, start, end in sieve.kept(block, 0, size, starts, wide, self.wide):
+            lineno += skipped + 1
+            line = block[start:end].decode("latin-1")
+            yield lineno, line[:-1] if line.endswith("\r") and end < size else line
+        self._lineno = last
+
+
+class _Numbered:
+    """(line number, line) of sifted lines (an int: that many lines
+    skipped); :attr:`lineno`: the number of the last line, kept or not."""
+
+    def __init__(self, lines: Iterable[Union[str, int]], first: int) -> None:
+        self.lines = lines
+        self.lineno = first - 1
+
+    def __iter__(self) -> Iterator[Tuple[int, Union[str, Record]]]:
+        lineno = self.lineno
+        try:
+            for line in self.lines:
+                if line.__class__ is int:
+                    lineno += line
+                else:
+                    lineno += 1
+                    yield lineno, line  # type: ignore[misc]
+        finally:
+            self.lineno = lineno
+
 
 def _never() -> bool:
     return False
@@ -450,13 +532,15 @@ def _never() -> bool:
 def _scanner(source: Source, hold: Callable[[], bool], want: Optional[Want],
              landlock_only: bool = False) -> "Optional[Scan[Record]]":
     """A scan of the source's candidate lines (lldecode.audit.scan), when it
-    is an uncompressed regular file read without a progress display."""
+    is an uncompressed regular file read without a progress display (the
+    plain records it passes over go to ``want.gaps``, when given)."""
     if (not SCAN or source.path is None or source.watcher is not None
             or not scannable(source.path)):
         return None
     return Scan(source.path, source.start, source.end, source.first_lineno,
                 source.max_line_length, hold, want,
-                _bulk_reader(source.name, landlock_only) if BULK else None)
+                _bulk_reader(source.name, landlock_only) if BULK else None,
+                want.gaps if want is not None else None)
 
 
 # Read the dense blocks of a scan whole (False: line by line, as the other
@@ -634,7 +718,8 @@ class _Segment:
     start = 0
     end: Optional[int] = None
 
-    def __init__(self, source: Source, lines: Iterator[str], first_lineno: int) -> None:
+    def __init__(self, source: Source, lines: Iterator[Union[str, int]],
+                 first_lineno: int) -> None:
         self.source = source
         self._lines = lines
         self.name = source.name
@@ -647,20 +732,32 @@ class _Segment:
     def truncated_last_line(self) -> bool:
         return self.ended and self.source.truncated_last_line
 
-    def lines(self) -> Iterator[str]:
+    def lines(self) -> Iterator[Union[str, int]]:
+        """The lines up to the next IDLE (sifted: an int for that many lines skipped)."""
         for line in self._lines:
             if line is live.IDLE:
                 return
-            self.next_lineno += 1
+            if line.__class__ is int:
+                self.next_lineno += line
+            else:
+                self.next_lineno += 1
             yield line
         self.ended = True
+
+    def sifted(self, wide: Callable[[], bool]) -> Iterator[Union[str, int]]:
+        return self.lines()  # (sifted, when read_live reads the source sifted)
 
 
 def read_live(source: Source, diagnostics: Diagnostics, landlock_only: bool = False,
               state: Optional[ReadState] = None) -> Iterator[Union[Record, Notice]]:
     """The records and notices of a live source, with an idle notice where
     its input went quiet (see lldecode.audit.live)."""
-    lines = source.lines()
+    if state is None:
+        state = ReadState()
+    unnumbered = state
+    lines: Iterator[Union[str, int]] = (
+        source.sifted(lambda: unnumbered.unnumbered) if landlock_only and SIEVE
+        else source.lines())
     lineno = source.first_lineno
     while True:
         segment = _Segment(source, lines, lineno)

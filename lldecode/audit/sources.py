@@ -45,9 +45,10 @@ from typing import (
     Protocol,
     Tuple,
     Union,
+    cast,
 )
 
-from lldecode.audit import live
+from lldecode.audit import live, sieve
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -238,6 +239,14 @@ class Source:
     def lines(self) -> Iterator[str]:
         """The lines, without terminators (TOO_LONG for a line over the
         limit; SourceError if the source cannot be read)."""
+        return cast(Iterator[str], self._read(None))  # (no sieve: lines only)
+
+    def sifted(self, wide: Callable[[], bool]) -> Iterator[Union[str, int]]:
+        """The lines the sieve keeps (lldecode.audit.sieve; ``wide``: see
+        :class:`Sifter`), and the number of each run of lines it skips."""
+        return self._read(wide)
+
+    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
         binary: Optional[BinaryIO] = None
         stream: Optional[ByteStream] = None
         try:
@@ -249,8 +258,12 @@ class Source:
             except OSError as exc:
                 raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
             try:
-                yield from split_lines(_chunks(stream), self.max_line_length,
-                                       self._unterminated)
+                if wide is None:
+                    yield from split_lines(_chunks(stream), self.max_line_length,
+                                           self._unterminated)
+                else:
+                    yield from sift_lines(_chunks(stream), self.max_line_length, wide,
+                                          self._unterminated)
             except _READ_ERRORS as exc:
                 raise SourceError(f"{self.name}: cannot read: {_reason(exc)}") from None
         finally:
@@ -308,6 +321,9 @@ class LinesSource(Source):
                 else:
                     yield line[:-1] if line.endswith("\r") else line
 
+    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
+        return self.lines()  # (every line: no sieve)
+
 
 class RangeSource(Source):
     """The lines that start in bytes [start, end) of an uncompressed file.
@@ -328,8 +344,8 @@ class RangeSource(Source):
         except OSError:
             pass  # reading the lines will say what is wrong
 
-    def lines(self) -> Iterator[str]:
-        """The lines of the byte range, without terminators (SourceError if unreadable)."""
+    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
+        """The lines of the byte range (see Source.lines, Source.sifted)."""
         try:
             binary = self._opener()
             binary.seek(self.start)
@@ -337,8 +353,12 @@ class RangeSource(Source):
             raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
         with binary:
             try:
-                yield from split_lines(self._range(binary), self.max_line_length,
-                                       self._unterminated)
+                if wide is None:
+                    yield from split_lines(self._range(binary), self.max_line_length,
+                                           self._unterminated)
+                else:
+                    yield from sift_lines(self._range(binary), self.max_line_length, wide,
+                                          self._unterminated)
             except _READ_ERRORS as exc:
                 raise SourceError(f"{self.name}: cannot read: {_reason(exc)}") from None
 
@@ -414,6 +434,9 @@ class NetlinkSource(Source):
             raise SourceError(f"netlink: cannot read the audit multicast group: "
                               f"{exc.strerror or exc}") from None
 
+    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
+        return self.lines()  # (every record: no sieve)
+
 
 def rotation_key(path: str) -> Tuple[str, int, int, str]:
     """Sort key putting a rotated set oldest first.
@@ -478,6 +501,9 @@ class _Failed(Source):
     def lines(self) -> Iterator[str]:
         raise SourceError(self.message)
         yield  # pragma: no cover - makes this a generator
+
+    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
+        return self.lines()  # (every line: no sieve)
 
 
 def expand(arguments: List[str], netlink_idle: Optional[float] = None,
@@ -563,6 +589,94 @@ class LineSplitter:
         return carry or None
 
 
+class Sifter:
+    """Bytes in, the lines the sieve keeps out (lldecode.audit.sieve), as
+    :func:`split_lines` reads them, and in place of each run of lines it
+    skips, their number (an int): a reading of Landlock records only needs
+    no other line.  ``wide()`` says whether the lines of records without
+    serial are kept too; it is asked again after each line given, so that
+    a reader that has just turned it on gets them from the next line on.
+    (The first line a piece ends, and every line over the limit, are always
+    given.)"""
+
+    __slots__ = ("limit", "wide", "carry", "skipping")
+
+    def __init__(self, limit: int, wide: Callable[[], bool]) -> None:
+        self.limit = limit
+        self.wide = wide
+        self.carry = b""        # the start of a line not ended yet
+        self.skipping = False   # discarding the rest of a line over the limit
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a line not ended yet (held, or skipped as too long)."""
+        return len(self.carry) + (1 if self.skipping else 0)
+
+    def _line(self, data: bytes) -> str:
+        line = data.decode("latin-1")
+        if line.endswith("\r"):
+            line = line[:-1]
+        return TOO_LONG if len(line) > self.limit else line
+
+    def feed(self, data: bytes) -> Iterator[Union[str, int]]:
+        """The lines that ``data`` ends, or their number where skipped."""
+        if self.skipping:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            data = data[end + 1:]
+            self.skipping = False
+        first = data.find(b"\n")
+        if first >= 0:
+            carry, self.carry = self.carry, data[data.rfind(b"\n") + 1:]
+            yield self._line(carry + data[:first] if carry else data[:first])
+            yield from self._lines(data, first + 1, len(data) - len(self.carry))
+        else:
+            self.carry += data
+        if len(self.carry) > self.limit:
+            self.carry = b""
+            self.skipping = True
+            yield TOO_LONG
+
+    def _lines(self, data: bytes, lo: int, hi: int) -> Iterator[Union[str, int]]:
+        """The kept lines of data[lo:hi] (whole lines with terminators)."""
+        wide = self.wide()
+        starts = (None if sieve.may_hold_long_line(data, lo, hi, self.limit)
+                  else sieve.line_starts(data, lo, hi, wide, (hi - lo) // sieve.DENSE))
+        if starts is None:  # every line (most are kept, or one may be too long)
+            yield from (self._line(part) for part in data[lo:hi - 1].split(b"\n"))
+            return
+        previous = lo
+        for skipped, start, end in sieve.kept(data, lo, hi, starts, wide, self.wide):
+            if skipped:
+                yield skipped
+            yield self._line(data[start:end])
+            previous = end + 1
+        skipped = data.count(b"\n", previous, hi)
+        if skipped:
+            yield skipped
+
+    def end(self) -> Optional[str]:
+        """The last line, not ended (None when there is none)."""
+        carry, self.carry, self.skipping = self.carry, b"", False
+        return carry.decode("latin-1") or None
+
+
+def sift_lines(chunks: Iterable[bytes], max_line_length: int, wide: Callable[[], bool],
+               on_unterminated: Optional[Callable[[], None]] = None
+               ) -> Iterator[Union[str, int]]:
+    """:func:`split_lines` through a :class:`Sifter`: the lines the sieve
+    keeps, and the number of each run of lines it skips."""
+    sifter = Sifter(max_line_length, wide)
+    for data in chunks:
+        yield from sifter.feed(data)
+    if sifter.carry or sifter.skipping:
+        if on_unterminated is not None:
+            on_unterminated()
+        if sifter.carry:
+            yield sifter.carry.decode("latin-1")
+
+
 def _readable(fd: int, timeout: Optional[float]) -> bool:
     """Wait until ``fd`` has bytes (or its end), at most ``timeout`` seconds
     (None: for ever); False on timeout or a stop request."""
@@ -593,7 +707,12 @@ class PipeSource(Source):
                               else event_timeout)
 
     def lines(self) -> Iterator[str]:
-        splitter = LineSplitter(self.max_line_length)
+        return cast(Iterator[str], self._read(None))
+
+    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
+        splitter: Union[LineSplitter, Sifter] = (
+            LineSplitter(self.max_line_length) if wide is None
+            else Sifter(self.max_line_length, wide))
         fd, first, quiet = self.fd, True, True
         heartbeat = live.settings.heartbeat
         try:
@@ -611,7 +730,7 @@ class PipeSource(Source):
                 if first:
                     first = False
                     if is_compressed(data):  # read as a whole, decompressed
-                        yield from self._decompressed(data)
+                        yield from self._decompressed(data, wide)
                         return
                 quiet = False
                 yield from splitter.feed(data)
@@ -623,10 +742,15 @@ class PipeSource(Source):
             yield rest
 
 
-    def _decompressed(self, head: bytes) -> Iterator[str]:
+    def _decompressed(self, head: bytes,
+                      wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
         rest = os.fdopen(self.fd, "rb", buffering=0, closefd=False)
         stream = _decompressing(io.BufferedReader(_Prefixed(head, rest)))
-        yield from split_lines(_chunks(stream), self.max_line_length, self._unterminated)
+        if wide is None:
+            yield from split_lines(_chunks(stream), self.max_line_length, self._unterminated)
+        else:
+            yield from sift_lines(_chunks(stream), self.max_line_length, wide,
+                                  self._unterminated)
 
 
 def stdin_source(max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> Source:

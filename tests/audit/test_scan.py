@@ -42,7 +42,7 @@ INPUTS = [str(p) for p in LOGS] + [str(FIXTURES / "rotated")]
 
 def _items(inputs: List[str], landlock_only: bool, use_scan: bool) -> Tuple[Any, ...]:
     """What read_records makes of the inputs, as plain values."""
-    records.SCAN = use_scan
+    records.SCAN = records.SIEVE = use_scan  # (the reference: every line)
     try:
         diagnostics = Diagnostics()
         found = []
@@ -56,12 +56,12 @@ def _items(inputs: List[str], landlock_only: bool, use_scan: bool) -> Tuple[Any,
         return (found, diagnostics.messages, diagnostics.malformed, diagnostics.errors,
                 diagnostics.notes)
     finally:
-        records.SCAN = True
+        records.SCAN = records.SIEVE = True
 
 
 def _events(inputs: List[str], context: bool, use_scan: bool) -> Tuple[Any, ...]:
     """The events of a reading without serial-gap counting, as plain values."""
-    records.SCAN = use_scan
+    records.SCAN = records.SIEVE = use_scan  # (the reference: every line)
     try:
         diagnostics = Diagnostics()
         reading = Reading(inputs, diagnostics, context=context, serial_gaps=False)
@@ -74,7 +74,7 @@ def _events(inputs: List[str], context: bool, use_scan: bool) -> Tuple[Any, ...]
                 [(n.kind, n.count, n.source, n.lineno) for n in stats.notices],
                 [repr(i.to_plain()) for i in reading.registry.ordered()])
     finally:
-        records.SCAN = True
+        records.SCAN = records.SIEVE = True
 
 
 def _agree(inputs: List[str]) -> None:
@@ -109,12 +109,12 @@ COMMANDS = [
 
 
 def _cli(args: List[str], use_scan: bool) -> Tuple[int, bytes, bytes]:
-    records.SCAN = use_scan
+    records.SCAN = records.SIEVE = use_scan  # (the reference: every line)
     try:
         result = CliRunner().invoke(cli, args, env={"NO_COLOR": "1", "TZ": "UTC"})
         return result.exit_code, result.stdout_bytes, result.stderr_bytes
     finally:
-        records.SCAN = True
+        records.SCAN = records.SIEVE = True
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda p: Path(p).name)
@@ -229,14 +229,14 @@ def test_ranges_agree(tmp_path_factory, monkeypatch, which, a, b):
     for landlock_only in (True, False):
         results = []
         for use_scan in (True, False):
-            records.SCAN = use_scan
+            records.SCAN = records.SIEVE = use_scan  # (the reference: every line)
             try:
                 diagnostics = Diagnostics()
                 part = sources.RangeSource(str(path), a, b)
                 results.append([(i.lineno, i.line) for i in read_records(
                     [part], diagnostics, landlock_only)])
             finally:
-                records.SCAN = True
+                records.SCAN = records.SIEVE = True
         assert results[0] == results[1]
 
 
