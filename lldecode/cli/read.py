@@ -122,7 +122,12 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
     --format sarif   SARIF 2.1.0: a rule per blocker, a result per group
     """
     from lldecode.output import reports, tables, text
-    from lldecode.output.jsonable import denial_dict, ndjson_line, write_json_list
+    from lldecode.output.jsonable import (
+        denial_dict,
+        json_list_piece,
+        ndjson_line,
+        write_json_pieces,
+    )
 
     located = (with_filename or line_number) and not quiet
     if located and (count or fmt not in ("text", "raw")):
@@ -158,15 +163,18 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
             out.write(piece)
         n = rendered.count
     elif fmt == "json":
-        counted = _counting(run.denials())
-        write_json_list(out, (denial_dict(d) for d in counted))
-        n = counted.n
+        rendered = run.reader.rendered_denials(lambda d: json_list_piece(denial_dict(d)))
+        write_json_pieces(out, rendered)
+        n = rendered.count
     elif fmt in ("csv", "tsv"):
         from lldecode.output import flat
 
-        counted = _counting(run.denials())
-        flat.write_flat(out, fmt, flat.DENIAL_COLUMNS, (flat.denial_row(d, utc) for d in counted))
-        n = counted.n
+        out.write(flat.row_writer(fmt)(flat.DENIAL_COLUMNS))
+        rendered = run.reader.rendered_denials(
+            flat.row_renderer(fmt, lambda d: flat.denial_row(d, utc)))
+        for piece in rendered:
+            out.write(piece)
+        n = rendered.count
     elif fmt in ("github", "junit", "sarif"):
         from lldecode.analysis.explain import operations, paragraphs
         from lldecode.output import ci

@@ -18,7 +18,8 @@ for sentences, by an escaped newline (``\\n``).
 from __future__ import annotations
 
 import csv
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO
+import io
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO
 
 from lldecode.analysis.denials import Denial, ProcessInfo
 from lldecode.output.jsonable import OBJECT_KEYS, id_number
@@ -39,15 +40,34 @@ def flat_cell(value: Any) -> str:
 def write_flat(out: TextIO, fmt: str, headers: Sequence[str],
                rows: Iterable[Sequence[Any]]) -> None:
     """A CSV (``fmt`` "csv") or TSV ("tsv") table, streamed."""
-    if fmt == "tsv":
-        out.write("\t".join(headers) + "\n")
-        for row in rows:
-            out.write("\t".join(flat_cell(v) for v in row) + "\n")
-        return
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
+    line = row_writer(fmt)
+    out.write(line(headers))
     for row in rows:
-        writer.writerow([flat_cell(v) for v in row])
+        out.write(line([flat_cell(v) for v in row]))
+
+
+def row_writer(fmt: str) -> Callable[[Sequence[str]], str]:
+    """The line of a row of cells (already made safe) in CSV (``fmt``
+    "csv", quoted as the csv module quotes) or TSV ("tsv")."""
+    if fmt == "tsv":
+        return lambda cells: "\t".join(cells) + "\n"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(cells: Sequence[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    return line
+
+
+def row_renderer(fmt: str, row: Callable[[Any], Sequence[Any]]) -> Callable[[Any], str]:
+    """The line of ``row(item)``'s cells, made safe, in CSV or TSV: the
+    rows of :func:`write_flat` one at a time (after its header line)."""
+    line = row_writer(fmt)
+    return lambda item: line([flat_cell(v) for v in row(item)])
 
 
 def _uid(value: Any) -> Any:

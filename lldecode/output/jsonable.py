@@ -726,12 +726,26 @@ def _indented_encoder(indent: int) -> json.JSONEncoder:
 
 def write_json_list(out: TextIO, items: Iterable[Any]) -> None:
     """A JSON list written item by item (never held whole in memory)."""
+    write_json_pieces(out, (json_list_piece(item) for item in items))
+
+
+def json_list_piece(item: Any) -> str:
+    """An item of a list :func:`write_json_pieces` writes: the comma
+    before it, and the item, indented."""
+    return ",\n  " + dumps(item, indent=2).replace("\n", "\n  ")
+
+
+def write_json_pieces(out: TextIO, pieces: Iterable[str]) -> None:
+    """A JSON list of the items whose pieces (:func:`json_list_piece`,
+    several in one string or one cut in several) are given in order: the
+    comma before the first is left out."""
     out.write("[")
     empty = True
-    for item in items:
-        out.write("\n  " if empty else ",\n  ")
-        out.write(dumps(item, indent=2).replace("\n", "\n  "))
-        empty = False
+    for piece in pieces:
+        if empty and piece:
+            piece = piece[1:]  # (the first item's comma)
+            empty = False
+        out.write(piece)
     out.write("]\n" if empty else "\n]\n")
 
 

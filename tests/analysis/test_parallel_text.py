@@ -55,7 +55,8 @@ def test_the_input_is_cut(tiny_parts, mixed_log):
     assert sizes == sorted(sizes, reverse=True)  # later readers read the earlier parts too
 
 
-LISTINGS = [["explain"], ["filter"], ["filter", "-f", "ndjson"], ["filter", "-Hn"]]
+LISTINGS = [["explain"], ["filter"], ["filter", "-f", "ndjson"], ["filter", "-Hn"],
+            ["filter", "-f", "json"], ["filter", "-f", "csv"], ["filter", "-f", "tsv"]]
 
 
 @pytest.mark.parametrize("log", LOGS, ids=lambda p: str(p.relative_to(FIXTURES)))
@@ -75,7 +76,8 @@ def test_generated_logs(tiny_parts, mixed_log, dense_log, options, monkeypatch):
         assert one[1].count("\n\n") > (10 if not options else 0)
         for jobs in ("2", "4"):
             assert run("explain", *options, "--jobs", jobs, log) == one
-        for listing in (["filter"], ["filter", "-f", "ndjson"]):
+        for listing in (["filter"], ["filter", "-f", "ndjson"], ["filter", "-f", "json"],
+                        ["filter", "-f", "csv"]):
             one = run(*listing, *options, "--jobs", "1", log)
             assert one[1]
             assert run(*listing, *options, "--jobs", "3", log) == one
