@@ -15,7 +15,7 @@ from lldecode.analysis.domains import DomainRegistry
 from lldecode.audit import sources
 from lldecode.audit.events import IDLE_EVENT, Event, EventGrouper
 from lldecode.audit.records import Diagnostics, read_records
-from lldecode.audit.scan import Held
+from lldecode.audit.scan import Gaps, Held
 
 
 class Reading:
@@ -37,8 +37,9 @@ class Reading:
         """``max_line_length``: longer lines are skipped with a diagnostic
         (default :data:`lldecode.audit.sources.DEFAULT_MAX_LINE_LENGTH`).
         ``serial_gaps``: count the serials missing from the input (default:
-        with context); without, the records of no Landlock event need not be
-        read, and uncompressed files are scanned (lldecode.audit.scan)."""
+        with context).  Uncompressed files are scanned either way
+        (lldecode.audit.scan): the records of no Landlock event are not
+        read, and their serials, when counted, are found by the scan."""
         self.inputs = list(inputs)
         self.max_line_length = max_line_length
         self.diagnostics = diagnostics
@@ -70,8 +71,9 @@ class Reading:
         """Each Landlock event with its denials, domains accounted."""
         grouper = self.grouper
         # With context, the plain records (SYSCALL, PATH...) matter only to an
-        # open event, and to the serial-gap count (every serial).
-        scan = self.context and not grouper.count_serial_gaps
+        # open event, and to the serial-gap count (every serial: the scan
+        # gives those it passes over to grouper.skip_serials).
+        scan = self.context
         items = read_records(self._sources(), self.diagnostics, landlock_only=not self.context,
                              max_line_length=self.max_line_length,
                              hold=(lambda: bool(grouper.open)) if scan else None,
@@ -105,12 +107,16 @@ class _Wanted:
     while an event is open) change what ``grouper`` does?  It does when it
     belongs to an open event, or when the stream has moved past the oldest
     open event (EventGrouper.feed would flush it); otherwise feeding it
-    changes nothing but the counts of records read and of late records.
+    changes nothing but the counts of records read and of late records
+    (which no report shows), and the serial-gap count, which it gives to
+    ``gaps`` (EventGrouper.skip_serials) when the grouper counts them.
     (lldecode.audit.scan.Want)"""
 
     def __init__(self, grouper: EventGrouper):
         self.open = grouper.open
         self.window, self.timeout = grouper.serial_window, grouper.timeout
+        self.gaps: Optional[Gaps] = (grouper.skip_serials if grouper.count_serial_gaps
+                                     else None)
 
     def __call__(self, node: Optional[str], serial: int, time: float) -> bool:
         open_events = self.open

@@ -29,7 +29,7 @@ from typing import (
 
 from lldecode.analysis.domains import ClockSpan, DomainInfo, DomainKey, DomainRegistry, starts_boot
 from lldecode.analysis.summarize import Summary
-from lldecode.audit.events import KEEP_NOTICES, GroupingStats
+from lldecode.audit.events import KEEP_NOTICES, SERIAL_WINDOW, GroupingStats
 from lldecode.spill import KeyCounts, dump_batches, load_batches
 
 if TYPE_CHECKING:  # the pipeline imports this module
@@ -58,6 +58,8 @@ class PartTally(TypedDict):
     clocks: Dict[Optional[str], ClockSpan]
     stats: Dict[str, int]
     notices: List[Tuple[str, Optional[int], str, int, str]]
+    # per node, the first and the last audit serial read (GroupingStats)
+    serials: Tuple[Dict[Optional[str], int], Dict[Optional[str], int]]
 
 
 def stats_counts(stats: GroupingStats) -> Dict[str, int]:
@@ -209,6 +211,7 @@ class Tally:
             "clocks": self.registry.clock_spans(),
             "stats": stats_counts(self.stats),
             "notices": plain_notices(self.stats),
+            "serials": (dict(self.stats.first_serials), dict(self.stats.last_serials)),
         }
 
     def absorb(self, part: PartTally) -> None:
@@ -263,5 +266,16 @@ class Tally:
             info.boot = boot_of(info.node, info.boot)
             self.registry.absorb(info)
         add_stats(self.stats, part["stats"], part["notices"])
+        # The serials missing between the parts (as EventGrouper.feed counts
+        # them: the part's first serial of a node, a step up from ours
+        # within the window; exact for a cut at an event boundary of a log
+        # written in order).
+        firsts, lasts = part["serials"]
+        ours = self.stats.last_serials
+        for node, first in firsts.items():
+            last = ours.get(node)
+            if last is not None and last < first <= last + SERIAL_WINDOW:
+                self.stats.serial_gaps += first - last - 1
+        ours.update(lasts)
 
 

@@ -35,6 +35,7 @@ event of its own, so that no denial is lost.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -94,7 +95,7 @@ class GroupingStats:
     """What the grouper saw: for gap analysis and the closing summary."""
 
     __slots__ = ("records", "events", "late_records", "serial_gaps", "suppressed",
-                 "lost", "notices", "evicted", "duplicates")
+                 "lost", "notices", "evicted", "duplicates", "first_serials", "last_serials")
 
     def __init__(self) -> None:
         self.records = 0          # records read
@@ -106,6 +107,13 @@ class GroupingStats:
         self.notices: List[Notice] = []
         self.evicted = 0          # events flushed early because too many were open
         self.duplicates = 0       # second copies of records (journald keeps two)
+        # Per node: the first serial read (when serial gaps are counted), and
+        # the last one as the gap count keeps it (the highest of the stream
+        # since its last step back beyond the window): the gap between two
+        # parts of the input read apart is counted when they merge
+        # (lldecode.analysis.tally).
+        self.first_serials: Dict[Optional[str], int] = {}
+        self.last_serials: Dict[Optional[str], int] = {}
 
 
 # Notices (rate limiting, lost records) kept for the report: a damaged log
@@ -139,6 +147,9 @@ REMEMBER = 4096
 # an event has a handful; a stream of same-stamp records without PROCTITLE
 # must not grow one without bound.
 MAX_UNNUMBERED_RECORDS = 256
+# Serials of records not fed (EventGrouper.skip_serials) taken one by one
+# when their run is not the usual one: a longer run is cut in two.
+_ONE_BY_ONE = 16
 # The joined types that end an event: PROCTITLE is the kernel's last record
 # of a syscall event (EOE follows it on netlink only).
 _LAST_RECORDS = frozenset({"PROCTITLE", "EOE"})
@@ -189,7 +200,7 @@ class EventGrouper:
         self.stats = GroupingStats()
         self._clock_serial: Optional[int] = None
         self._clock_time: Optional[float] = None
-        self._last_serial: Dict[Optional[str], int] = {}
+        self._last_serial = self.stats.last_serials
         # The event without serial being read (journald short output).
         self._unnumbered: Optional[Event] = None
         # run() yields IDLE_EVENT after each idle notice (a live input went quiet).
@@ -214,7 +225,10 @@ class EventGrouper:
         key = (node, serial)
         last = self._last_serial.get(node)
         if last is None or serial > last:
-            if self.count_serial_gaps and last is not None and serial <= last + self.serial_window:
+            if last is None:
+                if self.count_serial_gaps:
+                    stats.first_serials[node] = serial
+            elif self.count_serial_gaps and serial <= last + self.serial_window:
                 stats.serial_gaps += serial - last - 1
             self._last_serial[node] = serial
         elif last - serial > self.serial_window:
@@ -263,6 +277,85 @@ class EventGrouper:
         if open_events and moved:
             self._flush_stale(done, serial)
         return done
+
+    def skip_serials(self, node: Optional[str], serials: List[bytes]) -> None:
+        """Account records that are not fed, of one node, by the digits of
+        their serials, in log order (lldecode.audit.scan.Gaps: the plain
+        records a scan passes over), as :meth:`feed` accounts them in the
+        serial-gap count and the node's last serial.
+
+        Such a record (no Landlock record, no event of it open, the stream
+        not past the open events: see lldecode.analysis.pipeline._Wanted)
+        changes nothing else that any report shows: :meth:`feed` would count
+        it in ``stats.records``, and in ``stats.late_records`` when its event
+        was flushed, and set the stream's clock, which the next record read
+        sets again (a clock the open events are not stale at, as the scan
+        asks).
+
+        The usual run (serials of one width, never decreasing, at most
+        ``serial_window`` from first to last) costs a few passes in C over
+        it (no Python work per record); any other is cut in two, down to
+        runs of a few records taken one by one."""
+        n = len(serials)
+        if n == 0:
+            return
+        if n > 1:
+            first, top = serials[0], serials[-1]
+            width = len(first)
+            if (len(top) == width and first <= top
+                    and len(set(map(len, serials))) == 1 and serials == sorted(serials)):
+                low, high = int(first), int(top)
+                if high - low <= self.serial_window:
+                    self._skip_run(node, serials, low, high, width)
+                    return
+            if n > _ONE_BY_ONE:
+                half = n // 2
+                self.skip_serials(node, serials[:half])
+                self.skip_serials(node, serials[half:])
+                return
+        for digits in serials:
+            self._skip_one(node, int(digits))
+
+    def _skip_run(self, node: Optional[str], serials: List[bytes], low: int, high: int,
+                  width: int) -> None:
+        """Account a run of serials of one width, never decreasing, from
+        ``low`` to ``high`` (at most the window apart), as feed() would one
+        by one: a step up of d serials leaves d - 1 missing."""
+        last = self._last_serial.get(node)
+        window = self.serial_window
+        if last is None and self.count_serial_gaps:
+            self.stats.first_serials[node] = int(serials[0])
+        if last is None or low > last or last - low > window:
+            # The first one moves the last serial (a step up, a first serial,
+            # or a step back beyond the window: a new stream), then each
+            # step up within the run: (high - low) serials, less the distinct
+            # ones after the first.
+            missing = high - low - (len(set(serials)) - 1)
+            if last is not None and last < low <= last + window:
+                missing += low - last - 1
+        else:
+            # The run starts at or below the last serial, within the window:
+            # those up to it change nothing; the ones above it step up from it.
+            if high <= last:
+                return
+            above = serials[bisect.bisect_right(serials, b"%0*d" % (width, last)):]
+            missing = high - last - len(set(above))
+        if self.count_serial_gaps:
+            self.stats.serial_gaps += missing
+        self._last_serial[node] = high
+
+    def _skip_one(self, node: Optional[str], serial: int) -> None:
+        """feed()'s accounting of one record's serial."""
+        last = self._last_serial.get(node)
+        if last is None or serial > last:
+            if last is None:
+                if self.count_serial_gaps:
+                    self.stats.first_serials[node] = serial
+            elif self.count_serial_gaps and serial <= last + self.serial_window:
+                self.stats.serial_gaps += serial - last - 1
+            self._last_serial[node] = serial
+        elif last - serial > self.serial_window:
+            self._last_serial[node] = serial
 
     def finish(self) -> List[Event]:
         """Flush every open event (end of input), and forget the held-back

@@ -26,8 +26,13 @@ records is read whole, by the caller's bulk reading when it has one
 of every record, and gives back to the per-line reading each line it does
 not take exactly as that reading would; tests/audit/test_scan_bulk.py), or
 split whole.  Compressed files, standard input, pipes, netlink
-and progress displays are read line by line; so are readings that count
-serial gaps (every serial matters).
+and progress displays are read line by line.
+
+A reading that counts the serials missing from the input (every serial
+matters) gives ``gaps`` (see :class:`Gaps`): the scan hands it the node and
+serial of each plain record it passes over, found with one search per
+stretch of such records, at the place the record has in the log (before
+the next line read), so that the count is the line-by-line reading's.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 import os
 import re
 import sys
@@ -117,6 +123,15 @@ ROWS = 64
 Held = Tuple[List[Tuple[Optional[str], int]], int, Optional[float], int, float]
 
 
+class Gaps(Protocol):
+    """Takes the plain records a scan passes over, in log order: a run of
+    records of one node (None: written without node=), by the digits of
+    their serials as written (lldecode.audit.events.EventGrouper.skip_serials
+    accounts them as if they were read)."""
+
+    def __call__(self, node: Optional[str], serials: List[bytes]) -> None: ...
+
+
 class Want(Protocol):
     """Does a plain record (node, serial, time) matter to the open events:
     does it belong to one, or is the stream past the oldest one?"""
@@ -125,6 +140,10 @@ class Want(Protocol):
 
     def held(self) -> Held:
         """The open events (at least one is open when asked)."""
+
+    @property
+    def gaps(self) -> Optional[Gaps]:
+        """What takes the plain records the scan passes over (None: nothing)."""
 
 
 # Colour codes are removed before a line is read: such a line is a candidate.
@@ -158,12 +177,15 @@ class Scan(Generic[_Item]):
     first line, it gives (line number, line or item) for its lines in
     order, an item for each line it read itself, a line for each line left
     to the caller, none for a line that gives nothing.
+
+    ``gaps``, when given, takes each plain record the scan passes over (its
+    node and serial), before the next line is given (see :class:`Gaps`).
     """
 
     def __init__(self, path: str, start: int, end: Optional[int], first_lineno: int,
                  max_line_length: int, hold: Callable[[], bool] = lambda: False,
                  want: Optional[Want] = None,
-                 bulk: "Optional[Bulk[_Item]]" = None):
+                 bulk: "Optional[Bulk[_Item]]" = None, gaps: Optional[Gaps] = None):
         self.path = path
         self.start = start
         self.end = end
@@ -175,6 +197,7 @@ class Scan(Generic[_Item]):
         self.hold = hold
         self.want = want
         self.bulk = bulk
+        self.gaps = gaps
         self._lineno = 0   # the number of the last line of the block scanned
         self._walked = 0   # lines walked by _walk, and whether it left an event open
         self._holding = False
@@ -316,7 +339,7 @@ class Scan(Generic[_Item]):
             return
         count = block.count
         find = block.find
-        hold, want = self.hold, self.want
+        hold, want, gaps = self.hold, self.want, self.gaps
         previous = 0   # the offset of the next line; lineno: the number of the line before
         i, n = 0, len(starts)
         holding = hold()  # an event left open by the block (or the file) before
@@ -326,6 +349,8 @@ class Scan(Generic[_Item]):
                     break
                 start = starts[i]
                 i += 1
+                if gaps is not None and start > previous:
+                    self._skip(block, previous, start)  # (the plain records before it)
                 lineno += count(b"\n", previous, start)
                 emit = True
             else:
@@ -360,6 +385,8 @@ class Scan(Generic[_Item]):
             if previous >= size:
                 break
         if previous < size:
+            if gaps is not None:
+                self._skip(block, previous, size)  # (the plain records after the last line)
             self._lineno = lineno + count(b"\n", previous, size)
         else:  # the number of the last line with a terminator
             self._lineno = lineno - 1 if previous > size else lineno
@@ -370,8 +397,12 @@ class Scan(Generic[_Item]):
         """The plain records of block[lo:hi] (lines after ``lineno``) that
         ``want`` says matter, while an event is open; then :attr:`_walked`
         is the number of lines walked and :attr:`_holding` whether an event
-        is still open."""
+        is still open.  The others (the rest of the stretch too, once no
+        event is open) go to ``gaps``."""
         self._holding = True
+        gaps = self.gaps
+        # The first line passed over and not yet accounted: its start, its row.
+        skipped, skipped_row = lo, 0
         lines = block.count(b"\n", lo, hi)
         if hi > lo and block[hi - 1:hi] != b"\n":
             lines += 1  # the last line, without terminator
@@ -389,6 +420,11 @@ class Scan(Generic[_Item]):
                     if first and len(first.group(2)) == 10 and len(first.group(4)) == width
                     else []) + rows_re.findall(block, 0, hi)
         exact = len(rows) == lines
+        # The rows' serials, for ``gaps`` (when the rows are every line's,
+        # and no line has a node=: else the stretches are searched again).
+        digits_of: Optional[List[bytes]] = None
+        if gaps is not None and exact and not _has_node(block, lo, hi):
+            digits_of = list(map(_SECOND, rows))
         serials = {serial for _, serial in keys}
         late = None if stamp is None else stamp + timeout - _MARGIN
         bounds = _bounds(width, serials, oldest, window, late)
@@ -432,15 +468,77 @@ class Scan(Generic[_Item]):
                 if not terminated:
                     end = hi
                 line = block[position:end].decode("latin-1")
+                if gaps is not None and row > skipped_row:
+                    if digits_of is not None:
+                        gaps(None, digits_of[skipped_row:row])
+                    else:
+                        self._skip(block, skipped, position)
                 yield lineno + row + 1, (line[:-1] if line.endswith("\r") and terminated
                                          else line)
+                skipped, skipped_row = end + 1, row + 1
                 if not self.hold():
                     self._holding = False
-                    return
+                    break
                 keys, oldest, stamp, window, timeout = want.held()
                 serials = {serial for _, serial in keys}
                 late = None if stamp is None else stamp + timeout - _MARGIN
                 bounds = _bounds(width, serials, oldest, window, late)
+            if not self._holding:
+                break
+        # (the rest of the stretch: passed over, open events or not)
+        if gaps is not None and lines > skipped_row:
+            if digits_of is not None:
+                gaps(None, digits_of[skipped_row:])
+            else:
+                self._skip(block, skipped, hi)
+
+    def _skip(self, block: bytes, lo: int, hi: int) -> None:
+        """Give ``gaps`` the plain records of block[lo:hi] (whole lines, each
+        a plain record: the scan passes over them), in order: one search
+        over the stretch, and the runs of one node."""
+        if hi <= lo:
+            return
+        gaps = self.gaps
+        assert gaps is not None
+        first: List[bytes] = []
+        if lo == 0:  # (no newline before the block's first line)
+            m = _HEADER_RE.match(block, 0, hi)
+            if m is not None:
+                first = [m.group(1) or b"", m.group(4)]
+            lo = 1
+        if not _has_node(block, lo, hi) and not (first and first[0]):
+            serials = _SERIALS_RE.findall(block, lo - 1, hi)
+            gaps(None, first[1:] + serials if first else serials)
+            return
+        rows: List[Tuple[bytes, bytes]] = _NODE_SERIALS_RE.findall(block, lo - 1, hi)
+        if first:
+            rows.insert(0, (first[0], first[1]))
+        if not rows:
+            return
+        nodes, digits = zip(*rows)
+        if nodes.count(nodes[0]) == len(nodes):
+            gaps(nodes[0].decode("latin-1") or None, list(digits))
+            return
+        for node, run in itertools.groupby(rows, key=_FIRST):
+            gaps(node.decode("latin-1") or None, [serial for _, serial in run])
+
+
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+
+
+def _has_node(block: bytes, lo: int, hi: int) -> bool:
+    """Does a line of block[lo:hi] (``lo``: a line start) start with node=?"""
+    return block.startswith(b"node=", lo) or block.find(b"\nnode=", lo, hi) >= 0
+
+
+# The serial of each plain record after a newline, for Scan._skip: of a
+# stretch without node= (every line a plain record, see PLAIN_RECORD: the
+# type has no space, the stamp is digits, a dot, digits, up to the colon;
+# the cheapest pattern that reads it), and of one with (its node too: b""
+# for a record without node=).
+_SERIALS_RE = re.compile(portable(rb"\ntype=[^ ]++ msg=audit\([^:]++:([0-9]++)"))
+_NODE_SERIALS_RE = re.compile(portable(
+    rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ msg=audit\([0-9]++\.[0-9]++:([0-9]++)\):"))
 
 
 @functools.lru_cache(maxsize=32)

@@ -86,9 +86,9 @@ input_options = _options(
                       "KiB; the limit keeps memory bounded on a damaged or hostile input)."),
     click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
                  help="Processes reading large inputs in parallel, for summarize, domains, "
-                      "filter --count, filter's text and NDJSON and explain's text (these "
-                      "written in the log's order) (default: the number of CPUs; 1: one pass "
-                      "here). The other formats read in one process, whatever N."),
+                      "filter --count, filter's text, NDJSON, JSON, CSV and TSV and explain's "
+                      "text (these written in the log's order) (default: the number of CPUs; "
+                      "1: one pass here). The other formats read in one process, whatever N."),
 )
 
 # Live reading (lldecode.cli.live): following, the idle time that completes
@@ -289,8 +289,8 @@ class Run:
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
               on_tick: Optional[Callable[[Any], None]] = None) -> Any:
-        # Missing serials are counted only for the gap causes (read line by
-        # line); other tallies scan files (lldecode.audit.scan).
+        # Missing serials are counted only for the gap causes; every tally
+        # scans files (lldecode.audit.scan), counting them or not.
         result = self.reader.tally(by, per_domain, on_tick,
                                    serial_gaps=None if self.shows_gap_causes else False)
         self.tallies.append(result)

@@ -325,7 +325,7 @@ def test_patterns_without_possessive_quantifiers_match_the_same():
                         + [b"node=n " + line for line in GENERATED["mixed", 3000.0]]
                         + GENERATED["mixed", 50.0] + GENERATED["dense", 50.0]) + b"\n"
     patterns = [scan.PLAIN_RE, scan.OTHER_LINE_RE, scan.SEARCH_RE, scan.SEARCH_NODE_RE,
-                scan._HEADER_RE, scan._fixed_rows(5)]
+                scan._HEADER_RE, scan._fixed_rows(5), scan._SERIALS_RE, scan._NODE_SERIALS_RE]
     for pattern in patterns:
         assert scan.portable(pattern.pattern, possessive=True) == pattern.pattern
         plain = scan.portable(pattern.pattern, possessive=False)
