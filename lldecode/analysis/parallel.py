@@ -32,7 +32,7 @@ from typing import (
 )
 
 from lldecode.analysis.tally import PartTally, Tally
-from lldecode.audit import sources
+from lldecode.audit import scan, sources
 from lldecode.audit.records import Diagnostics
 
 if TYPE_CHECKING:  # the reader builds the selection
@@ -42,6 +42,13 @@ if TYPE_CHECKING:  # the reader builds the selection
 # process.  A part must take long enough to read that a worker's start and
 # the merge of its tally (tens of milliseconds) are small beside it.
 MIN_PART = 48 << 20
+# ... but the C search (lldecode.audit.scan.native) reads a log of few
+# Landlock records at about 1 ms a MB on one core, and a worker's start and
+# the merge of its tally cost some 0.15 s: on such a log (sniffed from its
+# first MiB), a part is worth a worker from this many times MIN_PART on.  (Measured on the
+# benchmark's logs: 420 MB of a quiet mixed log, 0.40 s in one process,
+# 0.53 s in two; 200 MB of a busy one, 0.30 s and 0.39 s.)
+SPARSE_FACTOR = 8
 # Bytes read past a cut at most, looking for the start of the next event: an
 # event is a few lines, so the boundary is always far nearer.
 EVENT_SCAN_LIMIT = 1 << 20
@@ -169,11 +176,12 @@ def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
     if files is None:
         return None
     paths, sizes = files
-    if sum(sizes) < MIN_PART or (len(paths) < 2 and sizes[0] < 2 * MIN_PART):
+    smallest = tally_min_part(paths)
+    if sum(sizes) < smallest or (len(paths) < 2 and sizes[0] < 2 * smallest):
         return None
     parts: List[Part] = []
     for path, size in zip(paths, sizes):
-        pieces = min(jobs, size // MIN_PART) if _splittable(path) else 1
+        pieces = min(jobs, size // smallest) if _splittable(path) else 1
         if pieces < 2:
             parts.append((path, None, None))
             continue
@@ -203,17 +211,32 @@ REPLAY_DENSE, REPLAY_MIXED = 0.45, 0.25
 _LANDLOCK_MARKS = (b"UNKNOWN[142", b"LANDLOCK_", b"type=142", b"AUDIT142", b"LL_")
 
 
-def explain_replay_cost(paths: Sequence[str]) -> float:
-    """The replay cost for ``explain`` (see :func:`shares`), from the share
-    of Landlock records in the first MiB of the first file."""
+def _mostly_landlock(paths: Sequence[str]) -> Optional[bool]:
+    """Is a tenth or more of the first MiB of the first file Landlock
+    records (None: unreadable)?"""
     try:
         with open(paths[0], "rb") as f:
             head = f.read(1 << 20)
     except (OSError, IndexError):
-        return REPLAY_MIXED
+        return None
     lines = head.count(b"\n") or 1
     marks = sum(head.count(mark) for mark in _LANDLOCK_MARKS)
-    return REPLAY_DENSE if marks * 10 >= lines else REPLAY_MIXED
+    return marks * 10 >= lines
+
+
+def explain_replay_cost(paths: Sequence[str]) -> float:
+    """The replay cost for ``explain`` (see :func:`shares`), from the share
+    of Landlock records in the first MiB of the first file."""
+    return REPLAY_DENSE if _mostly_landlock(paths) else REPLAY_MIXED
+
+
+def tally_min_part(paths: Sequence[str]) -> int:
+    """The smallest part worth a worker for a tally: :data:`MIN_PART`, or,
+    on a log of few Landlock records read with the C search
+    (lldecode.audit.scan.native), :data:`SPARSE_FACTOR` times that."""
+    if scan.native is None or _mostly_landlock(paths) is not False:
+        return MIN_PART
+    return MIN_PART * SPARSE_FACTOR
 
 
 def plan_spans(arguments: Sequence[str], jobs: int, replay: Optional[float] = 0.0,

@@ -19,16 +19,13 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, final
 
-from lldecode.audit import live, sieve
+from lldecode.audit import live
 from lldecode.audit import syntax as fastpath
 from lldecode.audit.scan import (
-    DENSE,
     PLAIN_RECORD,
-    PROBE,
     Bulk,
     Scan,
     Want,
-    _search,
     scannable,
 )
 from lldecode.audit.sources import TOO_LONG, Source, SourceError
@@ -349,10 +346,9 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     detailed = DETAILED_DIAGNOSES
     item: Union[Record, Notice, None]
     problem: Optional[str]
-    scan = (_scanner(source, hold or _never, want, landlock_only)
+    scan = (_scanner(source, hold or _never, want, landlock_only,
+                     (lambda: state.unnumbered) if landlock_only and SIEVE else None)
             if landlock_only or hold is not None else None)
-    if scan is not None and landlock_only and SIEVE:
-        scan = _SievedScan.of(scan, lambda: state.unnumbered)
     numbered: Iterator[Tuple[int, Union[str, Record]]]
     sifted: Optional[_Numbered] = None
     if scan is not None:
@@ -467,43 +463,6 @@ SCAN = True
 SIEVE = True
 
 
-class _SievedScan(Scan[Record]):
-    """A scan of a file read for its Landlock records only, whose blocks of
-    other lines than auditd's plain records (dmesg, journald, ``ausearch
-    -i``...: Scan reads each of their lines) are sieved
-    (lldecode.audit.sieve): only the lines the sieve keeps are read."""
-
-    wide: Callable[[], bool]
-
-    @classmethod
-    def of(cls, scan: "Scan[Record]", wide: Callable[[], bool]) -> "_SievedScan":
-        """``scan``, sieved; ``wide``: see lldecode.audit.sources.Sifter."""
-        sieved = cls.__new__(cls)
-        sieved.__dict__.update(vars(scan))
-        sieved.wide = wide
-        return sieved
-
-    def _scan_block(self, block: bytes, size: int,
-                    lineno: int) -> Iterator[Tuple[int, Union[str, Record]]]:
-        probe = min(size, PROBE)
-        starts = None
-        if len(_search(block).findall(block, 0, probe)) * DENSE > probe:
-            # (an auditd log's blocks are scanned as before; a block the
-            # sieve keeps most of is read whole, as before)
-            wide = self.wide()
-            if sieve.line_starts(block, 0, probe, wide, probe // sieve.DENSE) is not None:
-                starts = sieve.line_starts(block, 0, size, wide, size // sieve.DENSE)
-        if starts is None:
-            yield from super()._scan_block(block, size, lineno)
-            return
-        last = lineno + block.count(b"\n", 0, size)
-        for skipped, start, end in sieve.kept(block, 0, size, starts, wide, self.wide):
-            lineno += skipped + 1
-            line = block[start:end].decode("latin-1")
-            yield lineno, line[:-1] if line.endswith("\r") and end < size else line
-        self._lineno = last
-
-
 class _Numbered:
     """(line number, line) of sifted lines (an int: that many lines
     skipped); :attr:`lineno`: the number of the last line, kept or not."""
@@ -530,17 +489,19 @@ def _never() -> bool:
 
 
 def _scanner(source: Source, hold: Callable[[], bool], want: Optional[Want],
-             landlock_only: bool = False) -> "Optional[Scan[Record]]":
+             landlock_only: bool = False,
+             wide: Optional[Callable[[], bool]] = None) -> "Optional[Scan[Record]]":
     """A scan of the source's candidate lines (lldecode.audit.scan), when it
     is an uncompressed regular file read without a progress display (the
-    plain records it passes over go to ``want.gaps``, when given)."""
+    plain records it passes over go to ``want.gaps``, when given; ``wide``:
+    sieve the blocks of other lines than plain records, see Scan)."""
     if (not SCAN or source.path is None or source.watcher is not None
             or not scannable(source.path)):
         return None
     return Scan(source.path, source.start, source.end, source.first_lineno,
                 source.max_line_length, hold, want,
                 _bulk_reader(source.name, landlock_only) if BULK else None,
-                want.gaps if want is not None else None)
+                want.gaps if want is not None else None, wide)
 
 
 # Read the dense blocks of a scan whole (False: line by line, as the other

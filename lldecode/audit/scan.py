@@ -25,8 +25,19 @@ records is read whole, by the caller's bulk reading when it has one
 (records._bulk_reader: one search over the block's text reads the header
 of every record, and gives back to the per-line reading each line it does
 not take exactly as that reading would; tests/audit/test_scan_bulk.py), or
-split whole.  Compressed files, standard input, pipes, netlink
-and progress displays are read line by line.
+split whole, or, when only Landlock records are read, sieved
+(lldecode.audit.sieve: a block of dmesg, journald or ``ausearch -i``
+lines).  Compressed files, standard input and pipes are sieved by their
+source when only Landlock records are read (lldecode.audit.sources.Sifter),
+else read line by line, as netlink and progress displays are.
+
+The optional C accelerator (lldecode/audit/_native.c, :data:`native`)
+does two things of this module in one pass over the bytes: the candidate
+search with the newlines before each candidate, and the walk over plain
+records that cannot matter to the open events (a test that says "may
+matter" more often, never less, than the grouper's own, as the Python
+walk's).  The Python code stays the reference
+(tests/audit/test_native.py).
 
 A reading that counts the serials missing from the input (every serial
 matters) gives ``gaps`` (see :class:`Gaps`): the scan hands it the node and
@@ -38,12 +49,14 @@ the next line read), so that the count is the line-by-line reading's.
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import math
 import operator
 import os
 import re
 import sys
+from types import ModuleType
 from typing import (
     BinaryIO,
     Callable,
@@ -59,8 +72,25 @@ from typing import (
     Union,
 )
 
-from lldecode.audit import live
+from lldecode.audit import live, sieve
 from lldecode.audit.sources import split_lines
+
+
+def _load_native() -> Optional[ModuleType]:
+    """The C search (lldecode/audit/_native.c), unless it was not built or
+    LLDECODE_NATIVE=0 turns it off."""
+    if os.environ.get("LLDECODE_NATIVE", "1") == "0":
+        return None
+    try:
+        return importlib.import_module("lldecode.audit._native")
+    except ImportError:
+        return None
+
+
+# The optional C accelerator: the candidate search and the walk over plain
+# records, giving what the Python code of this module gives (None: that
+# code; tests/audit/test_native.py compares both).
+native = _load_native()
 
 # Bytes read at a time: large enough that the per-block work (a search, a
 # newline count) is small beside the bytes, small enough for the memory
@@ -180,12 +210,20 @@ class Scan(Generic[_Item]):
 
     ``gaps``, when given, takes each plain record the scan passes over (its
     node and serial), before the next line is given (see :class:`Gaps`).
+
+    ``wide``, when given, says the reading wants the Landlock records only
+    (no event is ever held): a block of mostly other lines than plain
+    records (dmesg, journald, ``ausearch -i``...) is then sieved
+    (lldecode.audit.sieve: only the lines holding one of the substrings
+    the reader's per-line tests look for are given; ``wide()`` says
+    whether those of records without serial are wanted too).
     """
 
     def __init__(self, path: str, start: int, end: Optional[int], first_lineno: int,
                  max_line_length: int, hold: Callable[[], bool] = lambda: False,
                  want: Optional[Want] = None,
-                 bulk: "Optional[Bulk[_Item]]" = None, gaps: Optional[Gaps] = None):
+                 bulk: "Optional[Bulk[_Item]]" = None, gaps: Optional[Gaps] = None,
+                 wide: Optional[Callable[[], bool]] = None):
         self.path = path
         self.start = start
         self.end = end
@@ -198,6 +236,7 @@ class Scan(Generic[_Item]):
         self.want = want
         self.bulk = bulk
         self.gaps = gaps
+        self.wide = wide
         self._lineno = 0   # the number of the last line of the block scanned
         self._walked = 0   # lines walked by _walk, and whether it left an event open
         self._holding = False
@@ -291,7 +330,20 @@ class Scan(Generic[_Item]):
     def _unterminated(self) -> None:
         self.unterminated = True
 
-    def _positions(self, block: bytes, size: int) -> List[int]:
+    def _candidates(self, block: bytes,
+                    size: int) -> Tuple[Optional[List[int]], Optional[List[int]], int]:
+        """(starts, before, total): the line starts of the candidate lines
+        of block[:size] (None when the block's first 64 KiB say most lines
+        are candidates), with the C search the newlines before each start
+        and in the block (else None and -1: the caller counts them)."""
+        if native is not None:
+            return native.candidates(block, size)  # type: ignore[no-any-return]
+        probe = min(size, PROBE)
+        if len(_search(block).findall(block, 0, probe)) * DENSE > probe:
+            return None, None, -1
+        return self._python_positions(block, size), None, -1
+
+    def _python_positions(self, block: bytes, size: int) -> List[int]:
         """The line starts (sorted, unique) of the candidate lines of block[:size]."""
         plain = PLAIN_RE.match
         # (OTHER_LINE_RE's finds: those of the cheaper search that are no plain record)
@@ -312,10 +364,13 @@ class Scan(Generic[_Item]):
         """The candidate lines of a block whose lines are all within the
         limit; ``lineno``: the number of the line before the block.  While
         ``hold()`` says True (an event is open), every line."""
-        probe = min(size, PROBE)
-        dense = len(_search(block).findall(block, 0, probe)) * DENSE > probe
-        starts = [] if dense else self._positions(block, size)
-        if dense or len(starts) * DENSE > size:
+        found, before, total = self._candidates(block, size)
+        if (found is None or len(found) * DENSE > size) and self.wide is not None:
+            sifted = self._sifted(block, size)
+            if sifted is not None:
+                yield from self._sifted_lines(block, size, lineno, sifted)
+                return
+        if found is None or len(found) * DENSE > size:
             # Most lines are candidates (a log of Landlock records): every
             # line, split at once, is cheaper than finding each; cheaper
             # still, the bulk reading of the whole block.
@@ -337,6 +392,8 @@ class Scan(Generic[_Item]):
                 yield from enumerate(parts, lineno + 1)
             self._lineno = lineno + block.count(b"\n", 0, size)
             return
+        starts = found
+        base = lineno  # (the number of the line before the block)
         count = block.count
         find = block.find
         hold, want, gaps = self.hold, self.want, self.gaps
@@ -351,7 +408,10 @@ class Scan(Generic[_Item]):
                 i += 1
                 if gaps is not None and start > previous:
                     self._skip(block, previous, start)  # (the plain records before it)
-                lineno += count(b"\n", previous, start)
+                if before is not None:
+                    lineno = base + before[i - 1]
+                else:
+                    lineno += count(b"\n", previous, start)
                 emit = True
             else:
                 # An event is open: the plain records that join it or close it too.
@@ -364,7 +424,9 @@ class Scan(Generic[_Item]):
                 else:
                     # The plain records up to the next candidate, walked at once.
                     stop = starts[i] if i < n else size
-                    yield from self._walk(block, start, stop, want, lineno)
+                    yield from (self._walk(block, start, stop, want, lineno)
+                                if native is None or gaps is not None
+                                else self._quiet_walk(block, start, stop, want, lineno))
                     lineno += self._walked
                     previous = stop
                     holding = self._holding
@@ -387,10 +449,74 @@ class Scan(Generic[_Item]):
         if previous < size:
             if gaps is not None:
                 self._skip(block, previous, size)  # (the plain records after the last line)
-            self._lineno = lineno + count(b"\n", previous, size)
+            self._lineno = (base + total if total >= 0
+                            else lineno + count(b"\n", previous, size))
         else:  # the number of the last line with a terminator
             self._lineno = lineno - 1 if previous > size else lineno
 
+
+    def _sifted(self, block: bytes, size: int) -> Optional[List[int]]:
+        """The starts of the lines of block[:size] the sieve keeps, when
+        few are (see ``wide``); None: the block is read whole."""
+        assert self.wide is not None
+        wide = self.wide()
+        probe = min(size, PROBE)
+        if sieve.line_starts(block, 0, probe, wide, probe // sieve.DENSE) is None:
+            return None  # (most lines are kept: read whole, as before)
+        return sieve.line_starts(block, 0, size, wide, size // sieve.DENSE)
+
+    def _sifted_lines(self, block: bytes, size: int, lineno: int,
+                      starts: List[int]) -> Iterator[Tuple[int, Union[str, _Item]]]:
+        """The lines of block[:size] at ``starts`` (:meth:`_sifted`), and
+        those the sieve keeps once ``wide()`` turns on."""
+        assert self.wide is not None
+        last = lineno + block.count(b"\n", 0, size)
+        for skipped, start, end in sieve.kept(block, 0, size, starts, self.wide(), self.wide):
+            lineno += skipped + 1
+            line = block[start:end].decode("latin-1")
+            yield lineno, line[:-1] if line.endswith("\r") and end < size else line
+        self._lineno = last
+
+    def _quiet_walk(self, block: bytes, lo: int, hi: int, want: Want,
+                    lineno: int) -> Iterator[Numbered]:
+        """:meth:`_walk` with the C walk (native.quiet_rows) passing over
+        the rows that cannot matter; each row it stops at is tested as
+        :meth:`_walk` tests one (``want``), and given when it matters."""
+        assert native is not None
+        quiet_rows = native.quiet_rows
+        self._holding = True
+        lines = block.count(b"\n", lo, hi)
+        if hi > lo and block[hi - 1:hi] != b"\n":
+            lines += 1  # the last line, without terminator
+        self._walked = lines
+        keys, oldest, stamp, window, timeout = want.held()
+        serials = tuple(serial for _, serial in keys)
+        late = math.inf if stamp is None else stamp + timeout - _MARGIN
+        find = block.find
+        position, row = lo, 0
+        while position < hi:
+            position, passed = quiet_rows(block, position, hi, oldest, window, late, serials)
+            row += passed
+            if position >= hi:
+                break
+            end = find(b"\n", position, hi)
+            terminated = end >= 0  # (else the last line: a CR at its end is kept)
+            if not terminated:
+                end = hi
+            m = _HEADER_RE.match(block, position)
+            if m is None or want(m.group(1).decode("latin-1") if m.group(1) else None,
+                                 int(m.group(4)),
+                                 int(m.group(2)) + int(m.group(3)) / 10 ** len(m.group(3))):
+                line = block[position:end].decode("latin-1")
+                yield lineno + row + 1, (line[:-1] if line.endswith("\r") and terminated
+                                         else line)
+                if not self.hold():
+                    self._holding = False
+                    return
+                keys, oldest, stamp, window, timeout = want.held()
+                serials = tuple(serial for _, serial in keys)
+                late = math.inf if stamp is None else stamp + timeout - _MARGIN
+            position, row = end + 1, row + 1
 
     def _walk(self, block: bytes, lo: int, hi: int, want: Want,
               lineno: int) -> Iterator[Numbered]:

@@ -101,3 +101,20 @@ def test_warnings_of_parts_read_elsewhere(small_parts, tmp_path, mixed_log):
         result = CliRunner().invoke(cli, ["filter", "--count", "--syscall", "openat",
                                           "--jobs", jobs, str(landlock_only)])
         assert "--syscall matched nothing" in result.stderr, jobs
+
+
+def test_a_sparse_log_read_with_the_c_search_takes_larger_parts(monkeypatch, mixed_log,
+                                                                tmp_path):
+    """With the C search, a log of few Landlock records is read so fast
+    that a worker pays only for much larger parts; a log of Landlock
+    records is not (its records cost the same either way)."""
+    dense = tmp_path / "dense.log"
+    with open(dense, "w", encoding="latin-1") as out:
+        generate(out, "dense", size=1 << 20)
+    monkeypatch.setattr(parallel.scan, "native", object())
+    assert parallel.tally_min_part([str(mixed_log)]) == (parallel.MIN_PART
+                                                         * parallel.SPARSE_FACTOR)
+    assert parallel.tally_min_part([str(dense)]) == parallel.MIN_PART
+    assert parallel.tally_min_part([str(tmp_path / "missing.log")]) == parallel.MIN_PART
+    monkeypatch.setattr(parallel.scan, "native", None)
+    assert parallel.tally_min_part([str(mixed_log)]) == parallel.MIN_PART

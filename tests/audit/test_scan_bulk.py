@@ -287,13 +287,13 @@ SEARCH_EDGES = [
 @given(st.lists(st.sampled_from(SEARCH_EDGES + list(GENERATED["mixed", 50.0][:12])),
                 min_size=1, max_size=20), st.booleans(), st.booleans())
 def test_search_finds_what_other_line_re_finds(lines, node_first, final_newline):
-    """_positions with the cheaper search gives the candidates OTHER_LINE_RE gave."""
+    """_python_positions with the cheaper search gives the candidates OTHER_LINE_RE gave."""
     if node_first:
         lines = [b"node=h " + _header(b"SYSCALL") + b"a=1"] + lines
     block = b"\n".join(lines) + (b"\n" if final_newline else b"")
     reader = scan.Scan("unused", 0, None, 1, 1 << 20)
     for size in {len(block), block.rfind(b"\n") + 1}:
-        assert reader._positions(block, size) == _reference_positions(block, size)
+        assert reader._python_positions(block, size) == _reference_positions(block, size)
 
 
 @settings(max_examples=80, deadline=None,

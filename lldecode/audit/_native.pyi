@@ -1,0 +1,6 @@
+# The optional C accelerator of the block scan (lldecode/audit/_native.c).
+from typing import List, Tuple
+
+def candidates(block: bytes, size: int) -> Tuple[List[int], List[int], int]: ...
+def quiet_rows(block: bytes, lo: int, hi: int, oldest: int, window: int, late: float,
+               serials: Tuple[int, ...]) -> Tuple[int, int]: ...
