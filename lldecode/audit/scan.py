@@ -70,6 +70,7 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    cast,
 )
 
 from lldecode.audit import live, sieve
@@ -252,28 +253,35 @@ class Scan(Generic[_Item]):
         the range, in blocks ending at a line end (the last one may end
         without); a block of more than the limit without newline is a line
         over the limit.  (The file is read again from each block's end: no
-        copy of the bytes.)"""
+        copy of the bytes; a block is good until the next one is read.)"""
         f = self.binary = open(self.path, "rb", buffering=0)
         position = self.start
         end = self.end
+        # Each block is read into the same buffer (no new memory to fault in
+        # a MiB at a time): the caller is done with a block before it asks
+        # for the next one (it keeps copies of its lines, never the block).
+        buffer = bytearray(BLOCK)
+        view = memoryview(buffer)
         while True:
             want = BLOCK if end is None else min(BLOCK, end - position)
             if want <= 0 or live.stop:  # (interrupted: the input ends here)
                 return
             f.seek(position)
-            data = f.read(want)
-            if not data:
+            got = f.readinto(view[:want])
+            if not got:
                 return
-            last = len(data) < want or (end is not None and position + len(data) >= end)
+            # (a bytearray, read through the methods it shares with bytes)
+            data = cast(bytes, buffer if got == BLOCK else buffer[:got])
+            last = got < want or (end is not None and position + got >= end)
             cut = data.rfind(b"\n") + 1
             while cut == 0 and len(data) <= self.limit and not last:
                 more = f.read(BLOCK)  # a line longer than a block
                 last = len(more) < BLOCK
-                data += more
+                data = bytes(data) + more
                 cut = data.rfind(b"\n") + 1
             if last:
                 if end is not None and not data.endswith(b"\n") and len(data) >= want:
-                    data += self._rest_of_line(f)  # the range ends inside a line
+                    data = bytes(data) + self._rest_of_line(f)  # (the range ends inside a line)
                 yield data, len(data)
                 return
             if cut == 0:

@@ -243,7 +243,11 @@ class Source:
 
     def sifted(self, wide: Callable[[], bool]) -> Iterator[Union[str, int]]:
         """The lines the sieve keeps (lldecode.audit.sieve; ``wide``: see
-        :class:`Sifter`), and the number of each run of lines it skips."""
+        :class:`Sifter`), and the number of each run of lines it skips.  A
+        source that reads its lines its own way (its class overrides
+        :meth:`lines`, not :meth:`_read`) gives every line."""
+        if type(self).lines is not Source.lines:
+            return self.lines()
         return self._read(wide)
 
     def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
@@ -320,9 +324,6 @@ class LinesSource(Source):
                     yield TOO_LONG
                 else:
                     yield line[:-1] if line.endswith("\r") else line
-
-    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
-        return self.lines()  # (every line: no sieve)
 
 
 class RangeSource(Source):
@@ -434,9 +435,6 @@ class NetlinkSource(Source):
             raise SourceError(f"netlink: cannot read the audit multicast group: "
                               f"{exc.strerror or exc}") from None
 
-    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
-        return self.lines()  # (every record: no sieve)
-
 
 def rotation_key(path: str) -> Tuple[str, int, int, str]:
     """Sort key putting a rotated set oldest first.
@@ -501,9 +499,6 @@ class _Failed(Source):
     def lines(self) -> Iterator[str]:
         raise SourceError(self.message)
         yield  # pragma: no cover - makes this a generator
-
-    def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
-        return self.lines()  # (every line: no sieve)
 
 
 def expand(arguments: List[str], netlink_idle: Optional[float] = None,
@@ -705,9 +700,6 @@ class PipeSource(Source):
         self.fd = fd
         self.event_timeout = (live.settings.event_timeout if event_timeout is None
                               else event_timeout)
-
-    def lines(self) -> Iterator[str]:
-        return cast(Iterator[str], self._read(None))
 
     def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
         splitter: Union[LineSplitter, Sifter] = (

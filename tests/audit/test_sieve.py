@@ -296,3 +296,21 @@ def test_cli_outputs_identical(path, tmp_path):
         for args, data in (([*command, "-j", "1", str(packed)], b""),
                            ([*command, "-j", "1", "-"], path.read_bytes())):
             assert _cli(args, data, True) == _cli(args, data, False), args
+
+
+def test_a_source_that_reads_its_own_way_is_not_sieved(tmp_path):
+    """A source whose class reads its lines its own way (lldecode.audit.follow's
+    FileSource: from a checkpoint's offset, following the file) gives every
+    line of its own reading, not the file's sifted lines."""
+    path = tmp_path / "log.txt"
+    path.write_bytes(b"first\n" + b"x\n" * 5000 + b"type=1423 domain=1\n")
+
+    class Own(sources.Source):
+        def lines(self) -> Iterator[str]:
+            yield "own line"
+
+    own = Own("own", lambda: open(path, "rb"))
+    assert list(own.sifted(lambda: False)) == ["own line"]
+    plain = sources.Source("plain", lambda: open(path, "rb"))
+    kept = [item for item in plain.sifted(lambda: False) if isinstance(item, str)]
+    assert kept[0] == "first" and kept[-1] == "type=1423 domain=1" and len(kept) < 10
