@@ -303,15 +303,8 @@ class Scan(Generic[_Item]):
         return b"".join(pieces)
 
     def _long_line(self, block: bytes, size: int) -> bool:
-        """Could block[:size] hold a line longer than the limit?  (Every
-        line is short when each stretch of limit/2 bytes holds a newline.)"""
-        if size <= self.limit:
-            return False
-        step = max(1, self.limit // 2)
-        for at in range(0, size, step):
-            if block.find(b"\n", at, min(at + step, size)) < 0 and at + step < size:
-                return True
-        return block.rfind(b"\n", 0, size) < size - 1 - self.limit
+        """Could block[:size] hold a line longer than the limit?"""
+        return sieve.may_hold_long_line(block, 0, size, self.limit)
 
     def lines(self) -> Iterator[Tuple[int, Union[str, _Item]]]:
         """(line number, line) of the lines that may concern Landlock, in
