@@ -164,6 +164,31 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def accelerator() -> str:
+    """Whether the lldecode commands read with the C accelerator."""
+    probe = subprocess.run(lldecode_python() + ["-c", "from lldecode.audit import scan; "
+                                                "print(scan.native is not None)"],
+                           capture_output=True, text=True, check=False)
+    if probe.stdout.strip() == "True":
+        return "C accelerator built and used"
+    return "without the C accelerator (the Python reader)"
+
+
+def lldecode_python() -> List[str]:
+    """The Python of the lldecode command (the one running this, when the
+    command is not found next to it)."""
+    found = lldecode()[0]
+    if found != sys.executable:
+        try:
+            with open(found, "rb") as f:
+                first = f.readline()
+            if first.startswith(b"#!"):
+                return [first[2:].decode().strip()]
+        except OSError:
+            pass
+    return [sys.executable]
+
+
 def bench_file(label: str, path: Path, lines: int, runs: int,
                ausearch: Optional[str], scratch: Path, skip: List[str]) -> List[List[str]]:
     chosen = [(name, argv) for name, argv in commands(path, ausearch)
@@ -203,7 +228,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--skip", action="append", default=[], metavar="TEXT",
                         help="leave out the commands whose name holds TEXT (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--no-native", action="store_true",
+                        help="read without the C accelerator (LLDECODE_NATIVE=0), as an "
+                             "installation without a C compiler does")
     args = parser.parse_args(argv)
+    if args.no_native:
+        os.environ["LLDECODE_NATIVE"] = "0"  # (the lldecode commands inherit it)
     args.out.mkdir(parents=True, exist_ok=True)
     ausearch = ensure_ausearch()
     # Byte-compile the package first, as an installation does: a checkout run
@@ -228,8 +258,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         rows.extend(bench_file(label, path, lines, args.runs, ausearch, args.out, args.skip))
     from tabulate import tabulate
 
-    print(f"Machine: {machine()}; median of {args.runs} interleaved runs, ratios paired "
-          "within each round\n")
+    print(f"Machine: {machine()}; {accelerator()}; median of {args.runs} interleaved runs, "
+          "ratios paired within each round\n")
     print(tabulate(rows, headers=["log", "command", "seconds", "/ ausearch --raw",
                                   "/ ausearch -i", "lines/s", "peak MiB (tree)"],
                    tablefmt="github", disable_numparse=True))

@@ -426,7 +426,7 @@ class Scan(Generic[_Item]):
                     # The plain records up to the next candidate, walked at once.
                     stop = starts[i] if i < n else size
                     yield from (self._walk(block, start, stop, want, lineno)
-                                if native is None or gaps is not None
+                                if native is None
                                 else self._quiet_walk(block, start, stop, want, lineno))
                     lineno += self._walked
                     previous = stop
@@ -482,9 +482,13 @@ class Scan(Generic[_Item]):
                     lineno: int) -> Iterator[Numbered]:
         """:meth:`_walk` with the C walk (native.quiet_rows) passing over
         the rows that cannot matter; each row it stops at is tested as
-        :meth:`_walk` tests one (``want``), and given when it matters."""
+        :meth:`_walk` tests one (``want``), and given when it matters.  The
+        rows passed over go to ``gaps`` (when given) before the next row
+        given, and the rest of the stretch at the end."""
         assert native is not None
         quiet_rows = native.quiet_rows
+        gaps = self.gaps
+        skipped = lo  # the first row passed over and not yet given to gaps
         self._holding = True
         lines = block.count(b"\n", lo, hi)
         if hi > lo and block[hi - 1:hi] != b"\n":
@@ -509,15 +513,20 @@ class Scan(Generic[_Item]):
                                  int(m.group(4)),
                                  int(m.group(2)) + int(m.group(3)) / 10 ** len(m.group(3))):
                 line = block[position:end].decode("latin-1")
+                if gaps is not None and position > skipped:
+                    self._skip(block, skipped, position)
+                skipped = end + 1
                 yield lineno + row + 1, (line[:-1] if line.endswith("\r") and terminated
                                          else line)
                 if not self.hold():
                     self._holding = False
-                    return
+                    break
                 keys, oldest, stamp, window, timeout = want.held()
                 serials = tuple(serial for _, serial in keys)
                 late = math.inf if stamp is None else stamp + timeout - _MARGIN
             position, row = end + 1, row + 1
+        if gaps is not None and hi > skipped:
+            self._skip(block, skipped, hi)  # (the rest of the stretch: passed over)
 
     def _walk(self, block: bytes, lo: int, hi: int, want: Want,
               lineno: int) -> Iterator[Numbered]:
