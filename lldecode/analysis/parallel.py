@@ -170,13 +170,15 @@ def part_source(part: Part) -> sources.Source:
     return sources.RangeSource(path, start, end)
 
 
-def plan(arguments: Sequence[str], jobs: int) -> Optional[List[Part]]:
-    """The parts to read, or None when one pass in this process is better."""
+def plan(arguments: Sequence[str], jobs: int, context: bool = False) -> Optional[List[Part]]:
+    """The parts to read, or None when one pass in this process is better
+    (``context``: the process records are read too, which costs more a
+    byte: :data:`MIN_PART` whatever the log)."""
     files = _files(arguments, jobs)
     if files is None:
         return None
     paths, sizes = files
-    smallest = tally_min_part(paths)
+    smallest = MIN_PART if context else tally_min_part(paths)
     if sum(sizes) < smallest or (len(paths) < 2 and sizes[0] < 2 * smallest):
         return None
     parts: List[Part] = []
@@ -231,9 +233,10 @@ def explain_replay_cost(paths: Sequence[str]) -> float:
 
 
 def tally_min_part(paths: Sequence[str]) -> int:
-    """The smallest part worth a worker for a tally: :data:`MIN_PART`, or,
-    on a log of few Landlock records read with the C search
-    (lldecode.audit.scan.native), :data:`SPARSE_FACTOR` times that."""
+    """The smallest part worth a worker for a tally of Landlock records
+    only: :data:`MIN_PART`, or, on a log of few Landlock records read with
+    the C search (lldecode.audit.scan.native), :data:`SPARSE_FACTOR` times
+    that."""
     if scan.native is None or _mostly_landlock(paths) is not False:
         return MIN_PART
     return MIN_PART * SPARSE_FACTOR

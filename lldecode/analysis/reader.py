@@ -102,7 +102,8 @@ class LogReader:
         ``serial_gaps``: count the missing serials (default: with context;
         only the domain report shows them)."""
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
-        parts = None if self.given_sources is not None else parallel.plan(self.inputs, jobs)
+        parts = (None if self.given_sources is not None
+                 else parallel.plan(self.inputs, jobs, context=self.context))
         if parts is not None:
             options: parallel.TallyOptions = {
                 "selection": self.selection_options, "context": self.context, "by": by,

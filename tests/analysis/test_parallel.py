@@ -118,3 +118,12 @@ def test_a_sparse_log_read_with_the_c_search_takes_larger_parts(monkeypatch, mix
     assert parallel.tally_min_part([str(tmp_path / "missing.log")]) == parallel.MIN_PART
     monkeypatch.setattr(parallel.scan, "native", None)
     assert parallel.tally_min_part([str(mixed_log)]) == parallel.MIN_PART
+
+
+def test_a_tally_with_context_takes_the_usual_parts(monkeypatch, mixed_log, small_parts):
+    """domains and summarize --by exe read the process records too: their
+    parts are MIN_PART whatever the log."""
+    monkeypatch.setattr(parallel.scan, "native", object())
+    monkeypatch.setattr(parallel, "SPARSE_FACTOR", 1000)
+    assert parallel.plan([str(mixed_log)], 2) is None
+    assert len(parallel.plan([str(mixed_log)], 2, context=True) or []) == 2
