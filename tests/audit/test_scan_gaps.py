@@ -525,6 +525,7 @@ def test_gaps_at_the_cuts_between_parts(tmp_path, monkeypatch):
                  [after_gaps[1], elsewhere[len(elsewhere) // 2], after_gaps[-1]]):
         edges = [0, *cuts, len(data)]
         parts = [(str(path), a, b) for a, b in zip(edges, edges[1:])]
-        monkeypatch.setattr(parallel, "plan", lambda arguments, jobs, parts=parts: parts)
+        monkeypatch.setattr(parallel, "plan",
+                            lambda arguments, jobs, context=False, parts=parts: parts)
         assert _cli(["domains", "-f", "json", "-j", "2", str(path)], True) == one, cuts
         assert _cli(["domains", "-f", "json", "-j", "2", str(path)], False) == one, cuts
