@@ -490,10 +490,7 @@ class Scan(Generic[_Item]):
         gaps = self.gaps
         skipped = lo  # the first row passed over and not yet given to gaps
         self._holding = True
-        lines = block.count(b"\n", lo, hi)
-        if hi > lo and block[hi - 1:hi] != b"\n":
-            lines += 1  # the last line, without terminator
-        self._walked = lines
+        self._walked = _lines_of(block, lo, hi)
         keys, oldest, stamp, window, timeout = want.held()
         serials = tuple(serial for _, serial in keys)
         late = math.inf if stamp is None else stamp + timeout - _MARGIN
@@ -508,10 +505,7 @@ class Scan(Generic[_Item]):
             terminated = end >= 0  # (else the last line: a CR at its end is kept)
             if not terminated:
                 end = hi
-            m = _HEADER_RE.match(block, position)
-            if m is None or want(m.group(1).decode("latin-1") if m.group(1) else None,
-                                 int(m.group(4)),
-                                 int(m.group(2)) + int(m.group(3)) / 10 ** len(m.group(3))):
+            if _matters(block, position, want):
                 line = block[position:end].decode("latin-1")
                 if gaps is not None and position > skipped:
                     self._skip(block, skipped, position)
@@ -539,10 +533,7 @@ class Scan(Generic[_Item]):
         gaps = self.gaps
         # The first line passed over and not yet accounted: its start, its row.
         skipped, skipped_row = lo, 0
-        lines = block.count(b"\n", lo, hi)
-        if hi > lo and block[hi - 1:hi] != b"\n":
-            lines += 1  # the last line, without terminator
-        self._walked = lines
+        lines = self._walked = _lines_of(block, lo, hi)
         keys, oldest, stamp, window, timeout = want.held()
         # Rows of 10-digit seconds and serials as wide as the oldest open
         # one's, which compare as digit strings (else not exact: row by row).
@@ -593,12 +584,8 @@ class Scan(Generic[_Item]):
                 while at < row:
                     position = find(b"\n", position, hi) + 1
                     at += 1
-                m = _HEADER_RE.match(block, position)
-                if m is not None:
-                    node, sec, ms, digits = m.groups()
-                    if not want(node.decode("latin-1") if node else None, int(digits),
-                                int(sec) + int(ms) / 10 ** len(ms)):
-                        continue
+                if not _matters(block, position, want):
+                    continue
                 end = find(b"\n", position, hi)
                 terminated = end >= 0  # (else the last line: a CR at its end is kept)
                 if not terminated:
@@ -675,6 +662,27 @@ def _has_node(block: bytes, lo: int, hi: int) -> bool:
 _SERIALS_RE = re.compile(portable(rb"\ntype=[^ ]++ msg=audit\([^:]++:([0-9]++)"))
 _NODE_SERIALS_RE = re.compile(portable(
     rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ msg=audit\([0-9]++\.[0-9]++:([0-9]++)\):"))
+
+
+def _lines_of(block: bytes, lo: int, hi: int) -> int:
+    """The number of lines of block[lo:hi] (whole lines; the last one may
+    have no terminator)."""
+    lines = block.count(b"\n", lo, hi)
+    if hi > lo and block[hi - 1:hi] != b"\n":
+        lines += 1  # the last line, without terminator
+    return lines
+
+
+def _matters(block: bytes, position: int, want: Want) -> bool:
+    """Does the plain record at ``position`` matter to the open events
+    (``want``, given its header's node, serial and time)?  A line whose
+    header _HEADER_RE does not read is read (it matters)."""
+    m = _HEADER_RE.match(block, position)
+    if m is None:
+        return True
+    node, sec, ms, digits = m.groups()
+    return want(node.decode("latin-1") if node else None, int(digits),
+                int(sec) + int(ms) / 10 ** len(ms))
 
 
 @functools.lru_cache(maxsize=32)
