@@ -69,6 +69,7 @@ class TallyOptions(TypedDict):
     keep_domains: bool
     max_line_length: Optional[int]
     serial_gaps: Optional[bool]    # count missing serials (None: with context)
+    accounting: bool    # Tally's accounting
 
 
 # A worker's diagnostics: (messages, Diagnostics.counts()).
@@ -292,7 +293,8 @@ def plan_spans(arguments: Sequence[str], jobs: int, replay: Optional[float] = 0.
 
 
 def _new_tally(options: TallyOptions) -> Tally:
-    return Tally(options["by"], options["per_domain"], options["keep_domains"])
+    return Tally(options["by"], options["per_domain"], options["keep_domains"],
+                 options["accounting"])
 
 
 def _read_part(job: Tuple[Part, TallyOptions, str]

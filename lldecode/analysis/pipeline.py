@@ -54,6 +54,9 @@ class Reading:
         # PROCTITLE (denials have no process), and no serial-gap accounting.
         self.context = context
         self._given_sources = given_sources  # ready-made sources instead of arguments
+        # False: the domains are not followed (a count that shows none of
+        # them, lldecode.analysis.tally): denials carry no domain_info.
+        self.accounting = True
 
     def _sources(self) -> Iterator[sources.Source]:
         watcher = self.watcher
@@ -83,7 +86,8 @@ class Reading:
                 yield event, []
                 continue
             denials = denials_of(event)
-            self.registry.observe(event, denials)
+            if self.accounting:
+                self.registry.observe(event, denials)
             yield event, denials
 
     def denials(self) -> Iterator[Denial]:

@@ -95,22 +95,27 @@ class LogReader:
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
               on_tick: Optional[Callable[[Tally], None]] = None,
-              serial_gaps: Optional[bool] = None) -> Tally:
+              serial_gaps: Optional[bool] = None, accounting: bool = True) -> Tally:
         """Aggregate the selected denials (lldecode.analysis.tally), on several
         processes when the input is large enough (lldecode.analysis.parallel).
         ``on_tick(tally)``: called where a live input went quiet.
         ``serial_gaps``: count the missing serials (default: with context;
-        only the domain report shows them)."""
+        only the domain report shows them).  ``accounting=False``: only the
+        count is wanted (see :class:`~lldecode.analysis.tally.Tally`)."""
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
-        parts = (None if self.given_sources is not None
+        # A selection that reads a domain's state (its creator, its status)
+        # needs the domains of the parts before: one pass (the parts of a
+        # tally start with no domain known).
+        parts = (None if self.given_sources is not None or self.selection.needs_domains
                  else parallel.plan(self.inputs, jobs, context=self.context))
         if parts is not None:
             options: parallel.TallyOptions = {
                 "selection": self.selection_options, "context": self.context, "by": by,
                 "per_domain": per_domain, "keep_domains": self.keep_domains,
-                "max_line_length": self.max_line_length, "serial_gaps": serial_gaps}
+                "max_line_length": self.max_line_length, "serial_gaps": serial_gaps,
+                "accounting": accounting}
             return parallel.tally(parts, options, jobs, self.diagnostics, self.selection)
-        result = Tally(by, per_domain, self.keep_domains)
+        result = Tally(by, per_domain, self.keep_domains, accounting)
         result.consume(self.reading(result.registry, serial_gaps), self.selection,
                        None if on_tick is None else (lambda: on_tick(result)))
         return result

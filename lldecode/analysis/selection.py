@@ -115,6 +115,12 @@ FIELDS: Dict[str, Getter] = {
 }
 
 
+# Fields read from the Landlock access record alone: choosing by them needs
+# neither the process records nor the domain registry (Selection.needs_domains).
+RECORD_FIELDS = frozenset({"domain", "blocker", "blockers", "path", "dev", "ino", "ioctlcmd",
+                           "port", "addr", "opid", "ocomm", "time", "serial", "node", "carrier",
+                           "file"})
+
 # Fields read from the denied process's records (SYSCALL, PROCTITLE, CWD).
 PROCESS_FIELDS = frozenset({"exe", "comm", "pid", "ppid", "uid", "auid", "syscall", "errno",
                             "exit", "key", "cwd", "proctitle"})
@@ -650,6 +656,12 @@ class Selection:
     def empty(self) -> bool:
         """Is every denial selected (no option given)?"""
         return not self.tests
+
+    @property
+    def needs_domains(self) -> bool:
+        """Does choosing read what the domain registry attaches to a denial
+        (its creator: exe, comm, pid, uid without a SYSCALL record; status)?"""
+        return any(field not in RECORD_FIELDS for _, field, _ in self.selectors)
 
     def __call__(self, denial: Denial) -> bool:
         self.tested += 1

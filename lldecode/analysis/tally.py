@@ -129,11 +129,14 @@ class Tally:
     """``by``: summarize by these dimensions; ``per_domain``: count the
     selected denials per domain; ``keep_domains``: keep every domain for
     the report (else only the live ones are kept, and merged parts do not
-    carry them)."""
+    carry them); ``accounting=False``: the caller shows only the count, so
+    when the selection needs no domain either (Selection.needs_domains), the
+    domains are not followed (:attr:`registry` stays empty)."""
 
     def __init__(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
-                 keep_domains: bool = False):
+                 keep_domains: bool = False, accounting: bool = True):
         self.count = 0
+        self.accounting = accounting or bool(by) or per_domain or keep_domains
         self.summary = Summary(by) if by else None
         # Selected denials per domain key (a Counter's reading methods; memory
         # stays bounded past lldecode.spill.GROUPS_IN_MEMORY domains).
@@ -157,6 +160,8 @@ class Tally:
         if reading.registry is not self.registry:
             raise ValueError("Tally.consume: the reading must use the tally's registry")
         summary, selected = self.summary, self.selected
+        if not self.accounting and not selection.needs_domains:
+            reading.accounting = False
         self.stats = reading.grouper.stats
         denials = reading.denials() if on_tick is None else _ticking(reading, on_tick)
         for denial in denials:

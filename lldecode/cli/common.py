@@ -288,11 +288,12 @@ class Run:
         self.tallies: List[Any] = []
 
     def tally(self, by: Optional[Sequence[str]] = None, per_domain: bool = False,
-              on_tick: Optional[Callable[[Any], None]] = None) -> Any:
+              on_tick: Optional[Callable[[Any], None]] = None, accounting: bool = True) -> Any:
         # Missing serials are counted only for the gap causes; every tally
         # scans files (lldecode.audit.scan), counting them or not.
         result = self.reader.tally(by, per_domain, on_tick,
-                                   serial_gaps=None if self.shows_gap_causes else False)
+                                   serial_gaps=None if self.shows_gap_causes else False,
+                                   accounting=accounting)
         self.tallies.append(result)
         return result
 

@@ -141,7 +141,7 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
             n += 1
             break
     elif count:
-        n = run.tally().count
+        n = run.tally(accounting=False).count  # (no domain shown: not followed)
         out.write(f"{n}\n")
     elif fmt == "raw":
         # the lines as they were read, byte for byte (the reader holds each
