@@ -103,10 +103,12 @@ class LogReader:
         only the domain report shows them).  ``accounting=False``: only the
         count is wanted (see :class:`~lldecode.analysis.tally.Tally`)."""
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
-        # A selection that reads a domain's state (its creator, its status)
-        # needs the domains of the parts before: one pass (the parts of a
-        # tally start with no domain known).
-        parts = (None if self.given_sources is not None or self.selection.needs_domains
+        # A selection or a summary that reads a domain's state (its creator,
+        # for a denial without SYSCALL record; its status) needs the domains
+        # of the parts before: one pass (the parts of a tally start with no
+        # domain known).
+        one_pass = self.selection.needs_domains or "exe" in (by or ())
+        parts = (None if self.given_sources is not None or one_pass
                  else parallel.plan(self.inputs, jobs, context=self.context))
         if parts is not None:
             options: parallel.TallyOptions = {
@@ -129,22 +131,33 @@ class LogReader:
             return denials
         return (d for d in denials if select(d))
 
-    def paragraphs(self, render: "Render", separator: str = "") -> "Rendered":
+    def paragraphs(self, render: "Render", separator: str = "",
+                   objects: bool = False) -> "Rendered":
         """The explained paragraphs of the selected denials, rendered by
         ``render`` with ``separator`` between two (see
         :func:`lldecode.analysis.explain.paragraphs`): iterate for the text;
         then ``count`` is the number of paragraphs.  A large input is read on
         several processes (lldecode.analysis.parallel_text), the text
-        written in input order."""
-        return self._rendered(render, separator, fold=True)
+        written in input order.  ``objects``: ``render`` gives objects (a
+        table's rows, CI findings), not text; iterate for them (no
+        separator)."""
+        return self._rendered(render, separator, "paragraphs", objects)
 
-    def rendered_denials(self, render: "Render") -> "Rendered":
+    def rendered_denials(self, render: "Render", objects: bool = False) -> "Rendered":
         """The selected denials, each rendered by ``render``, in log order:
-        iterate for the text; then ``count`` is the number of denials (read
-        on several processes as :meth:`paragraphs`)."""
-        return self._rendered(render, "", fold=False)
+        iterate for the text (or objects); then ``count`` is the number of
+        denials (read on several processes as :meth:`paragraphs`)."""
+        return self._rendered(render, "", "denials", objects)
 
-    def _rendered(self, render: "Render", separator: str, fold: bool) -> "Rendered":
+    def rendered_events(self, render: "Render") -> "Rendered":
+        """The events holding a selected denial, each rendered by ``render``
+        from (event, its selected denials) as :meth:`events` gives them, in
+        log order: iterate for the text; then ``count`` is the number of
+        selected denials (read on several processes as :meth:`paragraphs`)."""
+        return self._rendered(render, "", "events", False)
+
+    def _rendered(self, render: "Render", separator: str, kind: str,
+                  objects: bool) -> "Rendered":
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         # (each worker reads the Landlock records of the parts before its
         # own first, at 0.2 to 0.45 of the cost of explaining them)
@@ -152,12 +165,13 @@ class LogReader:
                  else parallel.plan_spans(self.inputs, jobs, replay=None,
                                           min_part=parallel.EXPLAIN_MIN_PART))
         if parts is None:
-            return _SequentialText(self, render, separator, fold)
+            return _SequentialText(self, render, separator, kind)
         from lldecode.analysis.parallel_text import ParallelText
 
         made = ParallelText(parts, {"selection": self.selection_options,
                                     "context": self.context,
-                                    "max_line_length": self.max_line_length, "fold": fold},
+                                    "max_line_length": self.max_line_length, "kind": kind,
+                                    "objects": objects, "keep_domains": self.keep_domains},
                             jobs, self.diagnostics, self.selection, render, separator)
         self.passes.append(made.stats)
         return made
@@ -187,23 +201,28 @@ class Rendered(Protocol):
 
     count: int
 
-    def __iter__(self) -> Iterator[str]: ...
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 class _SequentialText:
     """The items read in this process, rendered as they come."""
 
-    def __init__(self, reader: LogReader, render: "Render", separator: str, fold: bool):
-        self.reader, self.render, self.separator, self.fold = reader, render, separator, fold
+    def __init__(self, reader: LogReader, render: "Render", separator: str, kind: str):
+        self.reader, self.render, self.separator, self.kind = reader, render, separator, kind
         self.count = 0
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[Any]:
         from lldecode.analysis import explain
 
         render, separator = self.render, self.separator
+        if self.kind == "events":
+            for event, denials in self.reader.events():
+                self.count += len(denials)
+                yield render((event, denials))
+            return
         items: Iterator[Any] = self.reader.denials()
-        if self.fold:
+        if self.kind == "paragraphs":
             items = explain.paragraphs(explain.operations(items))
         for item in items:
-            yield (separator if self.count else "") + render(item)
+            yield (separator + render(item)) if separator and self.count else render(item)
             self.count += 1

@@ -103,3 +103,53 @@ def test_cli_count_parts(tmp_path: Any, monkeypatch: Any) -> None:
         assert (one.exit_code, one.output) == (many.exit_code, many.output)
         if extra != ["--where", "status = allocated"]:
             assert int(one.output.split()[0]) > 0
+
+
+def _long_lived_domain(path: Any) -> None:
+    """A log without SYSCALL records (syscall auditing off, a common setup):
+    a real allocated record, then thousands of denials of its domain, in
+    events of their own (the records of the kernel 6.18 sample, serials
+    and times moved on)."""
+    from tests.conftest import SAMPLES
+
+    lines = (SAMPLES / "kernel-6.18-raw-audit.log").read_text("latin-1").splitlines()
+    access = next(line for line in lines if line.startswith("type=UNKNOWN[1423]"))
+    header = access[:access.index("): ") + 3]
+    domain = access.split("domain=")[1].split()[0]
+    allocated = next(line for line in lines if line.startswith("type=UNKNOWN[1424]")
+                     and "status=allocated" in line and f"domain={domain}" in line)
+    body = access[len(header):]
+    with open(path, "w", encoding="latin-1") as out:
+        out.write(f"type=UNKNOWN[1423] msg=audit(1800000000.000:1000): {body}\n")
+        out.write("type=UNKNOWN[1424] msg=audit(1800000000.000:1000): "
+                  + allocated[allocated.index("): ") + 3:] + "\n")
+        for i in range(1, 20000):
+            out.write(f"type=UNKNOWN[1423] msg=audit({1800000000 + i // 50}.{i % 50 * 20:03d}"
+                      f":{1000 + i}): {body}\n")
+
+
+@pytest.mark.parametrize("command", [
+    ["summarize", "--by", "exe"],
+    ["summarize", "--by", "blocker,exe", "-f", "json"],
+    ["filter", "--count", "--exe", "*"],
+    ["filter", "--count", "--where", "status = allocated"],
+    ["summarize", "-f", "json"],
+    ["domains", "-f", "json"],
+])
+def test_creators_across_parts(tmp_path: Any, monkeypatch: Any, command: List[str]) -> None:
+    """A denial's exe, without SYSCALL record, is its domain's creator, whose
+    allocated record may be in an earlier part: such tallies read in one
+    pass (before, the denials of the later parts had no exe: "-" in
+    summarize --by exe)."""
+    log = tmp_path / "long-lived.log"
+    _long_lived_domain(log)
+    monkeypatch.setattr(parallel, "MIN_PART", 64 << 10)
+    monkeypatch.setattr(parallel, "tally_min_part", lambda paths: 64 << 10)
+    assert parallel.plan([str(log)], 2, context=True) is not None
+    runner = CliRunner()
+    one = runner.invoke(cli, [*command, "-j", "1", str(log)], env={"TZ": "UTC"})
+    many = runner.invoke(cli, [*command, "-j", "2", str(log)], env={"TZ": "UTC"})
+    assert one.exit_code == 0, one.output
+    assert (one.exit_code, one.output) == (many.exit_code, many.output)
+    if command == ["summarize", "--by", "exe"]:
+        assert "20000 denials in 1 group" in one.output
