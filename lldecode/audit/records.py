@@ -326,8 +326,11 @@ def read_lines(source: Source, diagnostics: Diagnostics, landlock_only: bool = F
     goes from one source to the next).
 
     An uncompressed file is scanned in blocks (lldecode.audit.scan) when
-    ``landlock_only`` or when ``hold`` is given: the plain auditd records of
-    other types are not read, with the same results.  ``hold()`` says
+    ``landlock_only`` or when ``hold`` is given (a compressed file, or
+    standard input from a file, too when ``hold`` is given: from its
+    stream): the plain records of other types (auditd's, the kernel
+    console's, the events of ``ausearch`` output that hold none) are not
+    read, with the same results.  ``hold()`` says
     whether the records read so far leave an event open
     (lldecode.audit.events.EventGrouper): while it does, the plain records
     that ``want`` (node, serial, time) says matter are read (every one
@@ -494,14 +497,28 @@ def _scanner(source: Source, hold: Callable[[], bool], want: Optional[Want],
     """A scan of the source's candidate lines (lldecode.audit.scan), when it
     is an uncompressed regular file read without a progress display (the
     plain records it passes over go to ``want.gaps``, when given; ``wide``:
-    sieve the blocks of other lines than plain records, see Scan)."""
-    if (not SCAN or source.path is None or source.watcher is not None
-            or not scannable(source.path)):
+    sieve the blocks of other lines than plain records, see Scan).  A
+    compressed file, or standard input from a file, is scanned from its
+    stream when the process records are read too (Source.chunks; the
+    Landlock records only: sieved, see read_lines)."""
+    if not SCAN or source.watcher is not None:
         return None
-    return Scan(source.path, source.start, source.end, source.first_lineno,
+    chunks = None
+    if source.path is None or not scannable(source.path):
+        streamable = getattr(source, "streamable", None)  # (a live segment: none)
+        if landlock_only or not STREAMS or streamable is None or not streamable():
+            return None
+        chunks = source.chunks()
+    return Scan(source.path or source.name, source.start, source.end, source.first_lineno,
                 source.max_line_length, hold, want,
                 _bulk_reader(source.name, landlock_only) if BULK else None,
-                want.gaps if want is not None else None, wide)
+                want.gaps if want is not None else None, wide, chunks)
+
+
+# Scan the streams of compressed files and of standard input from a file
+# when the process records are read too (False: line by line; tests compare
+# both).
+STREAMS = True
 
 
 # Read the dense blocks of a scan whole (False: line by line, as the other

@@ -31,6 +31,17 @@ lines).  Compressed files, standard input and pipes are sieved by their
 source when only Landlock records are read (lldecode.audit.sources.Sifter),
 else read line by line, as netlink and progress displays are.
 
+Other carriers: a block of ``ausearch`` output (``-i`` or not: events
+between ``----`` separators) is read by events (:meth:`Scan._events`): an
+event between two separators whose lines are all plain records of other
+types (see _PLAIN_EVENTED) is not read, nor the separator after it; every
+other line is.  A block of the kernel console's records (dmesg, with or
+without its uptime or -T date: :data:`DMESG`) is scanned as an auditd
+block is, with the console's header (the Python walk: the C accelerator
+reads auditd's).  journald (no serial, an event's records grouped by
+stamp) and netlink (interleaved) are read as before
+(tests/audit/test_scan_carriers.py compares them all with the reference).
+
 The optional C accelerator (lldecode/audit/_native.c, :data:`native`)
 does two things of this module in one pass over the bytes: the candidate
 search with the newlines before each candidate, and the walk over plain
@@ -212,9 +223,12 @@ class Scan(Generic[_Item]):
     ``gaps``, when given, takes each plain record the scan passes over (its
     node and serial), before the next line is given (see :class:`Gaps`).
 
+    A block of ``ausearch`` output is read by events (:meth:`_events`),
+    one of dmesg with its header (:data:`DMESG`).
+
     ``wide``, when given, says the reading wants the Landlock records only
     (no event is ever held): a block of mostly other lines than plain
-    records (dmesg, journald, ``ausearch -i``...) is then sieved
+    records (dmesg, journald...) is then sieved
     (lldecode.audit.sieve: only the lines holding one of the substrings
     the reader's per-line tests look for are given; ``wide()`` says
     whether those of records without serial are wanted too).
@@ -224,8 +238,10 @@ class Scan(Generic[_Item]):
                  max_line_length: int, hold: Callable[[], bool] = lambda: False,
                  want: Optional[Want] = None,
                  bulk: "Optional[Bulk[_Item]]" = None, gaps: Optional[Gaps] = None,
-                 wide: Optional[Callable[[], bool]] = None):
+                 wide: Optional[Callable[[], bool]] = None,
+                 chunks: Optional[Iterator[bytes]] = None):
         self.path = path
+        self.chunks = chunks
         self.start = start
         self.end = end
         self.first_lineno = first_lineno
@@ -241,12 +257,64 @@ class Scan(Generic[_Item]):
         self._lineno = 0   # the number of the last line of the block scanned
         self._walked = 0   # lines walked by _walk, and whether it left an event open
         self._holding = False
+        self._dialect = AUDITD  # the plain records of the block being scanned
 
     def close(self) -> None:
-        """Close the file (when it was opened)."""
+        """Close the file (when it was opened), or the stream."""
         if self.binary is not None:
             self.binary.close()
             self.binary = None
+        if self.chunks is not None:
+            close = getattr(self.chunks, "close", None)
+            if close is not None:
+                close()
+
+    def _stream_blocks(self, chunks: Iterator[bytes]) -> Iterator[Tuple[bytes, int]]:
+        """:meth:`_blocks` of a stream's pieces (``chunks``): pieces joined
+        into blocks of a MiB or more, each cut after its last newline (the
+        rest begins the next one).  When the stream fails, the lines it
+        gave before are given first, as the line reading gives them, then
+        the failure is raised."""
+        carry = b""
+        while True:
+            pieces = [carry] if carry else []
+            length = len(carry)
+            failure: Optional[BaseException] = None
+            ended = False
+            fresh = False  # (a piece read: a carry longer than a block needs more)
+            while length < BLOCK or not fresh:
+                fresh = True
+                if live.stop:  # (interrupted: the input ends here)
+                    ended = True
+                    break
+                try:
+                    piece = next(chunks, None)
+                except Exception as exc:  # (given after the lines read before it)
+                    failure = exc
+                    break
+                if piece is None:
+                    ended = True
+                    break
+                pieces.append(piece)
+                length += len(piece)
+            data = b"".join(pieces)
+            if failure is not None:
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    yield data, cut
+                raise failure
+            if ended:
+                if data:
+                    yield data, len(data)
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                if len(data) <= self.limit:
+                    carry = data  # (a line longer than a block: more of it)
+                    continue
+                cut = len(data)  # a line over the limit: split line by line
+            yield data, cut
+            carry = data[cut:]
 
     def _blocks(self) -> Iterator[Tuple[bytes, int]]:
         """(data, size): the bytes data[:size] of the lines that start in
@@ -254,6 +322,9 @@ class Scan(Generic[_Item]):
         without); a block of more than the limit without newline is a line
         over the limit.  (The file is read again from each block's end: no
         copy of the bytes; a block is good until the next one is read.)"""
+        if self.chunks is not None:
+            yield from self._stream_blocks(self.chunks)
+            return
         f = self.binary = open(self.path, "rb", buffering=0)
         position = self.start
         end = self.end
@@ -337,18 +408,21 @@ class Scan(Generic[_Item]):
         of block[:size] (None when the block's first 64 KiB say most lines
         are candidates), with the C search the newlines before each start
         and in the block (else None and -1: the caller counts them)."""
-        if native is not None:
+        dialect = self._dialect
+        if native is not None and dialect.native:
             return native.candidates(block, size)  # type: ignore[no-any-return]
         probe = min(size, PROBE)
-        if len(_search(block).findall(block, 0, probe)) * DENSE > probe:
+        if len(dialect.search(block).findall(block, 0, probe)) * DENSE > probe:
             return None, None, -1
         return self._python_positions(block, size), None, -1
 
     def _python_positions(self, block: bytes, size: int) -> List[int]:
         """The line starts (sorted, unique) of the candidate lines of block[:size]."""
-        plain = PLAIN_RE.match
+        dialect = self._dialect
+        plain = dialect.plain.match
         # (OTHER_LINE_RE's finds: those of the cheaper search that are no plain record)
-        starts = [start for start in (m.end() for m in _search(block).finditer(block, 0, size))
+        starts = [start for start in (m.end() for m in dialect.search(block).finditer(block, 0,
+                                                                                      size))
                   if plain(block, start, size) is None]
         if size and plain(block, 0, size) is None:
             starts.insert(0, 0)
@@ -358,6 +432,10 @@ class Scan(Generic[_Item]):
             rfind = block.rfind
             starts = sorted(set(starts).union(rfind(b"\n", 0, m.start()) + 1
                                               for m in _ESC_RE.finditer(block, 0, size)))
+        if dialect.brace:
+            marked = _lines_with(block, size, b"{")
+            if marked:
+                starts = sorted(set(starts).union(marked))
         return starts
 
     def _scan_block(self, block: bytes, size: int,
@@ -365,6 +443,10 @@ class Scan(Generic[_Item]):
         """The candidate lines of a block whose lines are all within the
         limit; ``lineno``: the number of the line before the block.  While
         ``hold()`` says True (an event is open), every line."""
+        if _evented(block, size):
+            yield from self._events(block, size, lineno)
+            return
+        self._dialect = DMESG if _dmesg(block, size) else AUDITD
         found, before, total = self._candidates(block, size)
         if (found is None or len(found) * DENSE > size) and self.wide is not None:
             sifted = self._sifted(block, size)
@@ -426,7 +508,7 @@ class Scan(Generic[_Item]):
                     # The plain records up to the next candidate, walked at once.
                     stop = starts[i] if i < n else size
                     yield from (self._walk(block, start, stop, want, lineno)
-                                if native is None
+                                if native is None or not self._dialect.native
                                 else self._quiet_walk(block, start, stop, want, lineno))
                     lineno += self._walked
                     previous = stop
@@ -455,6 +537,105 @@ class Scan(Generic[_Item]):
         else:  # the number of the last line with a terminator
             self._lineno = lineno - 1 if previous > size else lineno
 
+
+    def _events(self, block: bytes, size: int,
+                lineno: int) -> Iterator[Tuple[int, Union[str, _Item]]]:
+        """The lines of a block of ``ausearch`` output (lines within the
+        limit; ``lineno``: the number of the line before the block), but
+        those of the events that are plain between two separators, and the
+        separator after each (see _PLAIN_EVENTED; reading the Landlock
+        records only, those separators are given all the same).  The
+        records passed over go to ``gaps`` (when given), in log order."""
+        # The starts of the lines that are not plain.
+        other = [m.end() for m in OTHER_EVENTED_RE.finditer(block, 0, size)]
+        if size and PLAIN_EVENTED_RE.match(block, 0, size) is None:
+            other.insert(0, 0)
+        marked = _lines_with(block, size, _ESC) + _lines_with(block, size, b"{")
+        if marked:
+            other = sorted(set(other).union(marked))
+        # The stretches read: the first event (before the block's first
+        # separator: what comes before is not known) and its separator, each
+        # event holding a line that is not plain and the separator after it,
+        # and the last event (after the last separator: what follows is not
+        # known).  The others are passed over.
+        stretches: List[List[int]] = []
+        first = _next_separator(block, 0, size)
+        if first < 0:
+            stretches.append([0, size])  # (no separator: one event, read)
+        else:
+            stretches.append([0, _line_end(block, first, size)])
+            for start in other:
+                if start < stretches[-1][1]:
+                    continue  # (its event is read)
+                lo = _line_end(block, _previous_separator(block, start, size), size)
+                following = _next_separator(block, start, size)
+                hi = size if following < 0 else _line_end(block, following, size)
+                if lo <= stretches[-1][1]:
+                    stretches[-1][1] = hi
+                else:
+                    stretches.append([lo, hi])
+            lo = _line_end(block, _previous_separator(block, size, size), size)
+            if lo <= stretches[-1][1]:
+                stretches[-1][1] = size
+            elif lo < size:
+                stretches.append([lo, size])
+        count = block.count
+        gaps = self.gaps
+        at, at_lineno = 0, lineno  # an offset, and the number of the line before it
+        previous = 0  # the end of the last stretch read
+        # (Reading the Landlock records only, the separators passed over are
+        # given all the same: the notices of that reading are the reference's.)
+        separators = self.wide is not None
+        for lo, hi in [*stretches, [size, size]]:
+            if lo > previous:
+                if gaps is not None:
+                    self._event_gaps(block, previous, lo)
+                if separators:
+                    for m in _SEPARATOR_RE.finditer(block, previous - 1, lo):
+                        start = m.start() + 1
+                        at_lineno += count(b"\n", at, start)
+                        at = start
+                        # (a last line without terminator keeps its CR)
+                        yield at_lineno + 1, ("----\r" if m.end() == size
+                                              and block[size - 1] == 13 else "----")
+            if lo >= hi:
+                break
+            at_lineno += count(b"\n", at, lo)
+            at = lo
+            yield from self._whole(block, lo, hi, at_lineno)
+            previous = hi
+        self._lineno = at_lineno + count(b"\n", at, size)
+
+    def _whole(self, block: bytes, lo: int, hi: int,
+               lineno: int) -> Iterator[Tuple[int, Union[str, _Item]]]:
+        """Every line of block[lo:hi] (``lo`` a line start, ``hi`` one or
+        the end of the block; ``lineno``: the number of the line before),
+        split at once, or read by the bulk reading."""
+        text = block[lo:hi].decode("latin-1")
+        if text.endswith("\n"):
+            text = text[:-1]
+        # (A last line without terminator keeps a CR at its end, as
+        # Source.lines reads it: the bulk reading strips every line's.)
+        kept = block[hi - 1:hi] == b"\r"
+        if self.bulk is not None and _ESC_TEXT not in text and not kept:
+            yield from self.bulk(text, lineno + 1)
+            return
+        if "\r" in text:
+            parts = [p[:-1] if p.endswith("\r") else p for p in text.split("\n")]
+            if kept:
+                parts[-1] += "\r"
+        else:
+            parts = text.split("\n")
+        yield from enumerate(parts, lineno + 1)
+
+    def _event_gaps(self, block: bytes, lo: int, hi: int) -> None:
+        """Give ``gaps`` the records of block[lo:hi] (plain lines after a
+        newline: see _PLAIN_EVENTED), by runs of one node."""
+        gaps = self.gaps
+        assert gaps is not None
+        rows: List[Tuple[bytes, bytes]] = _EVENT_SERIALS_RE.findall(block, lo - 1, hi)
+        for node, run in itertools.groupby(rows, key=_FIRST):
+            gaps(node.decode("latin-1") or None, [serial for _, serial in run])
 
     def _sifted(self, block: bytes, size: int) -> Optional[List[int]]:
         """The starts of the lines of block[:size] the sieve keeps, when
@@ -505,7 +686,7 @@ class Scan(Generic[_Item]):
             terminated = end >= 0  # (else the last line: a CR at its end is kept)
             if not terminated:
                 end = hi
-            if _matters(block, position, want):
+            if _matters(block, position, want, _HEADER_RE):
                 line = block[position:end].decode("latin-1")
                 if gaps is not None and position > skipped:
                     self._skip(block, skipped, position)
@@ -538,11 +719,12 @@ class Scan(Generic[_Item]):
         # Rows of 10-digit seconds and serials as wide as the oldest open
         # one's, which compare as digit strings (else not exact: row by row).
         width = len(str(oldest)) if oldest >= 0 else 0
-        rows_re = _fixed_rows(width)
+        dialect = self._dialect
+        rows_re = dialect.rows(width)
         if lo:
             rows = rows_re.findall(block, lo - 1, hi)
         else:
-            first = _HEADER_RE.match(block, 0)
+            first = dialect.header.match(block, 0)
             rows = ([(first.group(2), first.group(4))]
                     if first and len(first.group(2)) == 10 and len(first.group(4)) == width
                     else []) + rows_re.findall(block, 0, hi)
@@ -584,7 +766,7 @@ class Scan(Generic[_Item]):
                 while at < row:
                     position = find(b"\n", position, hi) + 1
                     at += 1
-                if not _matters(block, position, want):
+                if not _matters(block, position, want, dialect.header):
                     continue
                 end = find(b"\n", position, hi)
                 terminated = end >= 0  # (else the last line: a CR at its end is kept)
@@ -623,14 +805,15 @@ class Scan(Generic[_Item]):
             return
         gaps = self.gaps
         assert gaps is not None
+        dialect = self._dialect
         first: List[bytes] = []
         if lo == 0:  # (no newline before the block's first line)
-            m = _HEADER_RE.match(block, 0, hi)
+            m = dialect.header.match(block, 0, hi)
             if m is not None:
                 first = [m.group(1) or b"", m.group(4)]
             lo = 1
         if not _has_node(block, lo, hi) and not (first and first[0]):
-            serials = _SERIALS_RE.findall(block, lo - 1, hi)
+            serials = dialect.serials.findall(block, lo - 1, hi)
             gaps(None, first[1:] + serials if first else serials)
             return
         rows: List[Tuple[bytes, bytes]] = _NODE_SERIALS_RE.findall(block, lo - 1, hi)
@@ -673,11 +856,13 @@ def _lines_of(block: bytes, lo: int, hi: int) -> int:
     return lines
 
 
-def _matters(block: bytes, position: int, want: Want) -> bool:
+def _matters(block: bytes, position: int, want: Want,
+             header: "re.Pattern[bytes]") -> bool:
     """Does the plain record at ``position`` matter to the open events
     (``want``, given its header's node, serial and time)?  A line whose
-    header _HEADER_RE does not read is read (it matters)."""
-    m = _HEADER_RE.match(block, position)
+    header ``header`` (_HEADER_RE, or a dialect's) does not read is read
+    (it matters)."""
+    m = header.match(block, position)
     if m is None:
         return True
     node, sec, ms, digits = m.groups()
@@ -721,6 +906,112 @@ def _bounds(width: int, serials: Set[int], oldest: int, window: int,
     return open_serials, b"%0*d" % (width, least), b"%0*d" % (width, most), seconds
 
 
+# -- events between separators (``ausearch`` output) ---------------------------
+#
+# ``ausearch`` (``-i`` or not) prints each event whole between ``----``
+# lines.  The reading of a separator completes every open event and forgets
+# the records held back (EventGrouper.finish): after it, nothing is open.
+# The records of an event without Landlock record then open nothing and join
+# nothing (no event of theirs is open, and it has no Landlock record to join
+# later: its records are between two separators); feeding them changes only
+# the counts of records read and of late records (which no report shows),
+# the stream's clock (which the next record read sets again, with nothing
+# open) and the serial-gap count (given to ``gaps``).  The separator after
+# such an event then finds nothing to complete.  So an event whose lines
+# are all *plain* (each one a record of another type than Landlock's that
+# the per-line reading reads without a diagnostic, a notice or a Landlock
+# record: a plain auditd record (PLAIN_RECORD), a plain ``ausearch -i``
+# record with no ``{`` (laurel's JSON) in it, ``ausearch``'s ``time->``
+# line, an empty line), between two separators, is not read, and neither is
+# the separator after it.  Every other line is read as before: the lines
+# before the block's first separator and after its last event, and every
+# event holding anything else (a Landlock record in any spelling, a notice,
+# a colour code, a malformed or long line, another carrier's line...).
+
+# A separator line (the reading's SEPARATOR notice), after a newline.
+_SEPARATOR_RE = re.compile(rb"\n----\r?(?=\n|\Z)")
+_SEPARATOR_LINE = re.compile(rb"----\r?(?:\n|\Z)")
+# An ``ausearch -i`` record header (syntax.INTERPRETED_RE) of another type
+# than Landlock's, whose date, time and serial the reading takes without
+# error (a year of two digits, or of four from 19xx or 20xx: within range);
+# a line with ``{`` or ESC in it is found apart (a search for a character
+# class costs more than one for each byte).
+_INTERPRETED_DATE = (rb"(?:[0-9]{1,2}+[/.-][0-9]{1,2}+[/.-](?:[0-9]{2}|(?:19|20)[0-9]{2})"
+                     rb"|(?:19|20)[0-9]{2}[/.-][0-9]{1,2}+[/.-][0-9]{1,2}+)")
+PLAIN_INTERPRETED = portable(
+    rb"(?:node=[^ \t\n]++ )?type=(?!LANDLOCK_|LL_|UNKNOWN\[142|AUDIT142|142)" + _TYPE
+    + rb" msg=audit\(" + _INTERPRETED_DATE
+    + rb" [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{1,9}+:[0-9]{1,20}+\) :")
+# The other plain lines of ausearch output: a separator, ``time->`` and
+# its date (no substring the reading looks for), an empty line.
+_PLAIN_EVENTED = (rb"----\r?(?:\n|\Z)|" + PLAIN_INTERPRETED + rb"|" + PLAIN_RECORD
+                  + rb"|time->[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:"
+                  rb"[0-9]{2} [0-9]{4}\r?(?:\n|\Z)|\r?(?:\n|\Z)")
+PLAIN_EVENTED_RE = re.compile(_PLAIN_EVENTED)
+# The lines that are not plain (but for a ``{`` or an ESC byte in them,
+# found apart).
+OTHER_EVENTED_RE = re.compile(rb"\n(?!" + _PLAIN_EVENTED + rb")")
+# The node and serial of each record of an event passed over, for ``gaps``
+# (after a newline; every line is plain: the serial is the digits before
+# the header's closing parenthesis).
+_EVENT_SERIALS_RE = re.compile(portable(
+    rb"\n(?:node=([^ \t\n]++) )?type=[^ \n]++ msg=audit\([^\n)]*?:([0-9]++)\)"))
+# A block is read by events when its first bytes hold a separator at least
+# every EVENTED bytes.
+EVENTED = 8192
+
+
+def _lines_with(block: bytes, size: int, byte: bytes) -> List[int]:
+    """The starts of the lines of block[:size] holding ``byte``."""
+    found: List[int] = []
+    find, rfind = block.find, block.rfind
+    at = find(byte, 0, size)
+    while at >= 0:
+        start = rfind(b"\n", 0, at) + 1
+        found.append(start)
+        end = find(b"\n", at, size)
+        if end < 0:
+            break
+        at = find(byte, end, size)
+    return found
+
+
+def _line_end(block: bytes, start: int, size: int) -> int:
+    """The start of the line after the one at ``start`` (``size``: none)."""
+    return block.find(b"\n", start, size) + 1 or size
+
+
+def _next_separator(block: bytes, start: int, size: int) -> int:
+    """The start of the first separator line at or after the line at
+    ``start`` (-1: none)."""
+    if start == 0 and _SEPARATOR_LINE.match(block, 0, size):
+        return 0
+    m = _SEPARATOR_RE.search(block, start, size)
+    return -1 if m is None else m.start() + 1
+
+
+def _previous_separator(block: bytes, start: int, size: int) -> int:
+    """The start of the last separator line before the line at ``start``
+    (the caller knows one is: the block's first separator, at 0 when no
+    other is found)."""
+    rfind, match = block.rfind, _SEPARATOR_LINE.match
+    at = start
+    while True:
+        at = rfind(b"\n----", 0, at)
+        if at < 0:
+            return 0
+        if match(block, at + 1, size):
+            return at + 1
+
+
+def _evented(block: bytes, size: int) -> bool:
+    """Is the block ``ausearch`` output: a separator at least every EVENTED
+    bytes of its first PROBE bytes?"""
+    probe = min(size, PROBE)
+    separators = block.count(b"\n----", 0, probe) + block.startswith(b"----")
+    return separators > 0 and separators * EVENTED >= probe
+
+
 def _search(block: bytes) -> "re.Pattern[bytes]":
     """The cheaper search for the candidates of a block (see SEARCH_RE)."""
     return SEARCH_NODE_RE if block.startswith(b"node=") else SEARCH_RE
@@ -741,3 +1032,70 @@ def scannable(path: Optional[str]) -> bool:
         return False
 
 
+
+
+# -- the kernel console (dmesg) ----------------------------------------------
+#
+# dmesg writes the kernel's records one a line, those of an event next to
+# each other, its Landlock records first, as auditd does: the same walk
+# serves, with the console's header.  A *plain* console record is a line
+# the per-line reading makes a record of another type than Landlock's of,
+# and nothing else (syntax.PRINTK_RE, found after a prefix that holds no
+# other place a header may start: dmesg's uptime, dmesg -T's date, or
+# journalctl -k's stamp, host name and ``kernel:``):
+# numbers within range, and no ``{`` in the line (laurel's JSON is looked
+# for in such a line: found apart) nor ESC.
+_DMESG_PREFIX = (rb"(?:\[ *+[0-9]++\.[0-9]++\] |\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] "
+                 rb"[0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}\] "
+                 # journalctl -k (short, short-precise, short-iso): stamp, host, kernel:
+                 rb"|(?:[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9}+)?"
+                 rb"|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9}+)?"
+                 rb"(?:[+-][0-9]{2}:?[0-9]{2}|Z)?) [A-Za-z0-9._-]{1,64}+ kernel: )?")
+DMESG_PLAIN_RECORD = portable(
+    _DMESG_PREFIX + rb"audit: type=(?!142)[0-9]++ "
+    rb"audit\([0-9]{1,10}+\.[0-9]{1,9}+:[0-9]{1,20}+\):")
+# The header of a plain console record: no node (an empty group), seconds,
+# fraction, serial (as _HEADER_RE's groups).
+_DMESG_HEADER_RE = re.compile(portable(
+    _DMESG_PREFIX + rb"audit: ()type=[0-9]++ audit\(([0-9]++)\.([0-9]++):([0-9]++)\):"))
+_DMESG_SERIALS_RE = re.compile(portable(
+    rb"\n" + _DMESG_PREFIX + rb"audit: type=[0-9]++ audit\([0-9]++\.[0-9]++:([0-9]++)"))
+_DMESG_SEARCH_RE = re.compile(rb"\n(?!" + DMESG_PLAIN_RECORD + rb")")
+
+
+@functools.lru_cache(maxsize=32)
+def _dmesg_rows(width: int) -> "re.Pattern[bytes]":
+    """_fixed_rows for console records."""
+    return re.compile(portable(
+        rb"\n" + _DMESG_PREFIX + rb"audit: type=[0-9]++ "
+        rb"audit\(([0-9]{10})\.[0-9]++:([0-9]{%d})\):" % width))
+
+
+class Dialect:
+    """The plain records of a carrier, as the scan finds and reads them:
+    ``plain`` (a line start), ``search`` (a block -> the search of the
+    newlines not followed by a plain record, or a few more), ``header``
+    (node, seconds, fraction, serial), ``rows`` (_fixed_rows), ``serials``
+    (the serial of each record after a newline, of a stretch without
+    node=), ``native`` (the C accelerator reads them), ``brace`` (a line
+    with ``{`` is no plain record)."""
+
+    def __init__(self, plain: "re.Pattern[bytes]",
+                 search: "Callable[[bytes], re.Pattern[bytes]]",
+                 header: "re.Pattern[bytes]", rows: "Callable[[int], re.Pattern[bytes]]",
+                 serials: "re.Pattern[bytes]", native: bool, brace: bool):
+        self.plain, self.search, self.header, self.rows = plain, search, header, rows
+        self.serials, self.native, self.brace = serials, native, brace
+
+
+AUDITD = Dialect(PLAIN_RE, _search, _HEADER_RE, _fixed_rows, _SERIALS_RE, True, False)
+DMESG = Dialect(re.compile(DMESG_PLAIN_RECORD), lambda block: _DMESG_SEARCH_RE,
+                _DMESG_HEADER_RE, _dmesg_rows, _DMESG_SERIALS_RE, False, True)
+
+
+def _dmesg(block: bytes, size: int) -> bool:
+    """Is the block the kernel console's: are most lines of its first PROBE
+    bytes records of it?"""
+    probe = min(size, PROBE)
+    found = block.count(b"audit: type=", 0, probe)
+    return found > 0 and 2 * found > block.count(b"\n", 0, probe)

@@ -277,6 +277,37 @@ class Source:
         """The last line has no terminator (the log may have been cut)."""
         self.truncated_last_line = True
 
+    def streamable(self) -> bool:
+        """Can the bytes of this source be scanned as they are read
+        (:meth:`chunks`; lldecode.audit.scan): is it read as a whole, as
+        :class:`Source` reads (a compressed file, standard input from a
+        file), not its own way?"""
+        kind = type(self)
+        return (kind._read is Source._read and kind.lines is Source.lines
+                and not getattr(self, "live", False))
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes of the source, decompressed, in the pieces the line
+        reading reads (SourceError if it cannot be read: after the pieces
+        read before the failure, as the line reading gives the lines of
+        those)."""
+        binary: Optional[BinaryIO] = None
+        stream: Optional[ByteStream] = None
+        try:
+            try:
+                binary = self._opener()
+                if self.watcher is not None:
+                    self.watcher.watch(self.name, binary)
+                stream = _decompressing(binary)
+            except OSError as exc:
+                raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
+            try:
+                yield from _chunks(stream)
+            except _READ_ERRORS as exc:
+                raise SourceError(f"{self.name}: cannot read: {_reason(exc)}") from None
+        finally:
+            _close(stream, binary)
+
 
 def _reason(exc: BaseException) -> str:
     """An error reading a source, in words."""
