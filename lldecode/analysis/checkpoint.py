@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from lldecode.audit import follow
@@ -104,6 +103,8 @@ class Checkpoint:
             "format": FORMAT, "version": VERSION, "path": self.path, "dev": self.dev,
             "ino": self.ino, "offset": self.offset, "fingerprint": self.fingerprint.hex(),
             "time": self.time, "serial": self.serial}
+        import tempfile  # (here: a run without --checkpoint does not import it)
+
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".lldecode-checkpoint-", dir=directory)
         try:

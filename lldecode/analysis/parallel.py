@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -328,6 +327,7 @@ def tally(parts: List[Part], options: TallyOptions, jobs: int,
     (built from the same options) learns what the parts' selections noted."""
     import itertools
     import multiprocessing
+    import tempfile  # (here: a log read in one process does not import it)
 
     merged = _new_tally(options)
     context = multiprocessing.get_context("fork")

@@ -21,7 +21,6 @@ once the input is read.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import operator
@@ -194,6 +193,8 @@ _CLOSE_MARGIN = 0.1
 def _closest(text: str) -> str:
     """' (did you mean ...?)' naming the blockers spelled closest to ``text``,
     or the list of every blocker."""
+    import difflib  # (here: only a misspelt name needs it)
+
     word = _respell(text).replace("*", "").replace("?", "")
     scored = sorted(((difflib.SequenceMatcher(None, word, spelling).ratio(), spelling)
                      for spelling in _SPELLINGS), reverse=True)
@@ -299,6 +300,8 @@ def resolve_user(text: str) -> FrozenSet[UserId]:
     try:
         entry = pwd.getpwnam(text)
     except KeyError:
+        import difflib
+
         names = [p.pw_name for p in pwd.getpwall()]
         near = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(near)}?)" if near else ""
