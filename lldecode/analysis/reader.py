@@ -143,26 +143,32 @@ class LogReader:
         separator)."""
         return self._rendered(render, separator, "paragraphs", objects)
 
-    def rendered_denials(self, render: "Render", objects: bool = False) -> "Rendered":
+    def rendered_denials(self, render: "Render", objects: bool = False,
+                         domains: bool = True) -> "Rendered":
         """The selected denials, each rendered by ``render``, in log order:
         iterate for the text (or objects); then ``count`` is the number of
-        denials (read on several processes as :meth:`paragraphs`)."""
-        return self._rendered(render, "", "denials", objects)
+        denials (read on several processes as :meth:`paragraphs`).
+        ``domains=False``: ``render`` reads nothing of a denial's domain
+        (``domain_info``, ``creator``): a part's reading then starts without
+        the domains of the parts before it (unless the selection needs them)."""
+        return self._rendered(render, "", "denials", objects, domains)
 
-    def rendered_events(self, render: "Render") -> "Rendered":
+    def rendered_events(self, render: "Render", domains: bool = True) -> "Rendered":
         """The events holding a selected denial, each rendered by ``render``
         from (event, its selected denials) as :meth:`events` gives them, in
         log order: iterate for the text; then ``count`` is the number of
-        selected denials (read on several processes as :meth:`paragraphs`)."""
-        return self._rendered(render, "", "events", False)
+        selected denials (read on several processes as :meth:`paragraphs`;
+        ``domains`` as for :meth:`rendered_denials`)."""
+        return self._rendered(render, "", "events", False, domains)
 
     def _rendered(self, render: "Render", separator: str, kind: str,
-                  objects: bool) -> "Rendered":
+                  objects: bool, domains: bool = True) -> "Rendered":
+        replay = domains or self.selection.needs_domains
         jobs = self.jobs if self.jobs is not None else parallel.default_jobs()
         # (each worker reads the Landlock records of the parts before its
         # own first, at 0.2 to 0.45 of the cost of explaining them)
         parts = (None if self.given_sources is not None
-                 else parallel.plan_spans(self.inputs, jobs, replay=None,
+                 else parallel.plan_spans(self.inputs, jobs, replay=None if replay else 0.0,
                                           min_part=parallel.EXPLAIN_MIN_PART))
         if parts is None:
             return _SequentialText(self, render, separator, kind)
@@ -171,7 +177,8 @@ class LogReader:
         made = ParallelText(parts, {"selection": self.selection_options,
                                     "context": self.context,
                                     "max_line_length": self.max_line_length, "kind": kind,
-                                    "objects": objects, "keep_domains": self.keep_domains},
+                                    "objects": objects, "keep_domains": self.keep_domains,
+                                    "replay": replay},
                             jobs, self.diagnostics, self.selection, render, separator)
         self.passes.append(made.stats)
         return made

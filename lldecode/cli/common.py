@@ -85,10 +85,12 @@ input_options = _options(
                  help="Skip longer lines, with a diagnostic (audit records are at most a few "
                       "KiB; the limit keeps memory bounded on a damaged or hostile input)."),
     click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
-                 help="Processes reading large inputs in parallel, for summarize, domains, "
-                      "filter --count, filter's text, NDJSON, JSON, CSV and TSV and explain's "
-                      "text (these written in the log's order) (default: the number of CPUs; "
-                      "1: one pass here). The other formats read in one process, whatever N."),
+                 help="Processes reading large files in parallel (default: the number of "
+                      "CPUs; 1: one pass here): every format of filter and explain (written in "
+                      "the log's order, as one pass writes it), filter --count, summarize and "
+                      "domains (in one pass when a selector or summarize --by exe reads a "
+                      "domain's state). Standard input, netlink:, --follow and filter --quiet "
+                      "read in one pass."),
 )
 
 # Live reading (lldecode.cli.live): following, the idle time that completes

@@ -121,13 +121,8 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
                      failed test case per group of identical denials
     --format sarif   SARIF 2.1.0: a rule per blocker, a result per group
     """
-    from lldecode.output import reports, tables, text
-    from lldecode.output.jsonable import (
-        denial_dict,
-        json_list_piece,
-        ndjson_line,
-        write_json_pieces,
-    )
+    # (each format imports its renderers: --count and -q import none)
+    from lldecode.output import text
 
     located = (with_filename or line_number) and not quiet
     if located and (count or fmt not in ("text", "raw")):
@@ -147,22 +142,27 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
         # the lines as they were read, byte for byte (the reader holds each
         # byte as one Latin-1 character); not escaped: raw is what was asked
         write = text.raw_writer(out)
-        where = _locator(with_filename, line_number, text.Style("never"), raw=True)
-        for event, denials in run.events():
+        lines = _raw_lines(_locator(with_filename, line_number, text.Style("never"), raw=True))
+        if not run.live:  # (a large input is read on several processes)
+            rendered = run.reader.rendered_events(lines, domains=False)
+            for piece in rendered:
+                write(piece)
+            n = rendered.count
+        for event, denials in run.events() if run.live else ():
             n += len(denials)
-            # (the records of a laurel event share its one line: written once)
-            write("".join(where(r) + r.line + "\n" for i, r in enumerate(event.records)
-                          if not i or (r.source, r.lineno) != (event.records[i - 1].source,
-                                                               event.records[i - 1].lineno)))
-            if run.live:  # (written to the bytes under out: flushed here)
-                getattr(out, "buffer", out).flush()
+            write(lines((event, denials)))
+            getattr(out, "buffer", out).flush()  # (written to the bytes under out)
     elif fmt == "ndjson":
+        from lldecode.output.jsonable import denial_dict, ndjson_line
+
         # (a large input is read on several processes, see LogReader.rendered_denials)
         rendered = run.reader.rendered_denials(lambda d: ndjson_line(denial_dict(d)))
         for piece in rendered:
             out.write(piece)
         n = rendered.count
     elif fmt == "json":
+        from lldecode.output.jsonable import denial_dict, json_list_piece, write_json_pieces
+
         rendered = run.reader.rendered_denials(lambda d: json_list_piece(denial_dict(d)))
         write_json_pieces(out, rendered)
         n = rendered.count
@@ -171,32 +171,71 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
 
         out.write(flat.row_writer(fmt)(flat.DENIAL_COLUMNS))
         rendered = run.reader.rendered_denials(
-            flat.row_renderer(fmt, lambda d: flat.denial_row(d, utc)))
+            flat.row_renderer(fmt, lambda d: flat.denial_row(d, utc)), domains=False)
         for piece in rendered:
             out.write(piece)
         n = rendered.count
     elif fmt in ("github", "junit", "sarif"):
-        from lldecode.analysis.explain import operations, paragraphs
         from lldecode.output import ci
 
-        counted = _counting(run.denials())
-        ci.write(out, fmt, ci.filter_findings(paragraphs(operations(counted)), utc), "filter",
-                 run.succeeded)
-        n = counted.n
+        # (a group of identical denials, and so n, is counted once)
+        n = _write_ci(out, run, fmt, lambda p: ci.filter_finding(p, utc), "filter")
     elif fmt == "table":
-        counted = _counting(run.denials())
-        rows = (reports.filter_row(d, utc) for d in counted)
-        tables.write_table(out, [c.upper() for c in reports.FILTER_COLUMNS], rows, tablefmt)
-        n = counted.n
+        from lldecode.output import reports, tables
+
+        rendered = run.reader.rendered_denials(lambda d: reports.filter_row(d, utc),
+                                               objects=True, domains=False)
+        tables.write_table(out, [c.upper() for c in reports.FILTER_COLUMNS], rendered,
+                           tablefmt)
+        n = rendered.count
     else:
+        from lldecode.output import reports
+
         style = text.Style(color)
         where = _locator(with_filename, line_number, style)
         rendered = run.reader.rendered_denials(
-            lambda d: where(d.record) + reports.filter_line(reports.filter_row(d, utc), style))
+            lambda d: where(d.record) + reports.filter_line(reports.filter_row(d, utc), style),
+            domains=False)  # (a line names no domain's state)
         for piece in rendered:
             out.write(piece)
         n = rendered.count
     run.exit(n > 0)
+
+
+def _raw_lines(where):
+    """An event's lines for --format raw, from (event, denials), as the
+    characters of the bytes the raw writer writes (one Latin-1 character a
+    byte, whatever is written with them)."""
+
+    def lines(item):
+        records = item[0].records
+        # (the records of a laurel event share its one line: written once)
+        text = "".join(where(r) + r.line + "\n" for i, r in enumerate(records)
+                       if not i or (r.source, r.lineno) != (records[i - 1].source,
+                                                            records[i - 1].lineno))
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:  # (not text the reader made: as the raw writer does)
+            text = text.encode("utf-8", "surrogateescape").decode("latin-1")
+        return text
+
+    return lines
+
+
+def _write_ci(out, run, fmt, finding, command):
+    """Write the CI findings of the paragraphs (``finding(paragraph)``),
+    read on several processes for a large input (GitHub's commands as text,
+    JUnit's and SARIF's findings as objects); the number of paragraphs."""
+    from lldecode.output import ci
+
+    if fmt == "github":
+        rendered = run.reader.paragraphs(lambda p: ci.github_command(finding(p)))
+        for piece in rendered:
+            out.write(piece)
+    else:
+        rendered = run.reader.paragraphs(finding, objects=True)
+        ci.write(out, fmt, rendered, command, run.succeeded)
+    return rendered.count
 
 
 def _locator(with_filename, line_number, style, raw=False):
@@ -260,7 +299,6 @@ def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
     """
     from lldecode.analysis import explain
     from lldecode.output.explain import render_text
-    from lldecode.output.jsonable import explanation_record, write_json_list, write_ndjson_line
     from lldecode.output.text import Style, utf8_stdout
 
     policy = _load_policy(policies) if policies else None
@@ -277,6 +315,8 @@ def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
             for piece in rendered:
                 page.write(piece)
         run.exit(rendered.count > 0)
+    if not run.live:  # (read on several processes as the text)
+        run.exit(_write_explained(out, run, fmt, utc, policy) > 0)
     # a live input: the paragraph held for folding is shown when it goes quiet
     denials = run.reader.live_denials() if run.live else run.denials()
     paragraphs = _counting(explain.paragraphs(explain.operations(denials)))
@@ -296,6 +336,12 @@ def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
                         (flat.explanation_row(p.denials, explain.explanation(p, policy), utc)
                          for p in paragraphs))
     else:
+        from lldecode.output.jsonable import (
+            explanation_record,
+            write_json_list,
+            write_ndjson_line,
+        )
+
         items = (explanation_record(explain.explanation(p, policy), p.denials)
                  for p in paragraphs)
         if fmt == "ndjson":
@@ -304,6 +350,40 @@ def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
         else:
             write_json_list(out, items)
     run.exit(paragraphs.n > 0)
+
+
+def _write_explained(out, run, fmt, utc, policy):
+    """explain's formats but text, of an input that is not live: each
+    paragraph rendered where it is read (a large input on several processes,
+    see LogReader.paragraphs), written in input order; the number of
+    paragraphs."""
+    from lldecode.analysis import explain
+    from lldecode.output import ci, flat
+    from lldecode.output.jsonable import (
+        explanation_record,
+        json_list_piece,
+        ndjson_line,
+        write_json_pieces,
+    )
+
+    if fmt in ci.CI_FORMATS:
+        return _write_ci(out, run, fmt, lambda p: ci.explain_finding(p, utc, policy), "explain")
+    if fmt in flat.FLAT_FORMATS:
+        out.write(flat.row_writer(fmt)(flat.EXPLAIN_COLUMNS))
+        render = flat.row_renderer(fmt, lambda p: flat.explanation_row(
+            p.denials, explain.explanation(p, policy), utc))
+    else:
+        piece = ndjson_line if fmt == "ndjson" else json_list_piece
+
+        def render(p):
+            return piece(explanation_record(explain.explanation(p, policy), p.denials))
+    rendered = run.reader.paragraphs(render)
+    if fmt == "json":
+        write_json_pieces(out, rendered)
+    else:
+        for text in rendered:
+            out.write(text)
+    return rendered.count
 
 
 def _load_policy(paths):
@@ -368,12 +448,6 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
     """
     from lldecode.analysis.summarize import LOCATION, Summary
     from lldecode.output import reports, tables
-    from lldecode.output.jsonable import (
-        summary_document,
-        summary_record,
-        write_json_document,
-        write_ndjson_line,
-    )
     from lldecode.output.text import utf8_stdout
 
     try:
@@ -394,9 +468,13 @@ def summarize_cmd(by, top, fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
 
     out = utf8_stdout()
     if fmt == "json":
+        from lldecode.output.jsonable import summary_document, summary_record, write_json_document
+
         write_json_document(out, summary_document(summary.total, summary.by), "groups",
                             (summary_record(row) for row in rows()))
     elif fmt == "ndjson":
+        from lldecode.output.jsonable import summary_record, write_ndjson_line
+
         for row in rows():
             write_ndjson_line(out, summary_record(row))
     elif fmt in ("csv", "tsv"):
@@ -466,7 +544,6 @@ def domains_cmd(fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
     """
     from lldecode.analysis.domain_report import domain_rows
     from lldecode.output import reports, tables
-    from lldecode.output.jsonable import domain_record, write_json_list, write_ndjson_line
     from lldecode.output.text import utf8_stdout
 
     run = _run(kwargs, keep_domains=True)
@@ -481,9 +558,13 @@ def domains_cmd(fmt, tablefmt, utc, interval, fail_if_any, **kwargs):
     out = utf8_stdout()
     listed = 0
     if fmt == "json":
+        from lldecode.output.jsonable import domain_record, write_json_list
+
         write_json_list(out, (domain_record(row) for row in rows()))
         listed = len(registry)
     elif fmt == "ndjson":
+        from lldecode.output.jsonable import domain_record, write_ndjson_line
+
         for row in rows():
             write_ndjson_line(out, domain_record(row))
         listed = len(registry)

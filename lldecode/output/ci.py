@@ -155,24 +155,35 @@ def _paragraph_finding(paragraph: Paragraph, message: str, utc: bool) -> Finding
                    file, line, _group_data(paragraph), key)
 
 
-def filter_findings(paragraphs: Iterable[Paragraph], utc: bool) -> Iterator[Finding]:
-    """``filter``'s groups: each denial as its text line (a rename's two)."""
+def filter_finding(paragraph: Paragraph, utc: bool) -> Finding:
+    """A group of ``filter``: each denial as its text line (a rename's two)."""
     from lldecode.output.reports import filter_line, filter_row
 
     plain = Style("never")
+    lines = "".join(filter_line(filter_row(d, utc), plain) for d in paragraph.denials)
+    return _paragraph_finding(paragraph, Safe(lines.rstrip("\n")), utc)
+
+
+def filter_findings(paragraphs: Iterable[Paragraph], utc: bool) -> Iterator[Finding]:
+    """``filter``'s groups (see :func:`filter_finding`)."""
     for paragraph in paragraphs:
-        lines = "".join(filter_line(filter_row(d, utc), plain) for d in paragraph.denials)
-        yield _paragraph_finding(paragraph, Safe(lines.rstrip("\n")), utc)
+        yield filter_finding(paragraph, utc)
+
+
+def explain_finding(paragraph: Paragraph, utc: bool,
+                    policy: Optional[Policy] = None) -> Finding:
+    """A paragraph of ``explain``, with its explanation as the message."""
+    from lldecode.output.explain import render_text
+
+    return _paragraph_finding(paragraph, render_text(paragraph, Style("never"), utc, policy),
+                              utc)
 
 
 def explain_findings(paragraphs: Iterable[Paragraph], utc: bool,
                      policy: Optional[Policy] = None) -> Iterator[Finding]:
-    """``explain``'s paragraphs, each with its explanation as the message."""
-    from lldecode.output.explain import render_text
-
-    plain = Style("never")
+    """``explain``'s paragraphs (see :func:`explain_finding`)."""
     for paragraph in paragraphs:
-        yield _paragraph_finding(paragraph, render_text(paragraph, plain, utc, policy), utc)
+        yield explain_finding(paragraph, utc, policy)
 
 
 def summary_findings(by: Sequence[str], rows: Iterable[Dict[str, Any]],

@@ -83,7 +83,8 @@ def _run(monkeypatch, bound: int, args: List[str]):
 COMMANDS = [
     ["domains", "-f", "json"],
     ["summarize", "-f", "json"],
-    ["filter", "--count"],
+    # (the creator: a count that follows the domains)
+    ["filter", "--count", "--comm", "*"],
     ["explain", "-f", "json"],
     ["domains", "-f", "json", "--blocker", "fs.*"],
     ["summarize", "--by", "domain,blocker", "-f", "json"],
@@ -109,6 +110,17 @@ def test_a_tiny_bound_gives_the_same_outputs(monkeypatch, inputs, command):
         assert sum(spilled) == before and reference[0] in (0, 1), reference
         assert _run(monkeypatch, TINY, [*command, str(path)]) == reference, path
     assert sum(spilled) > 1000  # the inputs without deallocations spilled
+
+
+def test_a_plain_count_follows_no_domain(monkeypatch, inputs):
+    """filter --count without a selection by domain state keeps no domain
+    (Tally(accounting=False)): nothing to spill, the same count."""
+    spilled = []
+    monkeypatch.setattr(OverflowStore, "put", lambda self, items: spilled.append(1))
+    for path in inputs:
+        assert _run(monkeypatch, TINY, ["filter", "--count", str(path)]) == \
+            _run(monkeypatch, UNBOUNDED, ["filter", "--count", str(path)])
+    assert not spilled
 
 
 @pytest.fixture(scope="module")
