@@ -510,11 +510,15 @@ class Scan(Generic[_Item]):
                     yield from (self._walk(block, start, stop, want, lineno)
                                 if native is None or not self._dialect.native
                                 else self._quiet_walk(block, start, stop, want, lineno))
-                    lineno += self._walked
-                    previous = stop
+                    walked = self._walked
                     holding = self._holding
+                    if walked >= 0:
+                        lineno += walked
+                    else:  # (not counted: the C search's counts tell the next line's number)
+                        assert not holding and before is not None and total >= 0
+                    previous = stop
                     if stop >= size:
-                        if self._walked and block[size - 1:size] != b"\n":
+                        if walked and block[size - 1:size] != b"\n":
                             previous = size + 1  # (as below: a last line without terminator)
                         break
                     continue
@@ -535,7 +539,8 @@ class Scan(Generic[_Item]):
             self._lineno = (base + total if total >= 0
                             else lineno + count(b"\n", previous, size))
         else:  # the number of the last line with a terminator
-            self._lineno = lineno - 1 if previous > size else lineno
+            self._lineno = (base + total if total >= 0
+                            else lineno - 1 if previous > size else lineno)
 
 
     def _events(self, block: bytes, size: int,
@@ -671,7 +676,10 @@ class Scan(Generic[_Item]):
         gaps = self.gaps
         skipped = lo  # the first row passed over and not yet given to gaps
         self._holding = True
-        self._walked = _lines_of(block, lo, hi)
+        # The lines walked: counted as they are passed; -1 when the walk
+        # stops early (no event open: the caller knows the next line's
+        # number from the C search's counts, and the block's).
+        self._walked = -1
         keys, oldest, stamp, window, timeout = want.held()
         serials = tuple(serial for _, serial in keys)
         late = math.inf if stamp is None else stamp + timeout - _MARGIN
@@ -700,6 +708,8 @@ class Scan(Generic[_Item]):
                 serials = tuple(serial for _, serial in keys)
                 late = math.inf if stamp is None else stamp + timeout - _MARGIN
             position, row = end + 1, row + 1
+        if self._holding:
+            self._walked = row  # (every line of the stretch)
         if gaps is not None and hi > skipped:
             self._skip(block, skipped, hi)  # (the rest of the stretch: passed over)
 
