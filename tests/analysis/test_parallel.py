@@ -127,3 +127,21 @@ def test_a_tally_with_context_takes_the_usual_parts(monkeypatch, mixed_log, smal
     monkeypatch.setattr(parallel, "SPARSE_FACTOR", 1000)
     assert parallel.plan([str(mixed_log)], 2) is None
     assert len(parallel.plan([str(mixed_log)], 2, context=True) or []) == 2
+
+
+def test_explain_reads_ausearch_output_in_one_pass(tmp_path):
+    """ausearch output's context reading passes over whole events: reading
+    its Landlock records again for a later part costs more than the part
+    (parallel.REPLAY_EVENTED), so explain does not cut it; other carriers
+    are cut."""
+    from tests.conftest import FIXTURES
+
+    text = (FIXTURES / "ausearch-i.txt").read_bytes()
+    evented = tmp_path / "ausearch-i.txt"
+    evented.write_bytes(text * (4096 // max(1, text.count(b"\n")) + 1))
+    plain = tmp_path / "dmesg.txt"
+    plain.write_bytes((FIXTURES / "dmesg.txt").read_bytes() * 200)
+    assert parallel.explain_replay_cost([str(evented)]) == parallel.REPLAY_EVENTED
+    assert parallel.plan_spans([str(evented)], 2, replay=None, min_part=1024) is None
+    assert parallel.explain_replay_cost([str(plain)]) < 1
+    assert parallel.plan_spans([str(plain)], 2, replay=None, min_part=1024) is not None
