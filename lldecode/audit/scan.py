@@ -457,22 +457,7 @@ class Scan(Generic[_Item]):
             # Most lines are candidates (a log of Landlock records): every
             # line, split at once, is cheaper than finding each; cheaper
             # still, the bulk reading of the whole block.
-            text = block[:size].decode("latin-1")
-            if text.endswith("\n"):
-                text = text[:-1]
-            # (A last line without terminator keeps a CR at its end, as
-            # Source.lines reads it: the bulk reading strips every line's.)
-            kept = block[size - 1:size] == b"\r"
-            if self.bulk is not None and _ESC_TEXT not in text and not kept:
-                yield from self.bulk(text, lineno + 1)
-            else:
-                if "\r" in text:
-                    parts = [p[:-1] if p.endswith("\r") else p for p in text.split("\n")]
-                    if kept:
-                        parts[-1] += "\r"
-                else:
-                    parts = text.split("\n")
-                yield from enumerate(parts, lineno + 1)
+            yield from self._whole(block, 0, size, lineno)
             self._lineno = lineno + block.count(b"\n", 0, size)
             return
         starts = found

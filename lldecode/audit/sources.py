@@ -38,6 +38,7 @@ from typing import (
     BinaryIO,
     Callable,
     Dict,
+    Generator,
     Iterable,
     Iterator,
     List,
@@ -251,27 +252,14 @@ class Source:
         return self._read(wide)
 
     def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
-        binary: Optional[BinaryIO] = None
-        stream: Optional[ByteStream] = None
+        chunks = self.chunks()
         try:
-            try:
-                binary = self._opener()
-                if self.watcher is not None:
-                    self.watcher.watch(self.name, binary)
-                stream = _decompressing(binary)
-            except OSError as exc:
-                raise SourceError(f"{self.name}: {exc.strerror or exc}") from None
-            try:
-                if wide is None:
-                    yield from split_lines(_chunks(stream), self.max_line_length,
-                                           self._unterminated)
-                else:
-                    yield from sift_lines(_chunks(stream), self.max_line_length, wide,
-                                          self._unterminated)
-            except _READ_ERRORS as exc:
-                raise SourceError(f"{self.name}: cannot read: {_reason(exc)}") from None
+            if wide is None:
+                yield from split_lines(chunks, self.max_line_length, self._unterminated)
+            else:
+                yield from sift_lines(chunks, self.max_line_length, wide, self._unterminated)
         finally:
-            _close(stream, binary)
+            chunks.close()  # (the file closes now, not when the generator is collected)
 
     def _unterminated(self) -> None:
         """The last line has no terminator (the log may have been cut)."""
@@ -286,7 +274,7 @@ class Source:
         return (kind._read is Source._read and kind.lines is Source.lines
                 and not getattr(self, "live", False))
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         """The bytes of the source, decompressed, in the pieces the line
         reading reads (SourceError if it cannot be read: after the pieces
         read before the failure, as the line reading gives the lines of
