@@ -73,6 +73,23 @@ def _database() -> sqlite3.Connection:
     return db
 
 
+def write_framed(value: Plain, file: BinaryIO) -> None:
+    """Write one plain value to ``file`` as its marshalled length and bytes
+    (marshal.load from a file reads it in small pieces: :func:`read_framed`
+    reads each value at once)."""
+    data = marshal.dumps(value)
+    file.write(len(data).to_bytes(8, "little") + data)
+
+
+def read_framed(file: BinaryIO) -> Iterator[Plain]:
+    """The values :func:`write_framed` wrote, from the file's position on."""
+    while True:
+        size = file.read(8)
+        if not size:
+            return
+        yield marshal.loads(file.read(int.from_bytes(size, "little")))
+
+
 def dump_batches(items: Iterable[Plain], file: BinaryIO, size: int = BATCH_SIZE) -> None:
     """Write ``items`` (plain values) to ``file`` in marshalled lists of
     ``size``: read back with :func:`load_batches`, one load per batch."""
@@ -80,19 +97,16 @@ def dump_batches(items: Iterable[Plain], file: BinaryIO, size: int = BATCH_SIZE)
     for item in items:
         batch.append(item)
         if len(batch) == size:
-            marshal.dump(batch, file)
+            write_framed(batch, file)
             batch = []
     if batch:
-        marshal.dump(batch, file)
+        write_framed(batch, file)
 
 
 def load_batches(file: BinaryIO) -> Iterator[Plain]:
     """The items :func:`dump_batches` wrote, from the file's position on."""
-    while True:
-        try:
-            yield from marshal.load(file)
-        except EOFError:
-            return
+    for batch in read_framed(file):
+        yield from batch
 
 
 def _max(a: Plain, b: Plain) -> Plain:

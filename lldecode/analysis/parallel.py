@@ -178,6 +178,8 @@ def plan(arguments: Sequence[str], jobs: int, context: bool = False) -> Optional
     if files is None:
         return None
     paths, sizes = files
+    if sum(sizes) < MIN_PART:
+        return None  # (no part is ever smaller: the log need not be sniffed)
     smallest = MIN_PART if context else tally_min_part(paths)
     if sum(sizes) < smallest or (len(paths) < 2 and sizes[0] < 2 * smallest):
         return None
@@ -213,13 +215,19 @@ REPLAY_DENSE, REPLAY_MIXED = 0.45, 0.25
 _LANDLOCK_MARKS = (b"UNKNOWN[142", b"LANDLOCK_", b"type=142", b"AUDIT142", b"LL_")
 
 
-def _mostly_landlock(paths: Sequence[str]) -> Optional[bool]:
-    """Is a tenth or more of the first MiB of the first file Landlock
-    records (None: unreadable)?"""
+def _head(paths: Sequence[str]) -> Optional[bytes]:
+    """The first MiB of the first file (None: unreadable)."""
     try:
         with open(paths[0], "rb") as f:
-            head = f.read(1 << 20)
+            return f.read(1 << 20)
     except (OSError, IndexError):
+        return None
+
+
+def _mostly_landlock(head: Optional[bytes]) -> Optional[bool]:
+    """Is a tenth or more of ``head`` (:func:`_head`) Landlock records
+    (None: unreadable)?"""
+    if head is None:
         return None
     lines = head.count(b"\n") or 1
     marks = sum(head.count(mark) for mark in _LANDLOCK_MARKS)
@@ -233,23 +241,14 @@ def _mostly_landlock(paths: Sequence[str]) -> Optional[bool]:
 REPLAY_EVENTED = 1.0
 
 
-def _evented(paths: Sequence[str]) -> bool:
-    """Is the first file ausearch output (a ---- separator in its first MiB)?"""
-    try:
-        with open(paths[0], "rb") as f:
-            head = f.read(1 << 20)
-    except (OSError, IndexError):
-        return False
-    return head.startswith(b"----\n") or b"\n----\n" in head
-
-
 def explain_replay_cost(paths: Sequence[str]) -> float:
     """The replay cost for ``explain`` (see :func:`shares`), from the share
     of Landlock records in the first MiB of the first file (ausearch
-    output: :data:`REPLAY_EVENTED`, no parts)."""
-    if _evented(paths):
+    output, a ---- separator there: :data:`REPLAY_EVENTED`, no parts)."""
+    head = _head(paths)
+    if head is not None and (head.startswith(b"----\n") or b"\n----\n" in head):
         return REPLAY_EVENTED
-    return REPLAY_DENSE if _mostly_landlock(paths) else REPLAY_MIXED
+    return REPLAY_DENSE if _mostly_landlock(head) else REPLAY_MIXED
 
 
 def tally_min_part(paths: Sequence[str]) -> int:
@@ -257,7 +256,7 @@ def tally_min_part(paths: Sequence[str]) -> int:
     only: :data:`MIN_PART`, or, on a log of few Landlock records read with
     the C search (lldecode.audit.scan.native), :data:`SPARSE_FACTOR` times
     that."""
-    if scan.native is None or _mostly_landlock(paths) is not False:
+    if scan.native is None or _mostly_landlock(_head(paths)) is not False:
         return MIN_PART
     return MIN_PART * SPARSE_FACTOR
 

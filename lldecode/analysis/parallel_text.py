@@ -108,13 +108,12 @@ class TextOptions(TypedDict):
 class _TextPart(NamedTuple):
     """A worker's part: the rendering of its first paragraph (pickled
     objects: bytes; None for no paragraph, and for items that are no
-    paragraphs), the scratch file of the others, their number and weight
-    (denials counted), the parts whose first paragraph its last one
+    paragraphs), the scratch file of the others, their weight (items, or
+    denials counted for events), the parts whose first paragraph its last one
     absorbed, and what the reading noted."""
 
     first: Any
     middle: str
-    items: int
     weight: int
     absorbed: FrozenSet[int]
     messages: List[str]
@@ -130,23 +129,15 @@ class _TextPart(NamedTuple):
 _job: Optional[Tuple[List[Span], TextOptions, Render, str, str]] = None
 
 
-class _OnwardSource(sources.RangeSource):
-    """A byte range read on past the end of the part before it (see
-    :class:`_Owned`): a :class:`~lldecode.audit.sources.RangeSource` whose
-    first line's number is not counted (that reads every byte before it, in
-    blocks of 16 MiB: the memory of this process would grow by one), since
-    nothing rendered from there names a line; its lines are numbered from 1."""
-
-    def __init__(self, path: str, start: int, end: int):  # (no super().__init__: no count)
-        sources.Source.__init__(self, path, sources._open_file(path),
-                                sources.DEFAULT_MAX_LINE_LENGTH)
-        self.path, self.start, self.end = path, start, end
-
-
 def _source(piece: Part, onward: bool) -> sources.Source:
+    """A piece's source; ``onward``: a byte range read on past the end of
+    the part before it (see :class:`_Owned`), whose first line's number is
+    not counted (that reads every byte before it, in blocks of 16 MiB: the
+    memory of this process would grow by one), since nothing rendered from
+    there names a line."""
     path, start, end = piece
     if onward and start is not None and end is not None:
-        return _OnwardSource(path, start, end)
+        return sources.RangeSource(path, start, end, count_lines=False)
     return part_source(piece)
 
 
@@ -306,7 +297,7 @@ def _read_part(index: int) -> _TextPart:
         out.close()
     registry.close()
     stats = reading.grouper.stats
-    return _TextPart(first, middle, items, weight, absorbed, messages, diagnostics.counts(),
+    return _TextPart(first, middle, weight, absorbed, messages, diagnostics.counts(),
                      selection.observed(), stats_counts(stats), plain_notices(stats))
 
 

@@ -190,7 +190,6 @@ class Want(Protocol):
 
 # Colour codes are removed before a line is read: such a line is a candidate.
 _ESC = b"\x1b"
-_ESC_RE = re.compile(re.escape(_ESC))
 _ESC_TEXT = "\x1b"
 
 # A line (in place of the lines a block skips) and its number.
@@ -428,14 +427,11 @@ class Scan(Generic[_Item]):
             starts.insert(0, 0)
         if starts and starts[-1] == size:
             starts.pop()  # after the last newline: no line
-        if block.find(_ESC, 0, size) >= 0:
-            rfind = block.rfind
-            starts = sorted(set(starts).union(rfind(b"\n", 0, m.start()) + 1
-                                              for m in _ESC_RE.finditer(block, 0, size)))
+        marked = _lines_with(block, size, _ESC)
         if dialect.brace:
-            marked = _lines_with(block, size, b"{")
-            if marked:
-                starts = sorted(set(starts).union(marked))
+            marked += _lines_with(block, size, b"{")
+        if marked:
+            starts = sorted(set(starts).union(marked))
         return starts
 
     def _scan_block(self, block: bytes, size: int,
@@ -448,18 +444,20 @@ class Scan(Generic[_Item]):
             return
         self._dialect = DMESG if _dmesg(block, size) else AUDITD
         found, before, total = self._candidates(block, size)
-        if (found is None or len(found) * DENSE > size) and self.wide is not None:
+        dense = found is None or len(found) * DENSE > size
+        if dense and self.wide is not None:
             sifted = self._sifted(block, size)
             if sifted is not None:
                 yield from self._sifted_lines(block, size, lineno, sifted)
                 return
-        if found is None or len(found) * DENSE > size:
+        if dense:
             # Most lines are candidates (a log of Landlock records): every
             # line, split at once, is cheaper than finding each; cheaper
             # still, the bulk reading of the whole block.
             yield from self._whole(block, 0, size, lineno)
             self._lineno = lineno + block.count(b"\n", 0, size)
             return
+        assert found is not None  # (not dense)
         starts = found
         base = lineno  # (the number of the line before the block)
         count = block.count

@@ -271,8 +271,7 @@ class Source:
         :class:`Source` reads (a compressed file, standard input from a
         file), not its own way?"""
         kind = type(self)
-        return (kind._read is Source._read and kind.lines is Source.lines
-                and not getattr(self, "live", False))
+        return kind._read is Source._read and kind.lines is Source.lines
 
     def chunks(self) -> Generator[bytes, None, None]:
         """The bytes of the source, decompressed, in the pieces the line
@@ -349,20 +348,22 @@ class RangeSource(Source):
     """The lines that start in bytes [start, end) of an uncompressed file.
 
     ``start`` is a line start; the line number of the first line is found by
-    counting the newlines before it.  Used to read one large file on several
-    cores (lldecode.analysis.parallel).
+    counting the newlines before it (``count_lines=False``: not counted, the
+    lines are numbered from 1, for a reader that shows no line number).
+    Used to read one large file on several cores (lldecode.analysis.parallel).
     """
 
     def __init__(self, path: str, start: int, end: int,
-                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH):
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH, count_lines: bool = True):
         super().__init__(path, _open_file(path), max_line_length)
         self.path = path
         self.start = start
         self.end: int = end
-        try:
-            self.first_lineno = 1 + _count_newlines(path, start)
-        except OSError:
-            pass  # reading the lines will say what is wrong
+        if count_lines:
+            try:
+                self.first_lineno = 1 + _count_newlines(path, start)
+            except OSError:
+                pass  # reading the lines will say what is wrong
 
     def _read(self, wide: Optional[Callable[[], bool]]) -> Iterator[Union[str, int]]:
         """The lines of the byte range (see Source.lines, Source.sifted)."""

@@ -148,10 +148,11 @@ def filter_cmd(count, quiet, with_filename, line_number, fmt, tablefmt, color, u
             for piece in rendered:
                 write(piece)
             n = rendered.count
-        for event, denials in run.events() if run.live else ():
-            n += len(denials)
-            write(lines((event, denials)))
-            getattr(out, "buffer", out).flush()  # (written to the bytes under out)
+        else:
+            for event, denials in run.events():
+                n += len(denials)
+                write(lines((event, denials)))
+                getattr(out, "buffer", out).flush()  # (written to the bytes under out)
     elif fmt == "ndjson":
         from lldecode.output.jsonable import denial_dict, ndjson_line
 
@@ -318,7 +319,7 @@ def explain_cmd(policies, fmt, color, utc, no_pager, **kwargs):
     if not run.live:  # (read on several processes as the text)
         run.exit(_write_explained(out, run, fmt, utc, policy) > 0)
     # a live input: the paragraph held for folding is shown when it goes quiet
-    denials = run.reader.live_denials() if run.live else run.denials()
+    denials = run.reader.live_denials()
     paragraphs = _counting(explain.paragraphs(explain.operations(denials)))
     if fmt == "text":  # live: each paragraph as it comes, no pager
         for paragraph in paragraphs:

@@ -164,12 +164,6 @@ def filter_finding(paragraph: Paragraph, utc: bool) -> Finding:
     return _paragraph_finding(paragraph, Safe(lines.rstrip("\n")), utc)
 
 
-def filter_findings(paragraphs: Iterable[Paragraph], utc: bool) -> Iterator[Finding]:
-    """``filter``'s groups (see :func:`filter_finding`)."""
-    for paragraph in paragraphs:
-        yield filter_finding(paragraph, utc)
-
-
 def explain_finding(paragraph: Paragraph, utc: bool,
                     policy: Optional[Policy] = None) -> Finding:
     """A paragraph of ``explain``, with its explanation as the message."""

@@ -28,7 +28,6 @@ for every format tabulate offers, on random hostile cells.
 
 from __future__ import annotations
 
-import marshal
 import sys
 from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
@@ -36,6 +35,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Optional, 
 from lldecode.output.markdown import MARKDOWN_TABLE_FORMATS
 from lldecode.output.markdown import cell as markdown_cell
 from lldecode.output.text import safe, safe_column
+from lldecode.spill import read_framed, write_framed
 
 cell = safe
 
@@ -269,10 +269,7 @@ class _ColumnSpool:
 
             self.file = tempfile.TemporaryFile()
         for chunk in self.sealed:
-            # marshal.load from a file reads it in small pieces: each chunk
-            # is written as its length and its bytes, read at once
-            data = marshal.dumps(chunk)
-            self.file.write(len(data).to_bytes(8, "little") + data)
+            write_framed(chunk, self.file)
         self.sealed = []
 
     def __len__(self) -> int:
@@ -283,11 +280,7 @@ class _ColumnSpool:
             yield from self.sealed
             return
         self.file.seek(0)
-        while True:
-            size = self.file.read(8)
-            if not size:
-                return
-            yield marshal.loads(self.file.read(int.from_bytes(size, "little")))
+        yield from read_framed(self.file)
 
     def chunks(self) -> Iterator[Columns]:
         """The chunks as columns (every chunk is plain)."""

@@ -10,7 +10,6 @@ registry.
 
 from __future__ import annotations
 
-import glob
 import os
 from typing import Any, Dict, List
 
@@ -22,11 +21,11 @@ from lldecode.analysis import parallel
 from lldecode.analysis.reader import LogReader
 from lldecode.analysis.selection import FIELDS, RECORD_FIELDS, Selection
 from lldecode.cli.app import cli
+from tests.conftest import FIXTURES, SAMPLES
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIXTURES = sorted(p for p in glob.glob(os.path.join(ROOT, "fixtures", "*"))
-                  if os.path.isfile(p) and p.endswith((".log", ".txt", ".json")))
-SAMPLES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "samples", "*")))
+LOGS = sorted(str(p) for p in FIXTURES.glob("*")
+              if p.is_file() and p.suffix in (".log", ".txt", ".json")) + \
+    sorted(str(p) for p in SAMPLES.glob("*"))
 
 SELECTIONS: List[Dict[str, Any]] = [
     {},
@@ -65,7 +64,7 @@ def test_needs_domains(index: int) -> None:
     assert selection.needs_domains == (index >= DOMAIN_FREE)
 
 
-@pytest.mark.parametrize("path", FIXTURES + SAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize("path", LOGS, ids=os.path.basename)
 @pytest.mark.parametrize("index", range(len(SELECTIONS)))
 def test_count_without_accounting(path: str, index: int) -> None:
     options = SELECTIONS[index]
@@ -82,7 +81,7 @@ def test_count_without_accounting(path: str, index: int) -> None:
 def test_a_count_with_no_denial_follows_no_domain() -> None:
     """The fixtures hold denials, so the registry of the full reading is not
     empty: skipping it is seen (the check above cannot pass vacuously)."""
-    path = os.path.join(ROOT, "fixtures", "auditd-raw.log")
+    path = str(FIXTURES / "auditd-raw.log")
     assert _tally(path, {}, accounting=True).registry.clock_spans() != {}
     assert _tally(path, {}, accounting=False).count > 0
 
@@ -110,8 +109,6 @@ def _long_lived_domain(path: Any) -> None:
     a real allocated record, then thousands of denials of its domain, in
     events of their own (the records of the kernel 6.18 sample, serials
     and times moved on)."""
-    from tests.conftest import SAMPLES
-
     lines = (SAMPLES / "kernel-6.18-raw-audit.log").read_text("latin-1").splitlines()
     access = next(line for line in lines if line.startswith("type=UNKNOWN[1423]"))
     header = access[:access.index("): ") + 3]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,13 +18,7 @@ from click.testing import CliRunner
 from bench.loggen import generate
 from lldecode.analysis import parallel, parallel_text
 from lldecode.cli.app import cli
-from tests.conftest import SAMPLES
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-RAW = SAMPLES / "kernel-6.18-raw-audit.log"
-LOGS = sorted(p for p in FIXTURES.rglob("*")
-              if p.is_file() and p.suffix in (".log", ".txt", ".json", ".1", ".2")
-              and "scenarios" not in p.name and "policies" not in p.parts)
+from tests.analysis.test_parallel_text import FIXTURES, LOGS, RAW
 
 # The formats that are read in parts since issue 11 (the others: test_parallel_text).
 FORMATS = [["explain", "-f", fmt] for fmt in ("json", "ndjson", "csv", "tsv", "github",
@@ -45,12 +38,6 @@ def parts_of(log, jobs):
     spans = parallel.plan_spans([str(log)], jobs, replay=None,
                                 min_part=parallel.EXPLAIN_MIN_PART)
     return 0 if spans is None else len(spans)
-
-
-@pytest.fixture
-def tiny_parts(monkeypatch):
-    """Parts of a few hundred bytes: many cuts, at every kind of boundary."""
-    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 300)
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,6 @@ def run(*args):
     return result.exit_code, result.output
 
 
-@pytest.fixture
-def tiny_parts(monkeypatch):
-    """Parts of a few hundred bytes: many cuts, at every kind of boundary."""
-    monkeypatch.setattr(parallel, "EXPLAIN_MIN_PART", 300)
-
-
 @pytest.fixture(scope="module")
 def mixed_log(tmp_path_factory):
     path = tmp_path_factory.mktemp("logs") / "mixed.log"

@@ -14,7 +14,6 @@ serial-gap counts and every command's output are the same bytes.
 
 from __future__ import annotations
 
-import io
 import random
 import re
 import shutil
@@ -28,23 +27,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.loggen import generate
 from lldecode.analysis.pipeline import Reading
 from lldecode.audit import records, scan, sources
 from lldecode.audit.records import Diagnostics
-from tests.audit.test_scan import COMMANDS, HOSTILE, INPUTS, OTHER_CARRIERS, _cli, _items
+from tests.audit.test_scan import (
+    COMMANDS,
+    GENERATED,
+    HOSTILE,
+    INPUTS,
+    OTHER_CARRIERS,
+    _cli,
+    _items,
+)
 
 _RAW_RE = re.compile(rb"(node=[^ ]+ )?type=([^ ]+) msg=audit\(([0-9]+)\.([0-9]+):([0-9]+)\): ?")
-
-
-def _generated(shape: str, rate: float, events: int) -> List[bytes]:
-    out = io.StringIO()
-    generate(out, shape, events=events, rate=rate, ordinary_per_landlock=6)
-    return out.getvalue().encode("latin-1").split(b"\n")[:-1]
-
-
-GENERATED = {(shape, rate): _generated(shape, rate, 40)
-             for shape in ("mixed", "dense") for rate in (50.0, 3000.0)}
 
 
 def _grouped(lines: Sequence[bytes]) -> List[List[bytes]]:
